@@ -1,0 +1,66 @@
+# lakeops — every command a person types. `make demo` and `make test` are the only two needed on
+# a fresh clone: each runs `setup` itself.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+CARGO_LAMBDA:= $(VENV)/bin/cargo-lambda
+SAM         := $(VENV)/bin/sam
+CFN_LINT    := $(VENV)/bin/cfn-lint
+STAMP       := $(VENV)/.installed
+FUNCTIONS   := query-cost-watcher long-query-killer row-count-reconciler log-subscription-transformer
+FN          ?= long-query-killer
+EVENT       ?= events/schedule-$(FN).json
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help setup build test tests-unit tests-integ lint fmt demo invoke package deploy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP) ## local Python venv: pinned moto (emulator), cargo-lambda, SAM CLI, cfn-lint (idempotent)
+
+build: ## debug build of the four functions
+	cargo build --workspace --bins
+
+lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(SAM) validate --lint --template infra/template.yaml --region us-east-1
+	$(CFN_LINT) infra/template.yaml
+
+fmt: ## format the code
+	cargo fmt --all
+
+tests-unit: ## pure logic and SDK-behaviour (aws-smithy-mocks) tests
+	cargo test --workspace --exclude lakeops-e2e
+
+tests-integ: setup build ## end-to-end: functions under cargo lambda watch against the local emulator
+	cargo test -p lakeops-e2e --test e2e -- --test-threads=1
+
+test: setup lint build tests-unit tests-integ ## everything CI runs: lint, unit, SDK and end-to-end tests
+
+demo: setup build ## run all four functions against a seeded local data lake and show what happened
+	cargo run --quiet -p lakeops-e2e --bin demo
+
+invoke: setup build ## invoke one function against a fresh emulator: make invoke FN=long-query-killer EVENT=events/...
+	cargo run --quiet -p lakeops-e2e --bin demo -- --only $(FN) --event $(EVENT)
+
+package: setup ## arm64 release zips in target/lambda/<fn>/bootstrap.zip
+	$(CARGO_LAMBDA) lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip; done
+
+deploy: setup ## sam build (beta: rust-cargolambda) + guided sam deploy
+	cd infra && ../$(SAM) build --beta-features && ../$(SAM) deploy --guided
+
+clean: ## remove build output (keeps the venv)
+	cargo clean
+	rm -rf infra/.aws-sam

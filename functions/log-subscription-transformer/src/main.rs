@@ -1,0 +1,22 @@
+//! Lambda entry point of log-subscription-transformer: wiring only (tracing, config, clients, runtime).
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lakeops::error::init_tracing();
+    let deps = match log_subscription_transformer::Deps::from_env().await {
+        Ok(deps) => deps,
+        Err(e) => {
+            // One message naming every bad variable; Lambda reports it as an init error.
+            tracing::error!(error = %e, "start-up failed");
+            eprintln!("{e}");
+            return Err(e.into());
+        }
+    };
+    run(service_fn(|event: LambdaEvent<Value>| {
+        log_subscription_transformer::handle(event, &deps)
+    }))
+    .await
+}

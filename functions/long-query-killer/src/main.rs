@@ -1,0 +1,22 @@
+//! Lambda entry point of long-query-killer: wiring only (tracing, config, clients, runtime).
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lakeops::error::init_tracing();
+    let deps = match long_query_killer::Deps::from_env().await {
+        Ok(deps) => deps,
+        Err(e) => {
+            // One message naming every bad variable; Lambda reports it as an init error.
+            tracing::error!(error = %e, "start-up failed");
+            eprintln!("{e}");
+            return Err(e.into());
+        }
+    };
+    run(service_fn(|event: LambdaEvent<Value>| {
+        long_query_killer::handle(event, &deps)
+    }))
+    .await
+}

@@ -1,0 +1,17 @@
+//! The shared crate of the lakeops functions: configuration, AWS clients, alerts, metrics,
+//! Athena history and pricing — each concept in one module, used by all four functions.
+
+pub mod alert;
+pub mod athena;
+pub mod aws;
+pub mod config;
+pub mod console;
+pub mod error;
+pub mod metrics;
+pub mod pricing;
+pub mod schedule;
+
+pub use alert::{Alert, AlertSink, Severity, SnsAlertPublisher};
+pub use config::{CommonConfig, ConfigError, ConfigReader};
+pub use error::LakeopsError;
+pub use metrics::{Metrics, Unit};

@@ -1,0 +1,186 @@
+//! CloudWatch Embedded Metric Format: metrics as JSON log lines, no PutMetricData calls.
+//!
+//! A function records values into [`Metrics`] during an invocation and calls [`Metrics::flush`]
+//! once at the end; each distinct dimension set becomes one EMF line on stdout, which Lambda
+//! ships to CloudWatch Logs and CloudWatch turns into metrics.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde_json::{json, Map, Value};
+
+/// EMF units used by lakeops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Bytes,
+    Seconds,
+    Milliseconds,
+    Megabytes,
+    Percent,
+    /// Dollars have no CloudWatch unit.
+    None,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Bytes => "Bytes",
+            Unit::Seconds => "Seconds",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::Megabytes => "Megabytes",
+            Unit::Percent => "Percent",
+            Unit::None => "None",
+        }
+    }
+}
+
+/// CloudWatch accepts at most 100 metrics per EMF directive.
+const MAX_METRICS_PER_LINE: usize = 100;
+
+type Dimensions = Vec<(String, String)>;
+
+/// Metric values collected during one invocation, grouped by dimension set.
+#[derive(Debug)]
+pub struct Metrics {
+    namespace: String,
+    groups: BTreeMap<Dimensions, BTreeMap<String, (Unit, Vec<f64>)>>,
+}
+
+impl Metrics {
+    pub fn new(namespace: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            groups: BTreeMap::new(),
+        }
+    }
+
+    /// Records one value. Several values of one metric in one dimension set are kept as an EMF
+    /// value array (CloudWatch aggregates them: Sum, Average, percentiles all work).
+    pub fn record(&mut self, dimensions: &[(&str, &str)], name: &str, value: f64, unit: Unit) {
+        if !value.is_finite() {
+            tracing::warn!(metric = name, "non-finite metric value skipped");
+            return;
+        }
+        let dims: Dimensions = dimensions
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.groups
+            .entry(dims)
+            .or_default()
+            .entry(name.to_string())
+            .or_insert_with(|| (unit, Vec::new()))
+            .1
+            .push(value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Renders the EMF lines (one per dimension set and at most 100 metrics each), leaving the
+    /// collection empty.
+    pub fn take_lines(&mut self, timestamp_ms: i64) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (dims, metrics) in std::mem::take(&mut self.groups) {
+            let metrics: Vec<_> = metrics.into_iter().collect();
+            for chunk in metrics.chunks(MAX_METRICS_PER_LINE) {
+                let mut root = Map::new();
+                let definitions: Vec<Value> = chunk
+                    .iter()
+                    .map(|(name, (unit, _))| json!({"Name": name, "Unit": unit.as_str()}))
+                    .collect();
+                let dim_names: Vec<&str> = dims.iter().map(|(k, _)| k.as_str()).collect();
+                root.insert(
+                    "_aws".into(),
+                    json!({
+                        "Timestamp": timestamp_ms,
+                        "CloudWatchMetrics": [{
+                            "Namespace": self.namespace,
+                            "Dimensions": [dim_names],
+                            "Metrics": definitions,
+                        }]
+                    }),
+                );
+                for (k, v) in &dims {
+                    root.insert(k.clone(), Value::String(v.clone()));
+                }
+                for (name, (_, values)) in chunk {
+                    let v = if values.len() == 1 {
+                        json!(values[0])
+                    } else {
+                        json!(values)
+                    };
+                    root.insert(name.clone(), v);
+                }
+                lines.push(Value::Object(root).to_string());
+            }
+        }
+        lines
+    }
+
+    /// Writes the collected metrics to stdout as EMF lines.
+    pub fn flush(&mut self) {
+        let lines = self.take_lines(chrono::Utc::now().timestamp_millis());
+        let mut out = std::io::stdout().lock();
+        for line in lines {
+            // A closed stdout must not fail the invocation; metrics are best effort.
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_dimension_set_with_value_arrays() {
+        let mut m = Metrics::new("Lakeops");
+        m.record(&[("WorkGroup", "etl")], "QueryCostUSD", 1.5, Unit::None);
+        m.record(&[("WorkGroup", "etl")], "QueryCostUSD", 2.0, Unit::None);
+        m.record(&[("WorkGroup", "etl")], "QueryCount", 2.0, Unit::Count);
+        m.record(&[("WorkGroup", "adhoc")], "QueryCount", 1.0, Unit::Count);
+        m.record(&[], "Nan", f64::NAN, Unit::Count);
+        let lines = m.take_lines(1_700_000_000_000);
+        assert_eq!(lines.len(), 2);
+        let etl: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(etl["WorkGroup"], "etl");
+        assert_eq!(etl["QueryCostUSD"], json!([1.5, 2.0]));
+        assert_eq!(etl["QueryCount"], json!(2.0));
+        let cw = &etl["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "Lakeops");
+        assert_eq!(cw["Dimensions"], json!([["WorkGroup"]]));
+        assert_eq!(
+            cw["Metrics"][1],
+            json!({"Name": "QueryCount", "Unit": "Count"})
+        );
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn more_than_100_metrics_split_into_several_lines() {
+        let mut m = Metrics::new("N");
+        for i in 0..150 {
+            m.record(
+                &[("Check", "c")],
+                &format!("M{i:03}"),
+                i as f64,
+                Unit::Count,
+            );
+        }
+        let lines = m.take_lines(0);
+        assert_eq!(lines.len(), 2);
+        let second: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(
+            second["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            50
+        );
+    }
+}

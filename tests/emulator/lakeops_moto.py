@@ -1,0 +1,332 @@
+"""lakeops extension of moto's Athena, and the launcher of the local AWS emulator.
+
+moto (pinned in requirements-dev.txt: the extension patches its Athena response class, so the
+version matters) speaks Glue, SNS, SQS, S3, Firehose and CloudWatch Logs well, but its Athena
+has no BatchGetQueryExecution, reports zero statistics, stamps every time "now" and serves
+results from a FIFO queue. This module replaces moto's handling of query executions with a
+small model that the tests and the demo can drive:
+
+* ``AmazonAthena.LakeopsSeedQueryExecutions``: seed queries with a chosen state, submission and
+  completion time, bytes scanned, engine/queue time, SQL, workgroup, database, DPU count;
+* ``AmazonAthena.LakeopsSeedQueryResults``: rules that pick a started query's outcome and rows by
+  matching its SQL text (so parallel COUNT queries each get their own answer), optionally after
+  a delay during which the query stays RUNNING;
+* ``AmazonAthena.LakeopsApiCallCounts``: how many calls each Athena action received (benchmarks);
+* ``BatchGetQueryExecution``, ``GetQueryExecution``, ``ListQueryExecutions`` (newest first, 50 a
+  page), ``StopQueryExecution`` (RUNNING/QUEUED become CANCELLED; a seeded RUNNING query stays
+  RUNNING until stopped), ``StartQueryExecution`` and ``GetQueryResults`` over that model.
+
+State lives on moto's per-account, per-region Athena backend, so ``POST /moto-api/reset``
+clears it like everything else.
+
+Run: ``python lakeops_moto.py --port 5055`` (binds 127.0.0.1). The process exits by itself when
+its parent dies, so a killed test run leaves no emulator behind.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+
+from moto.athena.responses import AthenaResponse
+
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+DDL_PREFIXES = ("ALTER", "CREATE", "DESCRIBE", "DROP", "MSCK", "SHOW")
+
+
+class LakeState:
+    def __init__(self):
+        self.queries = {}  # id -> dict
+        self.rules = []
+        self.calls = {}
+
+
+def _state(backend):
+    st = getattr(backend, "_lakeops", None)
+    if st is None:
+        st = LakeState()
+        backend._lakeops = st
+    return st
+
+
+def _epoch(value, default=None):
+    """Accepts epoch seconds (number) or ISO-8601 text."""
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def _statement_type(sql):
+    return "DDL" if sql.lstrip().upper().startswith(DDL_PREFIXES) else "DML"
+
+
+def _normalize(sql):
+    return " ".join(sql.split()).lower()
+
+
+def _advance(q, now=None):
+    """A started query whose delay has passed reaches the outcome its rule chose."""
+    now = now or time.time()
+    if q["State"] in TERMINAL or q.get("_finish_at") is None:
+        return
+    if now >= q["_finish_at"]:
+        q["State"] = q["_final_state"]
+        q["StateChangeReason"] = q.get("_final_reason")
+        q["CompletionDateTime"] = q["_finish_at"]
+        q["EngineExecutionTimeInMillis"] = int((q["_finish_at"] - q["SubmissionDateTime"]) * 1000)
+
+
+def _to_api(q):
+    _advance(q)
+    status = {"State": q["State"], "SubmissionDateTime": q["SubmissionDateTime"]}
+    if q.get("CompletionDateTime") is not None:
+        status["CompletionDateTime"] = q["CompletionDateTime"]
+    if q.get("StateChangeReason"):
+        status["StateChangeReason"] = q["StateChangeReason"]
+    if q.get("ErrorCategory") is not None:
+        status["AthenaError"] = {"ErrorCategory": q["ErrorCategory"], "ErrorType": q.get("ErrorType", 0)}
+    stats = {
+        "DataScannedInBytes": q.get("DataScannedInBytes", 0),
+        "EngineExecutionTimeInMillis": q.get("EngineExecutionTimeInMillis", 0),
+        "QueryQueueTimeInMillis": q.get("QueryQueueTimeInMillis", 0),
+    }
+    if q.get("CompletionDateTime") is not None:
+        stats["TotalExecutionTimeInMillis"] = int((q["CompletionDateTime"] - q["SubmissionDateTime"]) * 1000)
+    if q.get("DpuCount") is not None:
+        stats["DpuCount"] = q["DpuCount"]
+    context = {}
+    if q.get("Database"):
+        context["Database"] = q["Database"]
+    if q.get("Catalog"):
+        context["Catalog"] = q["Catalog"]
+    return {
+        "QueryExecutionId": q["QueryExecutionId"],
+        "Query": q["Query"],
+        "StatementType": q["StatementType"],
+        "WorkGroup": q["WorkGroup"],
+        "QueryExecutionContext": context,
+        "Status": status,
+        "Statistics": stats,
+        "ResultConfiguration": {"OutputLocation": f"s3://lakeops-athena-results/{q['QueryExecutionId']}.csv"},
+        "EngineVersion": {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"},
+    }
+
+
+def _invalid(msg):
+    return json.dumps({"__type": "InvalidRequestException", "Message": msg}), {"status": 400}
+
+
+class LakeopsAthena:
+    """Methods grafted onto moto's AthenaResponse (moto dispatches X-Amz-Target by method name)."""
+
+    @property
+    def _lake(self):
+        return _state(self.athena_backend)
+
+    # --- extension-only actions -------------------------------------------------------------
+
+    def lakeops_seed_query_executions(self):
+        ids = []
+        now = time.time()
+        for spec in self._get_param("QueryExecutions") or []:
+            qid = spec.get("QueryExecutionId") or str(uuid.uuid4())
+            sql = spec.get("Query", "SELECT 1")
+            state = spec.get("State", "SUCCEEDED")
+            submitted = _epoch(spec.get("SubmissionDateTime"), now)
+            completed = _epoch(spec.get("CompletionDateTime"))
+            if state in TERMINAL and completed is None:
+                completed = submitted + spec.get("EngineExecutionTimeInMillis", 1000) / 1000.0
+            if state not in TERMINAL:
+                completed = None
+            self._lake.queries[qid] = {
+                "QueryExecutionId": qid,
+                "Query": sql,
+                "StatementType": spec.get("StatementType") or _statement_type(sql),
+                "WorkGroup": spec.get("WorkGroup", "primary"),
+                "Database": spec.get("Database"),
+                "Catalog": spec.get("Catalog", "AwsDataCatalog"),
+                "State": state,
+                "StateChangeReason": spec.get("StateChangeReason"),
+                "SubmissionDateTime": submitted,
+                "CompletionDateTime": completed,
+                "DataScannedInBytes": int(spec.get("DataScannedInBytes", 0)),
+                "EngineExecutionTimeInMillis": int(spec.get("EngineExecutionTimeInMillis", 0)),
+                "QueryQueueTimeInMillis": int(spec.get("QueryQueueTimeInMillis", 0)),
+                "DpuCount": spec.get("DpuCount"),
+                "ErrorCategory": spec.get("ErrorCategory"),
+                "ErrorType": spec.get("ErrorType"),
+            }
+            ids.append(qid)
+        return json.dumps({"QueryExecutionIds": ids})
+
+    def lakeops_seed_query_results(self):
+        for rule in self._get_param("Rules") or []:
+            if not rule.get("SqlContains") and not rule.get("SqlRegex"):
+                return _invalid("each rule needs SqlContains or SqlRegex")
+            self._lake.rules.append(rule)
+        return json.dumps({"RuleCount": len(self._lake.rules)})
+
+    def lakeops_api_call_counts(self):
+        return json.dumps({"Counts": self._lake.calls})
+
+    # --- Athena actions over the model -------------------------------------------------------
+
+    def start_query_execution(self):
+        sql = self._get_param("QueryString") or ""
+        workgroup = self._get_param("WorkGroup") or "primary"
+        if not self.athena_backend.get_work_group(workgroup):
+            return _invalid(f"WorkGroup {workgroup} is not found.")
+        context = self._get_param("QueryExecutionContext") or {}
+        rule = self._matching_rule(sql)
+        now = time.time()
+        qid = str(uuid.uuid4())
+        if rule is None:
+            final_state, reason, delay, scanned = "FAILED", "lakeops emulator: no result rule matches this SQL", 0, 0
+        else:
+            final_state = rule.get("State", "SUCCEEDED")
+            reason = rule.get("StateChangeReason")
+            delay = float(rule.get("DelaySeconds", 0))
+            scanned = int(rule.get("DataScannedInBytes", 0))
+        self._lake.queries[qid] = {
+            "QueryExecutionId": qid,
+            "Query": sql,
+            "StatementType": _statement_type(sql),
+            "WorkGroup": workgroup,
+            "Database": context.get("Database"),
+            "Catalog": context.get("Catalog", "AwsDataCatalog"),
+            "State": "RUNNING",
+            "SubmissionDateTime": now,
+            "CompletionDateTime": None,
+            "DataScannedInBytes": scanned,
+            "_finish_at": now + delay,
+            "_final_state": final_state,
+            "_final_reason": reason,
+            "_rule": rule,
+        }
+        _advance(self._lake.queries[qid], now)
+        return json.dumps({"QueryExecutionId": qid})
+
+    def _matching_rule(self, sql):
+        norm = _normalize(sql)
+        for rule in self._lake.rules:
+            if rule.get("SqlContains") and _normalize(rule["SqlContains"]) in norm:
+                return rule
+            if rule.get("SqlRegex") and re.search(rule["SqlRegex"], sql, re.IGNORECASE | re.DOTALL):
+                return rule
+        return None
+
+    def get_query_execution(self):
+        qid = self._get_param("QueryExecutionId")
+        q = self._lake.queries.get(qid)
+        if q is None:
+            return _invalid(f"QueryExecution {qid} was not found")
+        return json.dumps({"QueryExecution": _to_api(q)})
+
+    def batch_get_query_execution(self):
+        ids = self._get_param("QueryExecutionIds") or []
+        if not 1 <= len(ids) <= 50:
+            return _invalid("QueryExecutionIds must hold 1 to 50 ids")
+        found, missing = [], []
+        for qid in ids:
+            q = self._lake.queries.get(qid)
+            if q is None:
+                missing.append({"QueryExecutionId": qid, "ErrorCode": "INVALID_INPUT", "ErrorMessage": "not found"})
+            else:
+                found.append(_to_api(q))
+        return json.dumps({"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing})
+
+    def list_query_executions(self):
+        workgroup = self._get_param("WorkGroup") or "primary"
+        max_results = min(int(self._get_param("MaxResults") or 50), 50)
+        start = int(self._get_param("NextToken") or 0)
+        mine = [q for q in self._lake.queries.values() if q["WorkGroup"] == workgroup]
+        mine.sort(key=lambda q: q["SubmissionDateTime"], reverse=True)
+        page = mine[start : start + max_results]
+        out = {"QueryExecutionIds": [q["QueryExecutionId"] for q in page]}
+        if start + max_results < len(mine):
+            out["NextToken"] = str(start + max_results)
+        return json.dumps(out)
+
+    def stop_query_execution(self):
+        qid = self._get_param("QueryExecutionId")
+        q = self._lake.queries.get(qid)
+        if q is None:
+            return _invalid(f"QueryExecution {qid} was not found")
+        _advance(q)
+        if q["State"] not in TERMINAL:
+            now = time.time()
+            q["State"] = "CANCELLED"
+            q["StateChangeReason"] = "Query was cancelled by user"
+            q["CompletionDateTime"] = now
+            q["_finish_at"] = None
+        return json.dumps({})
+
+    def get_query_results(self):
+        qid = self._get_param("QueryExecutionId")
+        q = self._lake.queries.get(qid)
+        if q is None:
+            return _invalid(f"QueryExecution {qid} was not found")
+        _advance(q)
+        if q["State"] != "SUCCEEDED":
+            return _invalid(f"Query has not yet finished. Current state: {q['State']}")
+        rule = q.get("_rule") or {}
+        columns = rule.get("Columns", ["_col0"])
+        rows = [{"Data": [{"VarCharValue": c} for c in columns]}]
+        for row in rule.get("Rows", []):
+            rows.append({"Data": [{} if v is None else {"VarCharValue": str(v)} for v in row]})
+        return json.dumps(
+            {
+                "ResultSet": {
+                    "Rows": rows,
+                    "ResultSetMetadata": {"ColumnInfo": [{"Name": c, "Label": c, "Type": "varchar"} for c in columns]},
+                },
+                "UpdateCount": 0,
+            }
+        )
+
+    def call_action(self):
+        try:
+            action = self._get_action()
+            calls = self._lake.calls
+            calls[action] = calls.get(action, 0) + 1
+        except Exception:  # counting must never break a call
+            pass
+        return _original_call_action(self)
+
+
+_original_call_action = AthenaResponse.call_action
+for _name, _member in list(vars(LakeopsAthena).items()):
+    if not _name.startswith("__"):
+        setattr(AthenaResponse, _name, _member)
+
+
+def _exit_with_parent():
+    parent = os.getppid()
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="moto server with the lakeops Athena extension")
+    parser.add_argument("--port", type=int, default=5055)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    from moto import server
+
+    sys.argv = [sys.argv[0], "-H", args.host, "-p", str(args.port)]
+    server.main([ "-H", args.host, "-p", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+//! A small, realistic data lake for the demo and the end-to-end tests: workgroups with query
+//! history (cheap, expensive, failed, DDL, runaway), Glue tables with partitions, the alert topic
+//! with its SQS tap, and a Firehose stream into S3.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+
+use crate::{AlertTap, Emulator};
+
+pub const WORKGROUPS: [&str; 3] = ["etl", "analytics", "adhoc"];
+pub const LOG_BUCKET: &str = "lakeops-logs";
+pub const LOG_STREAM: &str = "lakeops-logs";
+
+const GIB: u64 = 1 << 30;
+
+/// What was seeded, for printing and asserting.
+pub struct SeededLake {
+    pub tap: AlertTap,
+    pub queries: usize,
+}
+
+/// One query for the extension's seeding call.
+#[allow(clippy::too_many_arguments)]
+pub fn query(
+    id: &str,
+    workgroup: &str,
+    state: &str,
+    sql: &str,
+    submitted: DateTime<Utc>,
+    completed: Option<DateTime<Utc>>,
+    scanned_bytes: u64,
+    reason: Option<&str>,
+) -> Value {
+    let mut q = json!({
+        "QueryExecutionId": id, "WorkGroup": workgroup, "State": state, "Query": sql,
+        "SubmissionDateTime": submitted.timestamp_millis() as f64 / 1000.0,
+        "DataScannedInBytes": scanned_bytes, "Database": "sales",
+    });
+    if let Some(c) = completed {
+        q["CompletionDateTime"] = json!(c.timestamp_millis() as f64 / 1000.0);
+        q["EngineExecutionTimeInMillis"] = json!((c - submitted).num_milliseconds());
+    }
+    if let Some(r) = reason {
+        q["StateChangeReason"] = json!(r);
+    }
+    q
+}
+
+/// Seeds the demo lake around `now`.
+pub async fn seed(
+    emu: &Emulator,
+    config: &aws_config::SdkConfig,
+    now: DateTime<Utc>,
+) -> SeededLake {
+    let athena = aws_sdk_athena::Client::new(config);
+    for wg in WORKGROUPS {
+        athena
+            .create_work_group()
+            .name(wg)
+            .send()
+            .await
+            .expect("create workgroup");
+    }
+    let m = Duration::minutes;
+    let queries = vec![
+        query(
+            "q-etl-daily",
+            "etl",
+            "SUCCEEDED",
+            "INSERT INTO sales.orders_clean SELECT * FROM sales.orders_raw WHERE dt = '2026-11-22'",
+            now - m(9),
+            Some(now - m(7)),
+            40 * GIB,
+            None,
+        ),
+        query(
+            "q-analytics-fullscan",
+            "analytics",
+            "SUCCEEDED",
+            "SELECT * FROM sales.orders o JOIN sales.customers c ON o.customer_id = c.id",
+            now - m(30),
+            Some(now - m(3)),
+            3 * (1 << 40),
+            None,
+        ),
+        query(
+            "q-analytics-failed",
+            "analytics",
+            "FAILED",
+            "SELECT order_id, total FROM sales.orderz",
+            now - m(8),
+            Some(now - m(8)),
+            0,
+            Some("TABLE_NOT_FOUND: line 1:30: Table 'awsdatacatalog.sales.orderz' does not exist"),
+        ),
+        query(
+            "q-etl-repair",
+            "etl",
+            "SUCCEEDED",
+            "MSCK REPAIR TABLE sales.orders_raw",
+            now - m(6),
+            Some(now - m(4)),
+            0,
+            None,
+        ),
+        query(
+            "q-adhoc-runaway",
+            "adhoc",
+            "RUNNING",
+            "SELECT customer_id, count(*) FROM sales.clickstream GROUP BY 1",
+            now - m(75),
+            None,
+            900 * GIB,
+            None,
+        ),
+        query(
+            "q-adhoc-slow",
+            "adhoc",
+            "RUNNING",
+            "SELECT * FROM sales.orders WHERE note LIKE '%refund%'",
+            now - m(50),
+            None,
+            120 * GIB,
+            None,
+        ),
+        query(
+            "q-etl-backfill",
+            "etl",
+            "RUNNING",
+            "-- lakeops:allow-long\nINSERT INTO sales.orders_hist SELECT * FROM sales.orders_raw",
+            now - m(95),
+            None,
+            2048 * GIB,
+            None,
+        ),
+    ];
+    let count = queries.len();
+    emu.seed_queries(queries);
+
+    let glue = aws_sdk_glue::Client::new(config);
+    glue.create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name("sales")
+                .build()
+                .expect("db"),
+        )
+        .send()
+        .await
+        .expect("create database");
+    for table in ["orders_raw", "orders_clean"] {
+        let input = aws_sdk_glue::types::TableInput::builder()
+            .name(table)
+            .partition_keys(
+                aws_sdk_glue::types::Column::builder()
+                    .name("dt")
+                    .r#type("string")
+                    .build()
+                    .expect("col"),
+            )
+            .build()
+            .expect("table");
+        glue.create_table()
+            .database_name("sales")
+            .table_input(input)
+            .send()
+            .await
+            .expect("create table");
+    }
+
+    let s3 = aws_sdk_s3::Client::new(config);
+    s3.create_bucket()
+        .bucket(LOG_BUCKET)
+        .send()
+        .await
+        .expect("create bucket");
+    let firehose = aws_sdk_firehose::Client::new(config);
+    firehose
+        .create_delivery_stream()
+        .delivery_stream_name(LOG_STREAM)
+        .extended_s3_destination_configuration(
+            aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                .role_arn("arn:aws:iam::123456789012:role/firehose")
+                .bucket_arn(format!("arn:aws:s3:::{LOG_BUCKET}"))
+                .prefix("logs/")
+                .build()
+                .expect("s3 destination"),
+        )
+        .send()
+        .await
+        .expect("create delivery stream");
+
+    let tap = AlertTap::create(config).await;
+    SeededLake {
+        tap,
+        queries: count,
+    }
+}

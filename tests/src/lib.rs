@@ -1,0 +1,429 @@
+//! Harness for the end-to-end tests and the demo: starts the local AWS emulator (moto + the
+//! lakeops Athena extension) and the functions under `cargo lambda watch`, invokes them with
+//! `cargo lambda invoke`, and stops everything it started when dropped.
+//!
+//! Every [`Emulator`] is a fresh moto process on its own free port, so each test has its own
+//! state; nothing is shared between tests and no reset is needed.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub mod lake;
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+pub const ALERT_TOPIC: &str = "lakeops-alerts";
+pub const ALERT_QUEUE: &str = "lakeops-alerts-tap";
+
+/// The repository root (the workspace).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// The project venv made by `make setup` (python with pinned moto, cargo-lambda).
+fn venv_bin(name: &str) -> PathBuf {
+    let dir = std::env::var_os("LAKEOPS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"));
+    dir.join("bin").join(name)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+fn wait_for_port(port: u16, what: &str, child: &mut Child, timeout: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before it was ready ({status}); is `make setup` done?");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within {timeout:?}");
+}
+
+/// Ends a child and its process group (cargo lambda watch starts the function binaries).
+fn stop(child: &mut Child) {
+    let pid = child.id() as i32;
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{pid}")])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status();
+    let _ = child.wait();
+}
+
+fn spawn_in_own_group(cmd: &mut Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0).spawn()
+}
+
+/// The environment a person's shell would give cargo: without the `CARGO_*` / `RUST*` variables
+/// that `cargo test` sets for test processes. Inherited, they change how the nested
+/// `cargo run` of `cargo lambda watch` fingerprints the workspace and trigger full rebuilds.
+fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        let name = k.to_string_lossy();
+        let keep =
+            !(name.starts_with("CARGO") || name.starts_with("RUST") || name.starts_with("__CARGO"))
+                || name == "CARGO_HOME"
+                || name == "RUSTUP_HOME"
+                || name == "RUSTUP_TOOLCHAIN";
+        if keep {
+            cmd.env(k, v);
+        }
+    }
+    cmd
+}
+
+/// A moto server with the lakeops extension, on 127.0.0.1 and a free port.
+pub struct Emulator {
+    child: Child,
+    pub port: u16,
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let port = free_port();
+        let log =
+            std::fs::File::create(std::env::temp_dir().join(format!("lakeops-moto-{port}.log")))
+                .expect("emulator log file");
+        let mut child = spawn_in_own_group(
+            Command::new(venv_bin("python"))
+                .arg(repo_root().join("tests/emulator/lakeops_moto.py"))
+                .args(["--port", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(log),
+        )
+        .expect("start the emulator (python in .venv: run `make setup`)");
+        wait_for_port(port, "moto server", &mut child, Duration::from_secs(30));
+        Self { child, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Environment that points the SDK (ours and the functions') at this emulator.
+    pub fn aws_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_REGION", REGION.to_string()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// SDK config for the emulator: the production path (`lakeops::aws::sdk_config`) with the
+    /// endpoint from the same variables the functions read.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "lakeops-e2e",
+            ))
+            .load()
+            .await
+    }
+
+    /// Calls one of the extension's Athena actions (`LakeopsSeedQueryExecutions`, ...).
+    pub fn athena_extension(&self, action: &str, body: Value) -> Value {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/athena/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let mut response = ureq::post(&self.endpoint())
+            .header("X-Amz-Target", &format!("AmazonAthena.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("Authorization", &auth)
+            .send_json(&body)
+            .unwrap_or_else(|e| panic!("emulator {action}: {e}"));
+        response
+            .body_mut()
+            .read_json()
+            .unwrap_or_else(|e| panic!("emulator {action} answer: {e}"))
+    }
+
+    /// Seeds query executions (see tests/emulator/lakeops_moto.py for the fields).
+    pub fn seed_queries(&self, queries: Vec<Value>) -> Vec<String> {
+        let out = self.athena_extension(
+            "LakeopsSeedQueryExecutions",
+            json!({ "QueryExecutions": queries }),
+        );
+        out["QueryExecutionIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Adds result rules: a started query whose SQL matches gets that outcome and those rows.
+    pub fn seed_results(&self, rules: Vec<Value>) {
+        self.athena_extension("LakeopsSeedQueryResults", json!({ "Rules": rules }));
+    }
+
+    /// Calls received per Athena action so far.
+    pub fn athena_call_counts(&self) -> Value {
+        self.athena_extension("LakeopsApiCallCounts", json!({}))["Counts"].clone()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// The alert topic with an SQS queue subscribed (the "tap" tests and the demo read alerts from).
+pub struct AlertTap {
+    pub topic_arn: String,
+    pub queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl AlertTap {
+    pub async fn create(config: &aws_config::SdkConfig) -> Self {
+        let sns = aws_sdk_sns::Client::new(config);
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let topic_arn = sns
+            .create_topic()
+            .name(ALERT_TOPIC)
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn
+            .expect("arn");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(ALERT_QUEUE)
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("url");
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{ALERT_QUEUE}");
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscribe");
+        Self {
+            topic_arn,
+            queue_url,
+            sqs,
+        }
+    }
+
+    /// Every alert delivered so far (SNS envelopes), removing them from the queue.
+    pub async fn drain(&self) -> Vec<DeliveredAlert> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive from the alert tap");
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            for m in messages {
+                let envelope: Value =
+                    serde_json::from_str(m.body().unwrap_or("{}")).expect("SNS envelope is JSON");
+                out.push(DeliveredAlert::from_envelope(envelope));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete message");
+            }
+        }
+        out
+    }
+}
+
+/// One alert as an SQS subscriber receives it.
+#[derive(Debug, Clone)]
+pub struct DeliveredAlert {
+    pub subject: String,
+    /// The versioned JSON body (the `sqs` member of the message structure).
+    pub body: Value,
+    /// Message attributes: name -> value.
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+impl DeliveredAlert {
+    fn from_envelope(envelope: Value) -> Self {
+        let body = envelope["Message"]
+            .as_str()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or(Value::Null);
+        let attributes = envelope["MessageAttributes"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v["Value"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
+            body,
+            attributes,
+        }
+    }
+
+    pub fn kind(&self) -> &str {
+        self.body["kind"].as_str().unwrap_or_default()
+    }
+}
+
+/// The four functions under `cargo lambda watch`, pointed at an emulator.
+pub struct Functions {
+    child: Child,
+    pub invoke_port: u16,
+}
+
+impl Functions {
+    /// Starts `cargo lambda watch` with the emulator's environment plus `env`.
+    pub fn start(emulator: &Emulator, env: &[(&str, &str)]) -> Self {
+        let invoke_port = free_port();
+        let log_path = std::env::temp_dir().join(format!("lakeops-watch-{invoke_port}.log"));
+        let log = std::fs::File::create(&log_path).expect("watch log file");
+        let mut cmd = clean_command(venv_bin("cargo-lambda"));
+        cmd.current_dir(repo_root())
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "--invoke-address",
+                "127.0.0.1",
+            ])
+            .args(["--invoke-port", &invoke_port.to_string()]);
+        let mut vars = emulator.aws_env();
+        vars.push((
+            "RUST_LOG".into(),
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        ));
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        for (k, v) in &vars {
+            cmd.arg("--env-var").arg(format!("{k}={v}"));
+        }
+        let mut child = spawn_in_own_group(cmd.stdout(log.try_clone().expect("log")).stderr(log))
+            .expect("start cargo lambda watch (cargo-lambda in .venv: run `make setup`)");
+        wait_for_port(
+            invoke_port,
+            "cargo lambda watch",
+            &mut child,
+            Duration::from_secs(120),
+        );
+        Self { child, invoke_port }
+    }
+
+    /// `cargo lambda invoke <function> --data-file <file>`; Ok(response) or Err(error text).
+    pub fn invoke_file(&self, function: &str, file: &Path) -> Result<Value, String> {
+        let out = clean_command(venv_bin("cargo-lambda"))
+            .current_dir(repo_root())
+            .args([
+                "lambda",
+                "invoke",
+                function,
+                "--invoke-address",
+                "127.0.0.1",
+            ])
+            .args([
+                "--invoke-port",
+                &self.invoke_port.to_string(),
+                "--output-format",
+                "json",
+                "--data-file",
+            ])
+            .arg(file)
+            .output()
+            .expect("run cargo lambda invoke");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        if out.status.success() {
+            serde_json::from_str(&stdout)
+                .map_err(|e| format!("response is not JSON ({e}): {stdout}"))
+        } else {
+            Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
+    /// Invokes with an inline event (written to a temporary file, as a person would).
+    pub fn invoke(&self, function: &str, event: &Value) -> Result<Value, String> {
+        let path = std::env::temp_dir().join(format!(
+            "lakeops-event-{}-{}.json",
+            self.invoke_port, function
+        ));
+        std::fs::write(&path, serde_json::to_vec_pretty(event).expect("event JSON"))
+            .expect("write event");
+        let result = self.invoke_file(function, &path);
+        let _ = std::fs::remove_file(path);
+        result
+    }
+}
+
+impl Drop for Functions {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// A file in `events/`.
+pub fn event_file(name: &str) -> PathBuf {
+    repo_root().join("events").join(name)
+}
+
+/// A file in `events/`, parsed.
+pub fn event(name: &str) -> Value {
+    let path = event_file(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
