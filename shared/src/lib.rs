@@ -7,9 +7,11 @@ pub mod aws;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod ledger;
 pub mod metrics;
 pub mod pricing;
 pub mod schedule;
+pub mod sql;
 
 pub use alert::{Alert, AlertSink, Severity, SnsAlertPublisher};
 pub use config::{CommonConfig, ConfigError, ConfigReader};

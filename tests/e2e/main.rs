@@ -3,3 +3,4 @@
 //! One test binary for all of them (build time); each test starts its own emulator.
 
 mod foundation;
+mod killer;

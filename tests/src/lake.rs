@@ -191,6 +191,7 @@ pub async fn seed(
         .expect("create delivery stream");
 
     let tap = AlertTap::create(config).await;
+    crate::create_ledger_table(config).await;
     SeededLake {
         tap,
         queries: count,

@@ -18,6 +18,7 @@ pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
 pub const ALERT_TOPIC: &str = "lakeops-alerts";
 pub const ALERT_QUEUE: &str = "lakeops-alerts-tap";
+pub const LEDGER_TABLE: &str = "lakeops-ledger";
 
 /// The repository root (the workspace).
 pub fn repo_root() -> PathBuf {
@@ -281,6 +282,34 @@ impl AlertTap {
         }
         out
     }
+}
+
+/// The DynamoDB table of the alert ledger (partition key `pk`), as the SAM template defines it.
+pub async fn create_ledger_table(config: &aws_config::SdkConfig) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(LEDGER_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create ledger table");
 }
 
 /// One alert as an SQS subscriber receives it.

@@ -1,29 +1,637 @@
-//! long-query-killer: warns about, then stops, Athena queries that run too long.
+//! long-query-killer: warns about, then stops, Athena queries that run (or queue) too long.
 //!
-//! Foundation stage: the function starts, validates its configuration and answers scheduled
-//! events with nothing more yet; finding and stopping runaway queries is issue #4.
+//! Each scheduled run lists the QUEUED and RUNNING queries of every watched workgroup (history
+//! paged back `LOOKBACK_MINUTES`, stopping by time), decides per query with [`policy::decide`],
+//! sends one warning per query as it nears its limit, and at the limit stops it
+//! (`StopQueryExecution`, then re-reads it to confirm it left RUNNING) — or, in dry-run, says it
+//! would have. "Once per query" is exact across runs and retries through the shared ledger
+//! (DynamoDB conditional writes); a stopped query is CANCELLED, so a retry finds nothing to stop.
 
+pub mod policy;
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use lakeops::alert::{Alert, AlertSink, Severity};
+use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
+use lakeops::ledger::{DynamoLedger, Ledger};
+use lakeops::pricing::{format_usd, human_bytes, PriceList};
 use lakeops::schedule::ScheduledRun;
-use lakeops::{CommonConfig, ConfigReader, LakeopsError};
+use lakeops::{
+    console, sql, CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit,
+};
 use lambda_runtime::LambdaEvent;
+use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::policy::{decide, KillDecision, Limit, Policy};
+
 pub const FUNCTION: &str = "long-query-killer";
+/// Ledger entries outlive any query (Athena's longest timeout is 10 hours).
+const LEDGER_KEEP: i64 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Enforce,
+    DryRun,
+}
+
+#[derive(Debug, Clone)]
+pub struct KillerConfig {
+    pub common: CommonConfig,
+    /// `KILLER_MODE`: `enforce` or `dry-run` (default `dry-run`: stopping is opted into).
+    pub mode: Mode,
+    pub policy: Policy,
+    /// `WORKGROUPS`: watched workgroups; empty = every enabled workgroup.
+    pub workgroups: Vec<String>,
+    /// `LOOKBACK_MINUTES` (default 600): how far back history is paged. A query can only be
+    /// running if it was submitted within Athena's longest timeout (DDL: 600 minutes).
+    pub lookback: Duration,
+    /// `LEDGER_TABLE`: DynamoDB table of the alert ledger.
+    pub ledger_table: String,
+    /// `ATHENA_LIST_CALLS_PER_SECOND` (default 4): pace of ListQueryExecutions; AWS allows 5/s
+    /// per account, shared with everything else in it.
+    pub list_calls_per_second: f64,
+    /// `USD_PER_TB` (default 5.00): Athena price, for "cost so far".
+    pub price: PriceList,
+}
+
+impl KillerConfig {
+    pub fn read(r: &mut ConfigReader) -> Self {
+        let common = CommonConfig::read(r);
+        let mode = match r
+            .string_or("KILLER_MODE", "dry-run")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "enforce" => Mode::Enforce,
+            "dry-run" | "dryrun" | "dry_run" => Mode::DryRun,
+            other => {
+                r.problem(
+                    "KILLER_MODE",
+                    format!("{other:?} is not a mode (use enforce or dry-run)"),
+                );
+                Mode::DryRun
+            }
+        };
+        let policy = Policy::read(r);
+        let lookback_minutes: u32 = r.parse_or("LOOKBACK_MINUTES", 600);
+        let lookback = Duration::minutes(lookback_minutes as i64);
+        if lookback < policy.limit {
+            r.problem(
+                "LOOKBACK_MINUTES",
+                "must be at least LIMIT_MINUTES, or runaway queries are never seen",
+            );
+        }
+        let list_calls_per_second: f64 = r.parse_or("ATHENA_LIST_CALLS_PER_SECOND", 4.0);
+        if !(list_calls_per_second > 0.0 && list_calls_per_second <= 100.0) {
+            r.problem(
+                "ATHENA_LIST_CALLS_PER_SECOND",
+                "must be above 0 and at most 100",
+            );
+        }
+        let usd_per_tb: lakeops::config::NonNegative = r.parse_or(
+            "USD_PER_TB",
+            lakeops::config::NonNegative(lakeops::pricing::DEFAULT_USD_PER_TB),
+        );
+        Self {
+            common,
+            mode,
+            policy,
+            workgroups: r.list("WORKGROUPS"),
+            lookback,
+            ledger_table: r.required("LEDGER_TABLE"),
+            list_calls_per_second,
+            price: PriceList {
+                usd_per_tb: usd_per_tb.0,
+            },
+        }
+    }
+}
 
 pub struct Deps {
-    pub common: CommonConfig,
+    pub config: KillerConfig,
+    pub history: AthenaHistory,
+    pub alerts: SnsAlertPublisher,
+    pub ledger: DynamoLedger,
 }
 
 impl Deps {
     pub async fn from_env() -> Result<Self, LakeopsError> {
         let mut r = ConfigReader::from_env();
-        let common = CommonConfig::read(&mut r);
+        let config = KillerConfig::read(&mut r);
         r.finish()?;
-        Ok(Self { common })
+        let sdk = lakeops::aws::sdk_config().await;
+        Ok(Self {
+            history: AthenaHistory::new(
+                aws_sdk_athena::Client::new(&sdk),
+                config.list_calls_per_second,
+            ),
+            alerts: SnsAlertPublisher::new(
+                aws_sdk_sns::Client::new(&sdk),
+                &config.common.alert_topic_arn,
+                config.common.dry_run,
+            ),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &config.ledger_table),
+            config,
+        })
     }
 }
 
-pub async fn handle(event: LambdaEvent<Value>, _deps: &Deps) -> Result<Value, LakeopsError> {
-    let run = ScheduledRun::from_event(&event.payload, chrono::Utc::now())?;
-    Ok(json!({"function": FUNCTION, "scheduled_for": run.time, "stopped": 0}))
+/// What one run did, returned as the invocation's result and logged.
+#[derive(Debug, Default, Serialize)]
+pub struct RunSummary {
+    pub mode: Option<Mode>,
+    pub workgroups: Vec<String>,
+    pub active_queries: usize,
+    pub warned: Vec<String>,
+    pub stopped: Vec<String>,
+    pub would_stop: Vec<String>,
+    pub exempt: Vec<String>,
+    pub failures: Vec<String>,
+    pub unprocessed_ids: usize,
+}
+
+pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, LakeopsError> {
+    let run = ScheduledRun::from_event(&event.payload, Utc::now())?;
+    let mode = if run.bool_override("dry_run")? == Some(true) {
+        Mode::DryRun
+    } else {
+        deps.config.mode
+    };
+    let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
+    let result = sweep(
+        &deps.history,
+        &deps.alerts,
+        &deps.ledger,
+        &deps.config,
+        mode,
+        Utc::now(),
+        &mut metrics,
+    )
+    .await;
+    metrics.flush();
+    let summary = result?;
+    tracing::info!(summary = %json!(summary), "run finished");
+    if !summary.failures.is_empty() {
+        // Everything else was done; failing the invocation makes Lambda retry, and the ledger
+        // keeps the retry from repeating what already happened.
+        return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
+    }
+    Ok(json!(summary))
+}
+
+/// One pass over the watched workgroups.
+pub async fn sweep<A: AlertSink, L: Ledger>(
+    history: &AthenaHistory,
+    alerts: &A,
+    ledger: &L,
+    config: &KillerConfig,
+    mode: Mode,
+    now: DateTime<Utc>,
+    metrics: &mut Metrics,
+) -> Result<RunSummary, LakeopsError> {
+    let workgroups = if config.workgroups.is_empty() {
+        history.workgroups(true).await?
+    } else {
+        config.workgroups.clone()
+    };
+    let mut summary = RunSummary {
+        mode: Some(mode),
+        workgroups: workgroups.clone(),
+        ..Default::default()
+    };
+    for wg in &workgroups {
+        let recent = history.recent_queries(wg, now - config.lookback).await?;
+        if !recent.unprocessed.is_empty() {
+            tracing::warn!(workgroup = %wg, ids = ?recent.unprocessed, "query ids Athena would not describe; next run retries them");
+            summary.unprocessed_ids += recent.unprocessed.len();
+        }
+        let active: Vec<&QueryExecution> = recent
+            .queries
+            .iter()
+            .filter(|q| matches!(q.state, QueryState::Queued | QueryState::Running))
+            .collect();
+        let oldest = active
+            .iter()
+            .filter_map(|q| q.age(now))
+            .max()
+            .unwrap_or_else(Duration::zero);
+        let (mut warned, mut stopped) = (0, 0);
+        for q in &active {
+            summary.active_queries += 1;
+            match decide(q, now, &config.policy) {
+                KillDecision::Ignore | KillDecision::WithinLimit { .. } => {}
+                KillDecision::Exempt(why) => {
+                    tracing::debug!(query = %q.id, why, "exempt");
+                    summary.exempt.push(q.id.clone());
+                }
+                KillDecision::Warn {
+                    age,
+                    limit,
+                    stop_at,
+                } => {
+                    let alert = warning_alert(q, age, &limit, stop_at, mode, config, now);
+                    match once(
+                        ledger,
+                        alerts,
+                        &format!("{FUNCTION}/warn/{}", q.id),
+                        &alert,
+                        now,
+                    )
+                    .await
+                    {
+                        Ok(true) => {
+                            warned += 1;
+                            summary.warned.push(q.id.clone());
+                        }
+                        Ok(false) => {}
+                        Err(e) => summary.failures.push(format!("warning for {}: {e}", q.id)),
+                    }
+                }
+                KillDecision::Stop { age, limit } => match mode {
+                    Mode::DryRun => {
+                        let alert = stop_alert(q, q, age, &limit, mode, config, now);
+                        match once(
+                            ledger,
+                            alerts,
+                            &format!("{FUNCTION}/would-stop/{}", q.id),
+                            &alert,
+                            now,
+                        )
+                        .await
+                        {
+                            Ok(true) => summary.would_stop.push(q.id.clone()),
+                            Ok(false) => {}
+                            Err(e) => summary
+                                .failures
+                                .push(format!("dry-run alert for {}: {e}", q.id)),
+                        }
+                    }
+                    Mode::Enforce => match stop_query(history.client(), &q.id).await {
+                        Ok(after) => {
+                            stopped += 1;
+                            summary.stopped.push(q.id.clone());
+                            let alert = stop_alert(q, &after, age, &limit, mode, config, now);
+                            if let Err(e) = once(
+                                ledger,
+                                alerts,
+                                &format!("{FUNCTION}/stopped/{}", q.id),
+                                &alert,
+                                now,
+                            )
+                            .await
+                            {
+                                summary
+                                    .failures
+                                    .push(format!("stop alert for {}: {e}", q.id));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(query = %q.id, error = %e, "stop failed");
+                            summary.failures.push(format!("stopping {}: {e}", q.id));
+                        }
+                    },
+                },
+            }
+        }
+        let dims = [("WorkGroup", wg.as_str())];
+        metrics.record(&dims, "RunningQueries", active.len() as f64, Unit::Count);
+        metrics.record(&dims, "QueriesWarned", warned as f64, Unit::Count);
+        metrics.record(&dims, "QueriesStopped", stopped as f64, Unit::Count);
+        metrics.record(
+            &dims,
+            "OldestRunningQueryMinutes",
+            oldest.num_seconds() as f64 / 60.0,
+            Unit::None,
+        );
+    }
+    Ok(summary)
+}
+
+/// Sends `alert` unless the ledger says it was already sent; `Ok(true)` when sent now.
+async fn once<A: AlertSink, L: Ledger>(
+    ledger: &L,
+    alerts: &A,
+    key: &str,
+    alert: &Alert,
+    now: DateTime<Utc>,
+) -> Result<bool, LakeopsError> {
+    if !ledger.claim(key, now, Duration::days(LEDGER_KEEP)).await? {
+        return Ok(false);
+    }
+    if let Err(e) = alerts.publish(alert).await {
+        // Give the claim back so the retry of this invocation sends it.
+        if let Err(release) = ledger.release(key).await {
+            tracing::error!(key, error = %release, "could not release ledger claim");
+        }
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// Attempts to confirm a stop (re-reads after 0.2 s, 0.4 s, 0.8 s, 1.6 s).
+const CONFIRM_ATTEMPTS: u32 = 4;
+
+/// Stops a query, then re-reads it until it has left QUEUED/RUNNING (or the attempts run out);
+/// returns the query as last read. Stopping a query that already ended is harmless.
+pub async fn stop_query(
+    client: &aws_sdk_athena::Client,
+    id: &str,
+) -> Result<QueryExecution, LakeopsError> {
+    client
+        .stop_query_execution()
+        .query_execution_id(id)
+        .send()
+        .await
+        .map_err(|e| LakeopsError::aws("athena:StopQueryExecution", e))?;
+    let mut last = None;
+    for attempt in 0..CONFIRM_ATTEMPTS {
+        let out = client
+            .get_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("athena:GetQueryExecution", e))?;
+        let q = out.query_execution().map(QueryExecution::from);
+        if let Some(q) = &q {
+            if !matches!(q.state, QueryState::Queued | QueryState::Running) {
+                return Ok(q.clone());
+            }
+        }
+        last = q;
+        tokio::time::sleep(StdDuration::from_millis(200 << attempt)).await;
+    }
+    last.ok_or_else(|| {
+        LakeopsError::aws(
+            "athena:GetQueryExecution",
+            std::io::Error::other("no query in the answer"),
+        )
+    })
+}
+
+fn minutes(d: Duration) -> String {
+    let m = d.num_minutes();
+    if m >= 120 {
+        format!("{}h {:02}m", m / 60, m % 60)
+    } else {
+        format!("{m} min")
+    }
+}
+
+fn hhmm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC").to_string()
+}
+
+fn common_fields(alert: Alert, q: &QueryExecution, config: &KillerConfig) -> Alert {
+    let region = &config.common.region;
+    alert
+        .field("Query", &q.id)
+        .field("Workgroup", &q.workgroup)
+        .field("Database", q.database.as_deref().unwrap_or("-"))
+        .field(
+            "Submitted",
+            q.submitted_at
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .unwrap_or_default(),
+        )
+        .field("SQL", sql::excerpt(&q.sql, 1000))
+        .attribute("workgroup", &q.workgroup)
+        .link(
+            "Query in the Athena console",
+            console::athena_query(region, &q.id),
+        )
+        .link("Workgroup", console::athena_workgroup(region, &q.workgroup))
+        .detail("query_execution_id", &q.id)
+        .detail("workgroup", &q.workgroup)
+        .detail("submitted_at", q.submitted_at)
+}
+
+fn warning_alert(
+    q: &QueryExecution,
+    age: Duration,
+    limit: &Limit,
+    stop_at: DateTime<Utc>,
+    mode: Mode,
+    config: &KillerConfig,
+    now: DateTime<Utc>,
+) -> Alert {
+    let verb = if mode == Mode::Enforce {
+        "will be stopped"
+    } else {
+        "would be stopped (dry-run)"
+    };
+    let title = format!(
+        "Athena query {} for {} in {}: {verb} at {}",
+        q.state.as_str().to_lowercase(),
+        minutes(age),
+        q.workgroup,
+        hhmm(stop_at)
+    );
+    let summary = format!(
+        "Query {} has been {} for {} and {verb} at {} unless it finishes first. To let it run, add the comment `-- {}` (or `-- {}=<minutes>`) to its SQL next time, or ask for the workgroup to be exempted.",
+        q.id,
+        q.state.as_str(),
+        minutes(age),
+        hhmm(stop_at),
+        policy::MARKER,
+        policy::MARKER
+    );
+    let scanned = q.data_scanned_bytes.unwrap_or(0);
+    common_fields(
+        Alert::new(
+            "LongQueryWarning",
+            Severity::Warning,
+            FUNCTION,
+            format!("{FUNCTION}/warn/{}", q.id),
+            now,
+            title,
+            summary,
+        )
+        .field("Running for", minutes(age))
+        .field(
+            "Limit",
+            format!("{} — {}", minutes(limit.duration), limit.kind.describe()),
+        )
+        .field(
+            "Stop at",
+            stop_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+        .field("Scanned so far", human_bytes(scanned))
+        .field("Cost so far", format_usd(config.price.cost_so_far(q).usd())),
+        q,
+        config,
+    )
+    .attribute(
+        "mode",
+        if mode == Mode::Enforce {
+            "enforce"
+        } else {
+            "dry-run"
+        },
+    )
+    .detail("age_seconds", age.num_seconds())
+    .detail("limit_seconds", limit.duration.num_seconds())
+    .detail("stop_at", stop_at)
+    .detail("data_scanned_bytes", scanned)
+    .next_step(
+        "If the query is expected to run this long, mark it with the lakeops:allow-long comment.",
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stop_alert(
+    before: &QueryExecution,
+    after: &QueryExecution,
+    age: Duration,
+    limit: &Limit,
+    mode: Mode,
+    config: &KillerConfig,
+    now: DateTime<Utc>,
+) -> Alert {
+    let (kind, severity, verb, id) = match mode {
+        Mode::Enforce => (
+            "QueryStopped",
+            Severity::Critical,
+            "Stopped",
+            format!("{FUNCTION}/stopped/{}", before.id),
+        ),
+        Mode::DryRun => (
+            "QueryWouldBeStopped",
+            Severity::Warning,
+            "Would have stopped",
+            format!("{FUNCTION}/would-stop/{}", before.id),
+        ),
+    };
+    let scanned = after
+        .data_scanned_bytes
+        .or(before.data_scanned_bytes)
+        .unwrap_or(0);
+    let cost = config.price.cost_so_far(after).usd();
+    let title = format!(
+        "{verb} Athena query after {} in {}",
+        minutes(age),
+        before.workgroup
+    );
+    let summary = format!(
+        "{verb} query {} ({}): it reached {} after {}, having scanned {} ({}).{}",
+        before.id,
+        before.state.as_str(),
+        limit.kind.describe(),
+        minutes(age),
+        human_bytes(scanned),
+        format_usd(cost),
+        if mode == Mode::DryRun {
+            " Dry-run: nothing was stopped (KILLER_MODE=dry-run or the event asked for dry_run)."
+        } else {
+            ""
+        }
+    );
+    let mut alert = common_fields(
+        Alert::new(kind, severity, FUNCTION, id, now, title, summary)
+            .field("Ran for", minutes(age))
+            .field(
+                "Limit",
+                format!("{} — {}", minutes(limit.duration), limit.kind.describe()),
+            )
+            .field("Scanned", human_bytes(scanned))
+            .field("Cost so far", format_usd(cost)),
+        before,
+        config,
+    )
+    .attribute(
+        "mode",
+        if mode == Mode::Enforce {
+            "enforce"
+        } else {
+            "dry-run"
+        },
+    )
+    .detail("age_seconds", age.num_seconds())
+    .detail("limit_seconds", limit.duration.num_seconds())
+    .detail("data_scanned_bytes", scanned)
+    .detail("cost_usd", cost);
+    if mode == Mode::Enforce {
+        let confirmed = !matches!(after.state, QueryState::Queued | QueryState::Running);
+        alert = alert
+            .field("State now", after.state.as_str())
+            .detail("state_after_stop", after.state)
+            .detail("stop_confirmed", confirmed);
+        if !confirmed {
+            alert = alert.next_step("Athena accepted the stop but the query still ran at the last check: look at it in the console.");
+        }
+    }
+    alert.next_step("Rerun with a partition filter or a LIMIT, or mark a known long job with the lakeops:allow-long comment.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput;
+    use aws_sdk_athena::operation::stop_query_execution::{
+        StopQueryExecutionError, StopQueryExecutionOutput,
+    };
+    use aws_sdk_athena::types::{
+        QueryExecution as SdkQuery, QueryExecutionState, QueryExecutionStatus,
+    };
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn sdk_query(state: QueryExecutionState) -> SdkQuery {
+        SdkQuery::builder()
+            .query_execution_id("q-1")
+            .status(QueryExecutionStatus::builder().state(state).build())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_stop_is_confirmed_by_re_reading_the_query() {
+        let stop = mock!(aws_sdk_athena::Client::stop_query_execution)
+            .then_output(|| StopQueryExecutionOutput::builder().build());
+        let read = mock!(aws_sdk_athena::Client::get_query_execution)
+            .sequence()
+            .output(|| {
+                GetQueryExecutionOutput::builder()
+                    .query_execution(sdk_query(QueryExecutionState::Running))
+                    .build()
+            })
+            .output(|| {
+                GetQueryExecutionOutput::builder()
+                    .query_execution(sdk_query(QueryExecutionState::Cancelled))
+                    .build()
+            })
+            .build();
+        let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[&stop, &read]);
+        let after = stop_query(&client, "q-1").await.unwrap();
+        assert_eq!(after.state, QueryState::Cancelled);
+        assert_eq!(read.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stop_that_fails_is_an_error_and_nothing_is_reported_stopped() {
+        let stop = mock!(aws_sdk_athena::Client::stop_query_execution)
+            .then_error(|| StopQueryExecutionError::unhandled("AccessDenied"));
+        let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[&stop]);
+        let err = stop_query(&client, "q-1").await.unwrap_err();
+        assert_eq!(err.error_type(), "Retryable.AwsCall");
+        assert!(
+            err.to_string().contains("athena:StopQueryExecution"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mode_and_lookback_are_validated() {
+        let mut r = ConfigReader::from_map([
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+            ("KILLER_MODE", "yolo"),
+            ("LIMIT_MINUTES", "90"),
+            ("LOOKBACK_MINUTES", "60"),
+        ]);
+        let c = KillerConfig::read(&mut r);
+        assert_eq!(c.mode, Mode::DryRun);
+        let err = r.finish().unwrap_err();
+        let vars: Vec<_> = err.problems.iter().map(|p| p.variable.as_str()).collect();
+        assert_eq!(vars, ["KILLER_MODE", "LOOKBACK_MINUTES", "LEDGER_TABLE"]);
+    }
 }

@@ -53,6 +53,8 @@ async fn main() {
         &[
             ("ALERT_TOPIC_ARN", lake.tap.topic_arn.as_str()),
             ("FIREHOSE_STREAM", lake::LOG_STREAM),
+            ("LEDGER_TABLE", lakeops_e2e::LEDGER_TABLE),
+            ("KILLER_MODE", "enforce"),
         ],
     );
     println!("invoke endpoint 127.0.0.1:{}", functions.invoke_port);

@@ -1,0 +1,293 @@
+//! long-query-killer end to end: seeded RUNNING / QUEUED queries, `cargo lambda invoke` with
+//! events/schedule-long-query-killer.json, the queries' states and the alerts in the SQS tap.
+
+use chrono::{Duration, Utc};
+use lakeops_e2e::lake::query;
+use lakeops_e2e::{create_ledger_table, event_file, AlertTap, Emulator, Functions, LEDGER_TABLE};
+use serde_json::json;
+
+const GIB: u64 = 1 << 30;
+
+async fn states(emu: &Emulator, ids: &[&str]) -> Vec<(String, String)> {
+    let athena = aws_sdk_athena::Client::new(&emu.sdk_config().await);
+    let out = athena
+        .batch_get_query_execution()
+        .set_query_execution_ids(Some(ids.iter().map(|s| s.to_string()).collect()))
+        .send()
+        .await
+        .unwrap();
+    let mut got: Vec<(String, String)> = out
+        .query_executions()
+        .iter()
+        .map(|q| {
+            let state = q
+                .status()
+                .and_then(|s| s.state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            (
+                q.query_execution_id().unwrap_or_default().to_string(),
+                state,
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+#[tokio::test]
+async fn warns_then_stops_runaway_queries_once() {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    let athena = aws_sdk_athena::Client::new(&config);
+    for wg in ["adhoc", "etl", "ml"] {
+        athena.create_work_group().name(wg).send().await.unwrap();
+    }
+    let now = Utc::now();
+    let m = Duration::minutes;
+    let sel = "SELECT customer_id, count(*) FROM sales.clickstream WHERE note = 'card 4111111111111111' GROUP BY 1";
+    emu.seed_queries(vec![
+        query(
+            "q-ok",
+            "adhoc",
+            "RUNNING",
+            sel,
+            now - m(10),
+            None,
+            GIB,
+            None,
+        ),
+        query(
+            "q-warn",
+            "adhoc",
+            "RUNNING",
+            sel,
+            now - m(52),
+            None,
+            50 * GIB,
+            None,
+        ),
+        query(
+            "q-kill-1",
+            "adhoc",
+            "RUNNING",
+            sel,
+            now - m(75),
+            None,
+            900 * GIB,
+            None,
+        ),
+        query(
+            "q-kill-2",
+            "etl",
+            "QUEUED",
+            "SELECT * FROM sales.orders",
+            now - m(64),
+            None,
+            0,
+            None,
+        ),
+        query(
+            "q-allowlisted",
+            "ml",
+            "RUNNING",
+            sel,
+            now - m(300),
+            None,
+            GIB,
+            None,
+        ),
+        query(
+            "q-marker",
+            "etl",
+            "RUNNING",
+            "-- lakeops:allow-long\nINSERT INTO t SELECT * FROM s",
+            now - m(200),
+            None,
+            GIB,
+            None,
+        ),
+        query(
+            "q-ddl",
+            "etl",
+            "RUNNING",
+            "MSCK REPAIR TABLE sales.orders_raw",
+            now - m(130),
+            None,
+            0,
+            None,
+        ),
+        query(
+            "q-done",
+            "adhoc",
+            "SUCCEEDED",
+            sel,
+            now - m(200),
+            Some(now - m(100)),
+            GIB,
+            None,
+        ),
+    ]);
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("KILLER_MODE", "enforce"),
+            ("EXEMPT_WORKGROUPS", "ml"),
+        ],
+    );
+    let event = event_file("schedule-long-query-killer.json");
+    let answer = functions.invoke_file("long-query-killer", &event).unwrap();
+    assert_eq!(answer["mode"], "enforce");
+    let mut stopped: Vec<&str> = answer["stopped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    stopped.sort();
+    assert_eq!(stopped, ["q-kill-1", "q-kill-2"]);
+    assert_eq!(answer["warned"], json!(["q-warn"]));
+
+    let ids = [
+        "q-allowlisted",
+        "q-ddl",
+        "q-done",
+        "q-kill-1",
+        "q-kill-2",
+        "q-marker",
+        "q-ok",
+        "q-warn",
+    ];
+    let expected = [
+        ("q-allowlisted", "RUNNING"),
+        ("q-ddl", "RUNNING"),
+        ("q-done", "SUCCEEDED"),
+        ("q-kill-1", "CANCELLED"),
+        ("q-kill-2", "CANCELLED"),
+        ("q-marker", "RUNNING"),
+        ("q-ok", "RUNNING"),
+        ("q-warn", "RUNNING"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(states(&emu, &ids).await, expected);
+
+    let alerts = tap.drain().await;
+    let mut kinds: Vec<(String, String)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.kind().to_string(),
+                a.body["details"]["query_execution_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("LongQueryWarning".to_string(), "q-warn".to_string()),
+            ("QueryStopped".to_string(), "q-kill-1".to_string()),
+            ("QueryStopped".to_string(), "q-kill-2".to_string()),
+        ]
+    );
+    let stop = alerts
+        .iter()
+        .find(|a| a.body["details"]["query_execution_id"] == "q-kill-1")
+        .unwrap();
+    assert_eq!(stop.attributes["severity"], "critical");
+    assert_eq!(stop.attributes["workgroup"], "adhoc");
+    assert_eq!(stop.body["details"]["state_after_stop"], "CANCELLED");
+    assert_eq!(stop.body["details"]["data_scanned_bytes"], 900 * GIB);
+    assert_eq!(stop.body["details"]["cost_usd"], 900.0 / 1024.0 * 5.0);
+    assert!(
+        stop.subject
+            .starts_with("[lakeops] CRITICAL: Stopped Athena query after 75 min in adhoc"),
+        "{}",
+        stop.subject
+    );
+    let sql_field = stop.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["label"] == "SQL")
+        .unwrap();
+    assert!(
+        sql_field["value"].as_str().unwrap().contains("'card…'"),
+        "card number masked: {sql_field}"
+    );
+    let warn = alerts
+        .iter()
+        .find(|a| a.kind() == "LongQueryWarning")
+        .unwrap();
+    assert!(
+        warn.body["summary"]
+            .as_str()
+            .unwrap()
+            .contains("will be stopped at"),
+        "{}",
+        warn.body["summary"]
+    );
+
+    // The same event again: nothing new is stopped and nothing new is sent.
+    let again = functions.invoke_file("long-query-killer", &event).unwrap();
+    assert_eq!(again["stopped"], json!([]));
+    assert_eq!(again["warned"], json!([]));
+    assert!(tap.drain().await.is_empty());
+    assert_eq!(emu.athena_call_counts()["StopQueryExecution"], 2);
+}
+
+#[tokio::test]
+async fn dry_run_stops_nothing_and_says_it_would_have() {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    let now = Utc::now();
+    emu.seed_queries(vec![query(
+        "q-runaway",
+        "primary",
+        "RUNNING",
+        "SELECT 1",
+        now - Duration::minutes(90),
+        None,
+        GIB,
+        None,
+    )]);
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("KILLER_MODE", "enforce"),
+        ],
+    );
+    // The deployment enforces; the event asks for a dry run.
+    let mut event = lakeops_e2e::event("schedule-long-query-killer.json");
+    event["detail"] = json!({"dry_run": true});
+    let answer = functions.invoke("long-query-killer", &event).unwrap();
+    assert_eq!(answer["mode"], "dry-run");
+    assert_eq!(answer["would_stop"], json!(["q-runaway"]));
+    assert_eq!(
+        states(&emu, &["q-runaway"]).await,
+        [("q-runaway".to_string(), "RUNNING".to_string())]
+    );
+    let alerts = tap.drain().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind(), "QueryWouldBeStopped");
+    assert!(
+        alerts[0].subject.contains("Would have stopped"),
+        "{}",
+        alerts[0].subject
+    );
+    assert!(emu.athena_call_counts().get("StopQueryExecution").is_none());
+}
