@@ -136,6 +136,7 @@ fn start_up_with_bad_configuration_names_every_bad_variable() {
         "ALERT_TOPIC_ARN: required but not set",
         "DRY_RUN: \"perhaps\" is not a boolean",
         "METRICS_NAMESPACE",
+        "LEDGER_TABLE: required but not set",
     ] {
         assert!(
             stderr.contains(variable),
@@ -143,7 +144,7 @@ fn start_up_with_bad_configuration_names_every_bad_variable() {
         );
     }
     assert!(
-        stderr.contains("invalid configuration (3 problems)"),
+        stderr.contains("invalid configuration (4 problems)"),
         "{stderr}"
     );
 }
@@ -153,7 +154,14 @@ async fn every_function_answers_an_invoke_under_cargo_lambda_watch() {
     let emu = Emulator::start();
     let config = emu.sdk_config().await;
     let tap = AlertTap::create(&config).await;
-    let functions = Functions::start(&emu, &[("ALERT_TOPIC_ARN", tap.topic_arn.as_str())]);
+    lakeops_e2e::create_ledger_table(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", lakeops_e2e::LEDGER_TABLE),
+        ],
+    );
     for (function, file) in [
         ("query-cost-watcher", "schedule-query-cost-watcher.json"),
         ("long-query-killer", "schedule-long-query-killer.json"),

@@ -2,5 +2,6 @@
 //! files in `events/`, talking over HTTP to a local moto server with the lakeops extension.
 //! One test binary for all of them (build time); each test starts its own emulator.
 
+mod cost_watcher;
 mod foundation;
 mod killer;

@@ -46,7 +46,7 @@ pub fn query(
     q
 }
 
-/// Seeds the demo lake around `now`.
+/// Seeds the demo lake around `now` (for the demo: the end of the current sweep window).
 pub async fn seed(
     emu: &Emulator,
     config: &aws_config::SdkConfig,
@@ -63,6 +63,17 @@ pub async fn seed(
     }
     let m = Duration::minutes;
     let queries = vec![
+        // The query of events/athena-query-state-change.json.
+        query(
+            "5f0a8c1e-7b2d-4e9f-a3c6-1d8e2b4f6a90",
+            "analytics",
+            "SUCCEEDED",
+            "SELECT * FROM sales.orders o, sales.lineitems l WHERE o.id = l.order_id",
+            now - m(6),
+            Some(now - m(2)),
+            4 * (1 << 40),
+            None,
+        ),
         query(
             "q-etl-daily",
             "etl",

@@ -19,6 +19,8 @@ pub const ACCOUNT: &str = "123456789012";
 pub const ALERT_TOPIC: &str = "lakeops-alerts";
 pub const ALERT_QUEUE: &str = "lakeops-alerts-tap";
 pub const LEDGER_TABLE: &str = "lakeops-ledger";
+/// An invoke that takes longer has hung (e.g. the function failed its start-up).
+const INVOKE_TIMEOUT_SECS: u32 = 180;
 
 /// The repository root (the workspace).
 pub fn repo_root() -> PathBuf {
@@ -397,7 +399,10 @@ impl Functions {
 
     /// `cargo lambda invoke <function> --data-file <file>`; Ok(response) or Err(error text).
     pub fn invoke_file(&self, function: &str, file: &Path) -> Result<Value, String> {
-        let out = clean_command(venv_bin("cargo-lambda"))
+        // `timeout`: a function that fails to start leaves `cargo lambda invoke` waiting for ever.
+        let out = clean_command("timeout")
+            .arg(INVOKE_TIMEOUT_SECS.to_string())
+            .arg(venv_bin("cargo-lambda"))
             .current_dir(repo_root())
             .args([
                 "lambda",
@@ -443,6 +448,15 @@ impl Drop for Functions {
     fn drop(&mut self) {
         stop(&mut self.child);
     }
+}
+
+/// `t` rounded down to a multiple of `minutes` since the epoch.
+pub fn floor_to_minutes(
+    t: chrono::DateTime<chrono::Utc>,
+    minutes: i64,
+) -> chrono::DateTime<chrono::Utc> {
+    let step = minutes * 60;
+    chrono::DateTime::from_timestamp(t.timestamp().div_euclid(step) * step, 0).unwrap_or(t)
 }
 
 /// A file in `events/`.

@@ -37,7 +37,10 @@ async fn main() {
     let emu = Emulator::start();
     println!("emulator on {}", emu.endpoint());
     let config = emu.sdk_config().await;
-    let lake = lake::seed(&emu, &config, Utc::now()).await;
+    // The lake's clock: the end of the current 5-minute sweep window, so the cost watcher's
+    // scheduled run (stamped with this time) covers the queries that just completed.
+    let anchor = lakeops_e2e::floor_to_minutes(Utc::now(), 5);
+    let lake = lake::seed(&emu, &config, anchor).await;
     println!(
         "seeded: workgroups {:?}, {} Athena queries, Glue database `sales`, Firehose stream `{}` -> s3://{}, alert topic {} with an SQS tap",
         lake::WORKGROUPS,
@@ -65,11 +68,11 @@ async fn main() {
         _ => vec![
             (
                 "query-cost-watcher".into(),
-                event_file("schedule-query-cost-watcher.json"),
+                event_file("athena-query-state-change.json"),
             ),
             (
                 "query-cost-watcher".into(),
-                event_file("athena-query-state-change.json"),
+                event_file("schedule-query-cost-watcher.json"),
             ),
             (
                 "long-query-killer".into(),
@@ -94,7 +97,25 @@ async fn main() {
             "cargo lambda invoke {function} --data-file {}",
             file.strip_prefix(repo_root()).unwrap_or(&file).display()
         ));
-        match functions.invoke_file(&function, &file) {
+        // The sample schedule events are stamped 2026-11-23T09:00Z; the demo's lake is seeded around
+        // the current sweep window's end, so scheduled runs are stamped with that time.
+        let is_schedule = file
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("schedule-"));
+        let result = if is_schedule {
+            let mut event =
+                lakeops_e2e::event(&file.file_name().unwrap_or_default().to_string_lossy());
+            event["time"] =
+                serde_json::json!(anchor.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            println!(
+                "(event time set to the current window's end: {})",
+                event["time"]
+            );
+            functions.invoke(&function, &event)
+        } else {
+            functions.invoke_file(&function, &file)
+        };
+        match result {
             Ok(answer) => show(&answer),
             Err(e) => println!("ERROR: {}", e.trim()),
         }
