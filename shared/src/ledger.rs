@@ -34,6 +34,28 @@ pub trait Ledger {
     async fn release(&self, key: &str) -> Result<(), LakeopsError>;
 }
 
+/// Publishes `alert` unless `key` was already claimed; `Ok(true)` when it was sent now. If
+/// publishing fails the claim is given back, so the retry of the invocation sends it.
+pub async fn send_once<L: Ledger, A: crate::alert::AlertSink>(
+    ledger: &L,
+    alerts: &A,
+    key: &str,
+    alert: &crate::alert::Alert,
+    now: DateTime<Utc>,
+    keep_for: Duration,
+) -> Result<bool, LakeopsError> {
+    if !ledger.claim(key, now, keep_for).await? {
+        return Ok(false);
+    }
+    if let Err(e) = alerts.publish(alert).await {
+        if let Err(release) = ledger.release(key).await {
+            tracing::error!(key, error = %release, "could not release ledger claim");
+        }
+        return Err(e);
+    }
+    Ok(true)
+}
+
 /// The ledger in a DynamoDB table (partition key `pk`, string; TTL on `expires_at`).
 #[derive(Debug, Clone)]
 pub struct DynamoLedger {

@@ -310,7 +310,6 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
     Ok(summary)
 }
 
-/// Sends `alert` unless the ledger says it was already sent; `Ok(true)` when sent now.
 async fn once<A: AlertSink, L: Ledger>(
     ledger: &L,
     alerts: &A,
@@ -318,17 +317,7 @@ async fn once<A: AlertSink, L: Ledger>(
     alert: &Alert,
     now: DateTime<Utc>,
 ) -> Result<bool, LakeopsError> {
-    if !ledger.claim(key, now, Duration::days(LEDGER_KEEP)).await? {
-        return Ok(false);
-    }
-    if let Err(e) = alerts.publish(alert).await {
-        // Give the claim back so the retry of this invocation sends it.
-        if let Err(release) = ledger.release(key).await {
-            tracing::error!(key, error = %release, "could not release ledger claim");
-        }
-        return Err(e);
-    }
-    Ok(true)
+    lakeops::ledger::send_once(ledger, alerts, key, alert, now, Duration::days(LEDGER_KEEP)).await
 }
 
 /// Attempts to confirm a stop (re-reads after 0.2 s, 0.4 s, 0.8 s, 1.6 s).

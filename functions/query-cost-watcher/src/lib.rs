@@ -359,24 +359,20 @@ async fn alert_once<A: AlertSink, L: Ledger>(
     summary: &mut RunSummary,
 ) {
     let key = format!("{FUNCTION}/expensive/{}", q.id);
-    match ledger
-        .claim(&key, now, Duration::days(LEDGER_KEEP_DAYS))
-        .await
+    let alert = expensive_alert(q, charge, why, config, now);
+    match lakeops::ledger::send_once(
+        ledger,
+        alerts,
+        &key,
+        &alert,
+        now,
+        Duration::days(LEDGER_KEEP_DAYS),
+    )
+    .await
     {
+        Ok(true) => summary.alerted.push(q.id.clone()),
         Ok(false) => {}
-        Ok(true) => match alerts
-            .publish(&expensive_alert(q, charge, why, config, now))
-            .await
-        {
-            Ok(_) => summary.alerted.push(q.id.clone()),
-            Err(e) => {
-                if let Err(release) = ledger.release(&key).await {
-                    tracing::error!(key, error = %release, "could not release ledger claim");
-                }
-                summary.failures.push(format!("alert for {}: {e}", q.id));
-            }
-        },
-        Err(e) => summary.failures.push(format!("ledger for {}: {e}", q.id)),
+        Err(e) => summary.failures.push(format!("alert for {}: {e}", q.id)),
     }
 }
 
