@@ -242,6 +242,41 @@ impl CommonConfig {
     }
 }
 
+/// Settings of the functions that watch Athena's query history (cost watcher, killer).
+#[derive(Debug, Clone)]
+pub struct AthenaWatchSettings {
+    /// `ATHENA_LIST_CALLS_PER_SECOND` (default 4): pace of ListQueryExecutions; AWS allows 5/s
+    /// per account, shared with everything else in it.
+    pub list_calls_per_second: f64,
+    /// `USD_PER_TB` (default 5.00): Athena's price per TB scanned.
+    pub price: crate::pricing::PriceList,
+    /// `LEDGER_TABLE`: DynamoDB table of the alert ledger.
+    pub ledger_table: String,
+}
+
+impl AthenaWatchSettings {
+    pub fn read(r: &mut ConfigReader) -> Self {
+        let list_calls_per_second: f64 = r.parse_or("ATHENA_LIST_CALLS_PER_SECOND", 4.0);
+        if !(list_calls_per_second > 0.0 && list_calls_per_second <= 100.0) {
+            r.problem(
+                "ATHENA_LIST_CALLS_PER_SECOND",
+                "must be above 0 and at most 100",
+            );
+        }
+        let usd_per_tb: NonNegative = r.parse_or(
+            "USD_PER_TB",
+            NonNegative(crate::pricing::DEFAULT_USD_PER_TB),
+        );
+        Self {
+            list_calls_per_second,
+            price: crate::pricing::PriceList {
+                usd_per_tb: usd_per_tb.0,
+            },
+            ledger_table: r.required("LEDGER_TABLE"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

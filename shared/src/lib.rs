@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pricing;
 pub mod schedule;
 pub mod sql;
+pub mod wiring;
 
 pub use alert::{Alert, AlertSink, Severity, SnsAlertPublisher};
 pub use config::{CommonConfig, ConfigError, ConfigReader};

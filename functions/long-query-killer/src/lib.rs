@@ -14,9 +14,11 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
+use lakeops::config::AthenaWatchSettings;
 use lakeops::ledger::{DynamoLedger, Ledger};
-use lakeops::pricing::{format_usd, human_bytes, PriceList};
+use lakeops::pricing::{format_usd, human_bytes};
 use lakeops::schedule::ScheduledRun;
+use lakeops::wiring::AthenaWatchClients;
 use lakeops::{
     console, sql, CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit,
 };
@@ -48,13 +50,8 @@ pub struct KillerConfig {
     /// `LOOKBACK_MINUTES` (default 600): how far back history is paged. A query can only be
     /// running if it was submitted within Athena's longest timeout (DDL: 600 minutes).
     pub lookback: Duration,
-    /// `LEDGER_TABLE`: DynamoDB table of the alert ledger.
-    pub ledger_table: String,
-    /// `ATHENA_LIST_CALLS_PER_SECOND` (default 4): pace of ListQueryExecutions; AWS allows 5/s
-    /// per account, shared with everything else in it.
-    pub list_calls_per_second: f64,
-    /// `USD_PER_TB` (default 5.00): Athena price, for "cost so far".
-    pub price: PriceList,
+    /// Athena pace, price and alert ledger.
+    pub athena: AthenaWatchSettings,
 }
 
 impl KillerConfig {
@@ -84,28 +81,13 @@ impl KillerConfig {
                 "must be at least LIMIT_MINUTES, or runaway queries are never seen",
             );
         }
-        let list_calls_per_second: f64 = r.parse_or("ATHENA_LIST_CALLS_PER_SECOND", 4.0);
-        if !(list_calls_per_second > 0.0 && list_calls_per_second <= 100.0) {
-            r.problem(
-                "ATHENA_LIST_CALLS_PER_SECOND",
-                "must be above 0 and at most 100",
-            );
-        }
-        let usd_per_tb: lakeops::config::NonNegative = r.parse_or(
-            "USD_PER_TB",
-            lakeops::config::NonNegative(lakeops::pricing::DEFAULT_USD_PER_TB),
-        );
         Self {
             common,
             mode,
             policy,
             workgroups: r.list("WORKGROUPS"),
             lookback,
-            ledger_table: r.required("LEDGER_TABLE"),
-            list_calls_per_second,
-            price: PriceList {
-                usd_per_tb: usd_per_tb.0,
-            },
+            athena: AthenaWatchSettings::read(r),
         }
     }
 }
@@ -122,18 +104,11 @@ impl Deps {
         let mut r = ConfigReader::from_env();
         let config = KillerConfig::read(&mut r);
         r.finish()?;
-        let sdk = lakeops::aws::sdk_config().await;
+        let clients = AthenaWatchClients::connect(&config.common, &config.athena).await;
         Ok(Self {
-            history: AthenaHistory::new(
-                aws_sdk_athena::Client::new(&sdk),
-                config.list_calls_per_second,
-            ),
-            alerts: SnsAlertPublisher::new(
-                aws_sdk_sns::Client::new(&sdk),
-                &config.common.alert_topic_arn,
-                config.common.dry_run,
-            ),
-            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &config.ledger_table),
+            history: clients.history,
+            alerts: clients.alerts,
+            ledger: clients.ledger,
             config,
         })
     }
@@ -448,7 +423,10 @@ fn warning_alert(
             stop_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         )
         .field("Scanned so far", human_bytes(scanned))
-        .field("Cost so far", format_usd(config.price.cost_so_far(q).usd())),
+        .field(
+            "Cost so far",
+            format_usd(config.athena.price.cost_so_far(q).usd()),
+        ),
         q,
         config,
     )
@@ -497,7 +475,7 @@ fn stop_alert(
         .data_scanned_bytes
         .or(before.data_scanned_bytes)
         .unwrap_or(0);
-    let cost = config.price.cost_so_far(after).usd();
+    let cost = config.athena.price.cost_so_far(after).usd();
     let title = format!(
         "{verb} Athena query after {} in {}",
         minutes(age),

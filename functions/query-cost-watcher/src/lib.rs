@@ -24,10 +24,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::athena::{AthenaHistory, QueryExecution};
+use lakeops::config::AthenaWatchSettings;
 use lakeops::config::NonNegative;
 use lakeops::ledger::{DynamoLedger, Ledger};
-use lakeops::pricing::{format_usd, human_bytes, Charge, PriceList};
+use lakeops::pricing::{format_usd, human_bytes, Charge};
 use lakeops::schedule::ScheduledRun;
+use lakeops::wiring::AthenaWatchClients;
 use lakeops::{
     console, sql, CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit,
 };
@@ -59,9 +61,8 @@ pub struct CostConfig {
     /// this far before the window, so a query submitted long ago that completes in the window is
     /// still seen.
     pub max_query: Duration,
-    pub price: PriceList,
-    pub ledger_table: String,
-    pub list_calls_per_second: f64,
+    /// Athena pace, price and alert ledger.
+    pub athena: AthenaWatchSettings,
 }
 
 impl CostConfig {
@@ -77,17 +78,6 @@ impl CostConfig {
         if max_query_minutes == 0 {
             r.problem("MAX_QUERY_MINUTES", "must be at least 1");
         }
-        let usd_per_tb: NonNegative = r.parse_or(
-            "USD_PER_TB",
-            NonNegative(lakeops::pricing::DEFAULT_USD_PER_TB),
-        );
-        let list_calls_per_second: f64 = r.parse_or("ATHENA_LIST_CALLS_PER_SECOND", 4.0);
-        if !(list_calls_per_second > 0.0 && list_calls_per_second <= 100.0) {
-            r.problem(
-                "ATHENA_LIST_CALLS_PER_SECOND",
-                "must be above 0 and at most 100",
-            );
-        }
         Self {
             common,
             interval: Duration::minutes(interval_minutes.max(1) as i64),
@@ -96,11 +86,7 @@ impl CostConfig {
             bytes_threshold: r.optional_parsed("BYTES_THRESHOLD"),
             workgroups: r.list("WORKGROUPS"),
             max_query: Duration::minutes(max_query_minutes as i64),
-            price: PriceList {
-                usd_per_tb: usd_per_tb.0,
-            },
-            ledger_table: r.required("LEDGER_TABLE"),
-            list_calls_per_second,
+            athena: AthenaWatchSettings::read(r),
         }
     }
 
@@ -124,18 +110,11 @@ impl Deps {
         let mut r = ConfigReader::from_env();
         let config = CostConfig::read(&mut r);
         r.finish()?;
-        let sdk = lakeops::aws::sdk_config().await;
+        let clients = AthenaWatchClients::connect(&config.common, &config.athena).await;
         Ok(Self {
-            history: AthenaHistory::new(
-                aws_sdk_athena::Client::new(&sdk),
-                config.list_calls_per_second,
-            ),
-            alerts: SnsAlertPublisher::new(
-                aws_sdk_sns::Client::new(&sdk),
-                &config.common.alert_topic_arn,
-                config.common.dry_run,
-            ),
-            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &config.ledger_table),
+            history: clients.history,
+            alerts: clients.alerts,
+            ledger: clients.ledger,
             config,
         })
     }
@@ -269,7 +248,7 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
             .iter()
             .filter(|q| q.state.is_terminal() && q.completed_at.is_some_and(|t| window.contains(t)))
         {
-            let charge = config.price.charge(q);
+            let charge = config.athena.price.charge(q);
             count += 1;
             spend += charge.usd();
             scanned += q.data_scanned_bytes.unwrap_or(0);
@@ -337,7 +316,7 @@ pub async fn state_change<A: AlertSink, L: Ledger>(
         return Ok(summary);
     }
     if config.workgroups.is_empty() || config.workgroups.contains(&q.workgroup) {
-        let charge = config.price.charge(q);
+        let charge = config.athena.price.charge(q);
         summary.queries_completed = 1;
         if let Some(why) = assess(q, &charge, config) {
             summary.expensive.push(q.id.clone());
@@ -422,7 +401,7 @@ pub fn expensive_alert(
         _ => format!(
             "{} at {}/TB",
             format_usd(usd),
-            format_usd(config.price.usd_per_tb)
+            format_usd(config.athena.price.usd_per_tb)
         ),
     };
     let region = &config.common.region;
@@ -500,7 +479,7 @@ mod tests {
     #[test]
     fn thresholds_per_workgroup_and_bytes() {
         let c = config();
-        let check = |query: &QueryExecution| assess(query, &c.price.charge(query), &c);
+        let check = |query: &QueryExecution| assess(query, &c.athena.price.charge(query), &c);
         use QueryState::*;
         use StatementType::*;
         // 2 TiB = $10: over the $5 default, under etl's $50.
@@ -541,7 +520,7 @@ mod tests {
         let mut query = q("adhoc", QueryState::Cancelled, StatementType::Dml, 3 * TB);
         query.state_change_reason = Some("Bytes scanned limit was exceeded".into());
         query.sql = "SELECT * FROM t WHERE email = 'someone@example.com'".into();
-        let charge = c.price.charge(&query);
+        let charge = c.athena.price.charge(&query);
         let why = assess(&query, &charge, &c).unwrap();
         let a = expensive_alert(&query, &charge, &why, &c, Utc::now());
         assert_eq!(a.title, "Athena query cost $15.00 in workgroup adhoc");

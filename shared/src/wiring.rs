@@ -1,0 +1,31 @@
+//! The AWS-backed dependencies of the functions that watch Athena, built once at start-up.
+
+use crate::alert::SnsAlertPublisher;
+use crate::athena::AthenaHistory;
+use crate::config::{AthenaWatchSettings, CommonConfig};
+use crate::ledger::DynamoLedger;
+
+/// Athena history reader, alert publisher and alert ledger, all from one SDK config.
+pub struct AthenaWatchClients {
+    pub history: AthenaHistory,
+    pub alerts: SnsAlertPublisher,
+    pub ledger: DynamoLedger,
+}
+
+impl AthenaWatchClients {
+    pub async fn connect(common: &CommonConfig, settings: &AthenaWatchSettings) -> Self {
+        let sdk = crate::aws::sdk_config().await;
+        Self {
+            history: AthenaHistory::new(
+                aws_sdk_athena::Client::new(&sdk),
+                settings.list_calls_per_second,
+            ),
+            alerts: SnsAlertPublisher::new(
+                aws_sdk_sns::Client::new(&sdk),
+                &common.alert_topic_arn,
+                common.dry_run,
+            ),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.ledger_table),
+        }
+    }
+}
