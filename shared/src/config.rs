@@ -137,6 +137,23 @@ impl ConfigReader {
         }
     }
 
+    /// An IANA timezone name (`Asia/Seoul`, `UTC`, `America/New_York`).
+    pub fn timezone(&mut self, name: &str, default: chrono_tz::Tz) -> chrono_tz::Tz {
+        let Some(raw) = self.raw(name).map(str::to_string) else {
+            return default;
+        };
+        match raw.parse::<chrono_tz::Tz>() {
+            Ok(tz) => tz,
+            Err(_) => {
+                self.problem(
+                    name,
+                    format!("{raw:?} is not an IANA timezone name such as Asia/Seoul or UTC"),
+                );
+                default
+            }
+        }
+    }
+
     /// A comma-separated list; empty items are ignored.
     pub fn list(&mut self, name: &str) -> Vec<String> {
         self.raw(name)

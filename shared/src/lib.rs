@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod athena;
 pub mod aws;
+pub mod calendar;
 pub mod config;
 pub mod console;
 pub mod error;

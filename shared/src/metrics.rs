@@ -121,9 +121,15 @@ impl Metrics {
         lines
     }
 
-    /// Writes the collected metrics to stdout as EMF lines.
+    /// Writes the collected metrics to stdout as EMF lines, stamped now.
     pub fn flush(&mut self) {
-        let lines = self.take_lines(chrono::Utc::now().timestamp_millis());
+        self.flush_at(chrono::Utc::now());
+    }
+
+    /// Writes the collected metrics stamped with `at` (CloudWatch accepts up to two weeks back):
+    /// a sweep stamps its window's start, so every window's values land in their own period.
+    pub fn flush_at(&mut self, at: chrono::DateTime<chrono::Utc>) {
+        let lines = self.take_lines(at.timestamp_millis());
         let mut out = std::io::stdout().lock();
         for line in lines {
             // A closed stdout must not fail the invocation; metrics are best effort.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use lakeops_e2e::lake::query;
-use lakeops_e2e::{create_ledger_table, event_file, AlertTap, Emulator, Functions, LEDGER_TABLE};
+use lakeops_e2e::{athena_watch_setup, event_file, Emulator, Functions, LEDGER_TABLE};
 
 const TIB: u64 = 1 << 40;
 const GIB: u64 = 1 << 30;
@@ -11,11 +11,7 @@ const GIB: u64 = 1 << 30;
 #[tokio::test]
 async fn prices_the_window_and_alerts_once_per_expensive_query() {
     let emu = Emulator::start();
-    let config = emu.sdk_config().await;
-    let athena = aws_sdk_athena::Client::new(&config);
-    for wg in ["etl", "analytics", "adhoc"] {
-        athena.create_work_group().name(wg).send().await.unwrap();
-    }
+    let (_config, tap) = athena_watch_setup(&emu, &["etl", "analytics", "adhoc"]).await;
     // events/schedule-query-cost-watcher.json is scheduled at 09:00Z: its window is [08:55, 09:00).
     let end: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
     let m = Duration::minutes;
@@ -128,8 +124,6 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         ));
     }
     emu.seed_queries(queries);
-    let tap = AlertTap::create(&config).await;
-    create_ledger_table(&config).await;
     let functions = Functions::start(
         &emu,
         &[
@@ -147,7 +141,7 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         .unwrap();
     assert_eq!(
         rt["alerted"],
-        serde_json::json!(["5f0a8c1e-7b2d-4e9f-a3c6-1d8e2b4f6a90"])
+        serde_json::json!(["query-cost-watcher/expensive/5f0a8c1e-7b2d-4e9f-a3c6-1d8e2b4f6a90"])
     );
     let first = tap.drain().await;
     assert_eq!(first.len(), 1);
@@ -164,7 +158,7 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|v| v.as_str())
+        .filter_map(|v| v.as_str()?.strip_prefix("query-cost-watcher/expensive/"))
         .collect();
     alerted.sort();
     assert_eq!(alerted, ["q-cutoff", "q-expensive", "q-late"]);
@@ -198,4 +192,229 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
     let again = functions.invoke_file("query-cost-watcher", &event).unwrap();
     assert_eq!(again["alerted"], serde_json::json!([]));
     assert!(tap.drain().await.is_empty());
+}
+
+/// Writes what earlier sweeps would have emitted: one `QueryCostUSD` value per window.
+async fn seed_spend_history(config: &aws_config::SdkConfig, points: &[(&str, DateTime<Utc>, f64)]) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let cw = aws_sdk_cloudwatch::Client::new(config);
+    for (wg, at, usd) in points {
+        cw.put_metric_data()
+            .namespace("Lakeops")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("QueryCostUSD")
+                    .dimensions(Dimension::builder().name("WorkGroup").value(*wg).build())
+                    .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
+                    .value(*usd)
+                    .unit(StandardUnit::None)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("put metric data");
+    }
+}
+
+#[tokio::test]
+async fn budgets_spikes_storms_and_the_daily_digest() {
+    let emu = Emulator::start();
+    let (config, tap) = athena_watch_setup(&emu, &["etl", "analytics", "adhoc"]).await;
+    // The sweep at 09:00Z = 18:00 in Seoul on 2026-11-23 (KST day began 2026-11-22T15:00Z).
+    let end: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
+    let m = Duration::minutes;
+    let five_am = |days_ago: i64| {
+        "2026-11-23T05:00:00Z".parse::<DateTime<Utc>>().unwrap() - Duration::days(days_ago)
+    };
+    // Earlier today: etl $70 of its $100, adhoc $25 of its $20, analytics $30 against a usual $2.
+    let mut history = vec![
+        ("etl", five_am(0), 70.0),
+        ("adhoc", five_am(0), 25.0),
+        ("analytics", five_am(0), 30.0),
+    ];
+    for day in 1..=7 {
+        history.push(("analytics", five_am(day), 2.0));
+        // Later in those days: outside "by this time of day", so not in the baseline.
+        history.push(("analytics", five_am(day) + m(300), 500.0));
+    }
+    seed_spend_history(&config, &history).await;
+
+    let mut queries = vec![
+        query(
+            "etl-window",
+            "etl",
+            "SUCCEEDED",
+            "INSERT INTO agg SELECT * FROM raw",
+            end - m(4),
+            Some(end - m(2)),
+            3 * TIB,
+            None,
+        ),
+        query(
+            "analytics-window",
+            "analytics",
+            "SUCCEEDED",
+            "SELECT * FROM orders",
+            end - m(4),
+            Some(end - m(1)),
+            2 * TIB,
+            None,
+        ),
+    ];
+    // A retry storm in adhoc: one statement shape failing 5 times in the last hour.
+    for (i, ago) in [50, 40, 30, 20, 2].into_iter().enumerate() {
+        queries.push(query(
+            &format!("storm-{i}"),
+            "adhoc",
+            "FAILED",
+            &format!(
+                "SELECT * FROM sales.gone WHERE dt = '2026-11-{:02}'",
+                18 + i
+            ),
+            end - m(ago) - m(1),
+            Some(end - m(ago)),
+            0,
+            Some("TABLE_NOT_FOUND: Table awsdatacatalog.sales.gone does not exist"),
+        ));
+    }
+    // Yesterday in Seoul (2026-11-22 KST = [2026-11-21T15:00Z, 2026-11-22T15:00Z)), for the digest.
+    let kst_day =
+        |h: i64| "2026-11-21T15:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::hours(h);
+    queries.extend([
+        query(
+            "d-etl-1",
+            "etl",
+            "SUCCEEDED",
+            "INSERT INTO agg SELECT * FROM raw",
+            kst_day(1),
+            Some(kst_day(2)),
+            2 * TIB,
+            None,
+        ),
+        query(
+            "d-etl-2",
+            "etl",
+            "CANCELLED",
+            "SELECT * FROM raw",
+            kst_day(3),
+            Some(kst_day(4)),
+            TIB,
+            Some("cancelled by user"),
+        ),
+        query(
+            "d-analytics",
+            "analytics",
+            "SUCCEEDED",
+            "SELECT * FROM orders",
+            kst_day(10),
+            Some(kst_day(11)),
+            TIB / 2,
+            None,
+        ),
+        query(
+            "d-adhoc-failed",
+            "adhoc",
+            "FAILED",
+            "SELECT * FROM nope",
+            kst_day(12),
+            Some(kst_day(12) + m(1)),
+            TIB,
+            Some("TABLE_NOT_FOUND"),
+        ),
+        query(
+            "d-before",
+            "etl",
+            "SUCCEEDED",
+            "SELECT 1",
+            kst_day(-2),
+            Some(kst_day(-1)),
+            9 * TIB,
+            None,
+        ),
+        query(
+            "d-after",
+            "etl",
+            "SUCCEEDED",
+            "SELECT 1",
+            kst_day(23),
+            Some(kst_day(24) + m(30)),
+            9 * TIB,
+            None,
+        ),
+    ]);
+    emu.seed_queries(queries);
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("COST_THRESHOLD_USD", "100"),
+            ("DAILY_BUDGET_USD_BY_WORKGROUP", "etl=100,adhoc=20"),
+        ],
+    );
+
+    let event = event_file("schedule-query-cost-watcher.json");
+    let sweep = functions.invoke_file("query-cost-watcher", &event).unwrap();
+    assert_eq!(sweep["spend_today_usd"]["etl"], 85.0, "{sweep}");
+    assert_eq!(sweep["spend_today_usd"]["analytics"], 40.0, "{sweep}");
+    let mut kinds: Vec<(String, String)> = tap
+        .drain()
+        .await
+        .iter()
+        .map(|a| (a.kind().to_string(), a.attributes["workgroup"].clone()))
+        .collect();
+    kinds.sort();
+    let expected = [
+        ("BudgetExceeded", "adhoc"),
+        ("BudgetWarning", "etl"),
+        ("RetryStorm", "adhoc"),
+        ("SpendSpike", "analytics"),
+    ];
+    assert_eq!(
+        kinds,
+        expected.map(|(k, w)| (k.to_string(), w.to_string())),
+        "{sweep}"
+    );
+    let again = functions.invoke_file("query-cost-watcher", &event).unwrap();
+    assert_eq!(again["alerted"], serde_json::json!([]), "{again}");
+    assert!(tap.drain().await.is_empty());
+
+    // 09:05 in Seoul: the sweep of [00:00Z, 00:05Z) holds 09:00 KST and sends yesterday's digest.
+    let morning = event_file("schedule-query-cost-watcher-0905-kst.json");
+    let run = functions
+        .invoke_file("query-cost-watcher", &morning)
+        .unwrap();
+    assert_eq!(run["digest"], "2026-11-22", "{run}");
+    let digest = tap.drain().await;
+    assert_eq!(digest.len(), 1, "{digest:?}");
+    assert_eq!(digest[0].kind(), "DailyDigest");
+    assert_eq!(
+        digest[0].subject,
+        "[lakeops] INFO: Athena spend 2026-11-22 (Asia/Seoul): $17.50 in 4 queries"
+    );
+    let d = &digest[0].body["details"];
+    let top: Vec<&str> = d["top_queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(top, ["d-etl-1", "d-etl-2", "d-analytics"]);
+    let etl = &d["workgroups"][0];
+    assert_eq!(
+        (
+            etl["workgroup"].as_str(),
+            etl["usd"].as_f64(),
+            etl["cancelled"].as_u64()
+        ),
+        (Some("etl"), Some(15.0), Some(1))
+    );
+    let again = functions
+        .invoke_file("query-cost-watcher", &morning)
+        .unwrap();
+    assert_eq!(again["alerted"], serde_json::json!([]), "{again}");
+    assert!(
+        tap.drain().await.is_empty(),
+        "the digest is sent once a day"
+    );
 }

@@ -20,7 +20,15 @@ pub const ALERT_TOPIC: &str = "lakeops-alerts";
 pub const ALERT_QUEUE: &str = "lakeops-alerts-tap";
 pub const LEDGER_TABLE: &str = "lakeops-ledger";
 /// An invoke that takes longer has hung (e.g. the function failed its start-up).
+/// Longest one `cargo lambda invoke` may take (override: `LAKEOPS_INVOKE_TIMEOUT_SECS`).
 const INVOKE_TIMEOUT_SECS: u32 = 180;
+
+fn invoke_timeout_secs() -> u32 {
+    std::env::var("LAKEOPS_INVOKE_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(INVOKE_TIMEOUT_SECS)
+}
 
 /// The repository root (the workspace).
 pub fn repo_root() -> PathBuf {
@@ -314,6 +322,26 @@ pub async fn create_ledger_table(config: &aws_config::SdkConfig) {
         .expect("create ledger table");
 }
 
+/// What every Athena-watching test needs: the workgroups, the alert tap and the ledger table.
+pub async fn athena_watch_setup(
+    emu: &Emulator,
+    workgroups: &[&str],
+) -> (aws_config::SdkConfig, AlertTap) {
+    let config = emu.sdk_config().await;
+    let athena = aws_sdk_athena::Client::new(&config);
+    for wg in workgroups {
+        athena
+            .create_work_group()
+            .name(*wg)
+            .send()
+            .await
+            .expect("create workgroup");
+    }
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    (config, tap)
+}
+
 /// One alert as an SQS subscriber receives it.
 #[derive(Debug, Clone)]
 pub struct DeliveredAlert {
@@ -383,9 +411,18 @@ impl Functions {
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         ));
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        for (k, v) in &vars {
-            cmd.arg("--env-var").arg(format!("{k}={v}"));
-        }
+        // An env file, not `--env-var`: cargo-lambda splits `--env-var` values at commas, which
+        // would cut `etl=100,adhoc=20` settings in two.
+        let env_path = std::env::temp_dir().join(format!("lakeops-watch-{invoke_port}.env"));
+        let env_text: String = vars
+            .iter()
+            .map(|(k, v)| {
+                let quoted = v.replace('\\', "\\\\").replace('"', "\\\"");
+                format!("{k}=\"{quoted}\"\n")
+            })
+            .collect();
+        std::fs::write(&env_path, env_text).expect("write the functions' env file");
+        cmd.arg("--env-file").arg(&env_path);
         let mut child = spawn_in_own_group(cmd.stdout(log.try_clone().expect("log")).stderr(log))
             .expect("start cargo lambda watch (cargo-lambda in .venv: run `make setup`)");
         wait_for_port(
@@ -401,7 +438,7 @@ impl Functions {
     pub fn invoke_file(&self, function: &str, file: &Path) -> Result<Value, String> {
         // `timeout`: a function that fails to start leaves `cargo lambda invoke` waiting for ever.
         let out = clean_command("timeout")
-            .arg(INVOKE_TIMEOUT_SECS.to_string())
+            .arg(invoke_timeout_secs().to_string())
             .arg(venv_bin("cargo-lambda"))
             .current_dir(repo_root())
             .args([

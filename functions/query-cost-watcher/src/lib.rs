@@ -1,29 +1,34 @@
-//! query-cost-watcher: prices finished Athena queries the way AWS bills them and alerts on
-//! expensive ones.
+//! query-cost-watcher: prices finished Athena queries the way AWS bills them, alerts on
+//! expensive ones, watches daily budgets and spikes, spots retry storms and sends the daily
+//! digest.
 //!
 //! Two triggers, one evaluation:
 //! - the **scheduled sweep** considers, per workgroup, the queries that *completed* in its window
 //!   ([`window::Window`]: windows tile time exactly, so each query is priced once without
 //!   state), paging history back from the window by the longest a query can run
-//!   (`MAX_QUERY_MINUTES`), and emits the spend metrics;
+//!   (`MAX_QUERY_MINUTES`); it emits the spend metrics, checks retry storms ([`storm`]), daily
+//!   budgets and spikes ([`spend`]) and, once a day, sends the digest ([`digest`]);
 //! - the **Athena Query State Change** event evaluates its one query at once.
 //!
 //! Ownership of the expensive-query alert: whichever path sees the query first claims
 //! `query-cost-watcher/expensive/<id>` in the alert ledger (a DynamoDB conditional put) and sends;
 //! the other finds the claim and stays silent. The real-time event usually wins; when EventBridge
 //! drops or delays it (delivery is best effort), the sweep still alerts. Metrics come from the
-//! sweep only, so spend is never counted twice.
-//!
-//! Still to come (issue #3): daily budgets, spike detection, the daily digest, retry-storm
-//! detection and the 10,000-query benchmark.
+//! sweep only, so spend is never counted twice. Every other alert (budget, spike, storm, digest)
+//! is sweep-only and sent once through the same ledger, so a retried sweep sends nothing twice.
 
+pub mod digest;
+pub mod spend;
+pub mod storm;
 pub mod window;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::athena::{AthenaHistory, QueryExecution};
+use lakeops::calendar::LocalDay;
 use lakeops::config::AthenaWatchSettings;
 use lakeops::config::NonNegative;
 use lakeops::ledger::{DynamoLedger, Ledger};
@@ -37,6 +42,9 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::digest::Digest;
+use crate::spend::{BudgetLevel, DailySpend, SpendHistory};
+use crate::storm::Storm;
 use crate::window::Window;
 
 pub const FUNCTION: &str = "query-cost-watcher";
@@ -61,6 +69,29 @@ pub struct CostConfig {
     /// this far before the window, so a query submitted long ago that completes in the window is
     /// still seen.
     pub max_query: Duration,
+    /// `TIMEZONE` (default `Asia/Seoul`): where days begin, for budgets, spikes and the digest.
+    pub timezone: Tz,
+    /// `DAILY_BUDGET_USD` (optional): every workgroup's daily budget.
+    pub daily_budget_usd: Option<f64>,
+    /// `DAILY_BUDGET_USD_BY_WORKGROUP`: per-workgroup budgets, e.g. `etl=200,adhoc=50`.
+    pub budget_by_workgroup: BTreeMap<String, f64>,
+    /// `BUDGET_WARN_PERCENT` (default 80): the early budget alert.
+    pub budget_warn_percent: f64,
+    /// `SPIKE_FACTOR` (default 3; 0 disables): today so far vs the baseline.
+    pub spike_factor: f64,
+    /// `SPIKE_MIN_USD` (default 10): a spike must also be this many dollars above the baseline.
+    pub spike_min_usd: f64,
+    /// `SPIKE_BASELINE_DAYS` (default 7): previous days the baseline is the median of.
+    pub spike_baseline_days: u32,
+    /// `DIGEST_HOUR` (default 9): local hour of the daily digest.
+    pub digest_hour: u32,
+    /// `DIGEST_ENABLED` (default true).
+    pub digest_enabled: bool,
+    /// `RETRY_STORM_COUNT` (default 5; 0 disables): failures/cancellations of one statement
+    /// shape that make a storm.
+    pub storm_count: usize,
+    /// `RETRY_STORM_MINUTES` (default 60): the span they must fall in.
+    pub storm_lookback: Duration,
     /// Athena pace, price and alert ledger.
     pub athena: AthenaWatchSettings,
 }
@@ -78,6 +109,38 @@ impl CostConfig {
         if max_query_minutes == 0 {
             r.problem("MAX_QUERY_MINUTES", "must be at least 1");
         }
+        let budget: Option<NonNegative> = r.optional_parsed("DAILY_BUDGET_USD");
+        let budget_by_wg: BTreeMap<String, NonNegative> = r.map("DAILY_BUDGET_USD_BY_WORKGROUP");
+        let warn: NonNegative = r.parse_or("BUDGET_WARN_PERCENT", NonNegative(80.0));
+        if !(warn.0 > 0.0 && warn.0 < 100.0) {
+            r.problem("BUDGET_WARN_PERCENT", "must be above 0 and below 100");
+        }
+        let spike_factor: NonNegative = r.parse_or("SPIKE_FACTOR", NonNegative(3.0));
+        if spike_factor.0 != 0.0 && spike_factor.0 <= 1.0 {
+            r.problem("SPIKE_FACTOR", "must be above 1 (or 0 to disable)");
+        }
+        let spike_min: NonNegative = r.parse_or("SPIKE_MIN_USD", NonNegative(10.0));
+        let baseline_days: u32 = r.parse_or("SPIKE_BASELINE_DAYS", 7);
+        if !(spend::MIN_BASELINE_DAYS as u32..=14).contains(&baseline_days) {
+            r.problem(
+                "SPIKE_BASELINE_DAYS",
+                format!(
+                    "must be between {} and 14 (CloudWatch keeps 5-minute data 15 days)",
+                    spend::MIN_BASELINE_DAYS
+                ),
+            );
+        }
+        let digest_hour: u32 = r.parse_or("DIGEST_HOUR", 9);
+        if digest_hour > 23 {
+            r.problem("DIGEST_HOUR", "must be an hour from 0 to 23");
+        }
+        let storm_minutes: u32 = r.parse_or("RETRY_STORM_MINUTES", 60);
+        if storm_minutes == 0 || storm_minutes > max_query_minutes {
+            r.problem(
+                "RETRY_STORM_MINUTES",
+                "must be at least 1 and at most MAX_QUERY_MINUTES (the history a sweep reads)",
+            );
+        }
         Self {
             common,
             interval: Duration::minutes(interval_minutes.max(1) as i64),
@@ -86,6 +149,17 @@ impl CostConfig {
             bytes_threshold: r.optional_parsed("BYTES_THRESHOLD"),
             workgroups: r.list("WORKGROUPS"),
             max_query: Duration::minutes(max_query_minutes as i64),
+            timezone: r.timezone("TIMEZONE", chrono_tz::Asia::Seoul),
+            daily_budget_usd: budget.map(|b| b.0),
+            budget_by_workgroup: budget_by_wg.into_iter().map(|(k, v)| (k, v.0)).collect(),
+            budget_warn_percent: warn.0,
+            spike_factor: spike_factor.0,
+            spike_min_usd: spike_min.0,
+            spike_baseline_days: baseline_days,
+            digest_hour: digest_hour.min(23),
+            digest_enabled: r.bool_or("DIGEST_ENABLED", true),
+            storm_count: r.parse_or("RETRY_STORM_COUNT", 5),
+            storm_lookback: Duration::minutes(storm_minutes.max(1) as i64),
             athena: AthenaWatchSettings::read(r),
         }
     }
@@ -96,13 +170,29 @@ impl CostConfig {
             .copied()
             .unwrap_or(self.threshold_usd)
     }
+
+    pub fn budget_for(&self, workgroup: &str) -> Option<f64> {
+        self.budget_by_workgroup
+            .get(workgroup)
+            .copied()
+            .or(self.daily_budget_usd)
+    }
+
+    /// Whether a sweep needs the spend history at all.
+    fn watches_daily_spend(&self) -> bool {
+        self.spike_factor > 0.0
+            || self.daily_budget_usd.is_some()
+            || !self.budget_by_workgroup.is_empty()
+    }
 }
 
-pub struct Deps {
+/// Everything a run needs. Generic over the alert sink and ledger so tests can record alerts.
+pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger> {
     pub config: CostConfig,
     pub history: AthenaHistory,
-    pub alerts: SnsAlertPublisher,
-    pub ledger: DynamoLedger,
+    pub alerts: A,
+    pub ledger: L,
+    pub spend: SpendHistory,
 }
 
 impl Deps {
@@ -111,10 +201,15 @@ impl Deps {
         let config = CostConfig::read(&mut r);
         r.finish()?;
         let clients = AthenaWatchClients::connect(&config.common, &config.athena).await;
+        let sdk = lakeops::aws::sdk_config().await;
         Ok(Self {
             history: clients.history,
             alerts: clients.alerts,
             ledger: clients.ledger,
+            spend: SpendHistory::new(
+                aws_sdk_cloudwatch::Client::new(&sdk),
+                &config.common.metrics_namespace,
+            ),
             config,
         })
     }
@@ -159,44 +254,37 @@ pub struct RunSummary {
     pub workgroups: Vec<String>,
     pub queries_completed: usize,
     pub spend_usd: BTreeMap<String, f64>,
+    /// Today's spend so far per workgroup (local day), when budgets or spikes are watched.
+    pub spend_today_usd: BTreeMap<String, f64>,
     pub expensive: Vec<String>,
+    pub storms: Vec<String>,
+    /// Ledger keys of the alerts sent by this run.
     pub alerted: Vec<String>,
+    pub digest: Option<String>,
     pub failures: Vec<String>,
     pub unprocessed_ids: usize,
     pub list_calls: u32,
     pub batch_get_calls: u32,
 }
 
-pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, LakeopsError> {
+pub async fn handle<A: AlertSink, L: Ledger>(
+    event: LambdaEvent<Value>,
+    deps: &Deps<A, L>,
+) -> Result<Value, LakeopsError> {
     let payload = &event.payload;
     let now = Utc::now();
     let summary = if payload.get("detail-type").and_then(Value::as_str)
         == Some("Athena Query State Change")
     {
-        state_change(
-            payload,
-            &deps.history,
-            &deps.alerts,
-            &deps.ledger,
-            &deps.config,
-            now,
-        )
-        .await?
+        deps.state_change(payload, now).await?
     } else {
         let run = ScheduledRun::from_event(payload, now)?;
+        let forced_digest = digest_override(&run)?;
         let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
         let window = Window::ending_at(run.time, deps.config.interval);
-        let result = sweep(
-            window,
-            &deps.history,
-            &deps.alerts,
-            &deps.ledger,
-            &deps.config,
-            now,
-            &mut metrics,
-        )
-        .await;
-        metrics.flush();
+        let result = deps.sweep(window, forced_digest, now, &mut metrics).await;
+        // Stamped with the window's start: a retried window lands in the same period (see spend).
+        metrics.flush_at(window.start);
         result?
     };
     tracing::info!(summary = %json!(summary), "run finished");
@@ -206,153 +294,442 @@ pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, Lak
     Ok(json!(summary))
 }
 
-/// The sweep of one window over the configured workgroups.
-pub async fn sweep<A: AlertSink, L: Ledger>(
-    window: Window,
-    history: &AthenaHistory,
-    alerts: &A,
-    ledger: &L,
-    config: &CostConfig,
-    now: DateTime<Utc>,
-    metrics: &mut Metrics,
-) -> Result<RunSummary, LakeopsError> {
-    let workgroups = if config.workgroups.is_empty() {
-        history.workgroups(true).await?
-    } else {
-        config.workgroups.clone()
-    };
-    let mut summary = RunSummary {
-        trigger: "schedule",
-        window_start: Some(window.start),
-        window_end: Some(window.end),
-        workgroups: workgroups.clone(),
-        ..Default::default()
-    };
-    for wg in &workgroups {
-        let recent = history
-            .recent_queries(wg, window.start - config.max_query)
-            .await?;
-        summary.list_calls += recent.list_calls;
-        summary.batch_get_calls += recent.batch_get_calls;
-        if !recent.unprocessed.is_empty() {
-            // A query we cannot read might be an expensive one: fail so the window is retried.
-            summary.unprocessed_ids += recent.unprocessed.len();
-            summary.failures.push(format!(
-                "{} query ids of {wg} could not be read",
-                recent.unprocessed.len()
-            ));
+/// A digest asked for by the event: `{"digest": true}` (yesterday) or `{"digest": "2026-11-22"}`.
+fn digest_override(run: &ScheduledRun) -> Result<Option<DigestRequest>, LakeopsError> {
+    match run.overrides.get("digest") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Bool(true)) => Ok(Some(DigestRequest::Yesterday)),
+        Some(Value::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(|d| Some(DigestRequest::Day(d)))
+            .map_err(|_| {
+                LakeopsError::InvalidInput(format!(
+                    "override \"digest\" must be true or a date like 2026-11-22, got {s:?}"
+                ))
+            }),
+        Some(other) => Err(LakeopsError::InvalidInput(format!(
+            "override \"digest\" must be true or a date like 2026-11-22, got {other}"
+        ))),
+    }
+}
+
+/// A digest requested by the event rather than by the clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DigestRequest {
+    Yesterday,
+    Day(NaiveDate),
+}
+
+impl<A: AlertSink, L: Ledger> Deps<A, L> {
+    /// The sweep of one window over the configured workgroups.
+    pub async fn sweep(
+        &self,
+        window: Window,
+        forced_digest: Option<DigestRequest>,
+        now: DateTime<Utc>,
+        metrics: &mut Metrics,
+    ) -> Result<RunSummary, LakeopsError> {
+        let config = &self.config;
+        let workgroups = if config.workgroups.is_empty() {
+            self.history.workgroups(true).await?
+        } else {
+            config.workgroups.clone()
+        };
+        let mut summary = RunSummary {
+            trigger: "schedule",
+            window_start: Some(window.start),
+            window_end: Some(window.end),
+            workgroups: workgroups.clone(),
+            ..Default::default()
+        };
+        for wg in &workgroups {
+            let recent = self
+                .history
+                .recent_queries(wg, window.start - config.max_query)
+                .await?;
+            summary.list_calls += recent.list_calls;
+            summary.batch_get_calls += recent.batch_get_calls;
+            if !recent.unprocessed.is_empty() {
+                // A query we cannot read might be an expensive one: fail so the window is retried.
+                summary.unprocessed_ids += recent.unprocessed.len();
+                summary.failures.push(format!(
+                    "{} query ids of {wg} could not be read",
+                    recent.unprocessed.len()
+                ));
+            }
+            let (mut spend, mut scanned, mut count, mut expensive_count) = (0.0, 0u64, 0u32, 0u32);
+            for q in recent.queries.iter().filter(|q| {
+                q.state.is_terminal() && q.completed_at.is_some_and(|t| window.contains(t))
+            }) {
+                let charge = config.athena.price.charge(q);
+                count += 1;
+                spend += charge.usd();
+                scanned += q.data_scanned_bytes.unwrap_or(0);
+                if let Some(why) = assess(q, &charge, config) {
+                    expensive_count += 1;
+                    summary.expensive.push(q.id.clone());
+                    let alert = expensive_alert(q, &charge, &why, config, now);
+                    self.send_once(&alert, &mut summary).await;
+                }
+            }
+            for s in storm::find(
+                &recent.queries,
+                window,
+                config.storm_lookback,
+                config.storm_count,
+            ) {
+                summary.storms.push(format!("{wg}/{}", s.fingerprint_id));
+                let alert = storm_alert(&s, window, config, now);
+                self.send_once(&alert, &mut summary).await;
+            }
+            summary.queries_completed += count as usize;
+            summary.spend_usd.insert(wg.clone(), spend);
+            let dims = [("WorkGroup", wg.as_str())];
+            metrics.record(&dims, spend::COST_METRIC, spend, Unit::None);
+            metrics.record(&dims, "DataScannedBytes", scanned as f64, Unit::Bytes);
+            metrics.record(&dims, "QueryCount", count as f64, Unit::Count);
+            metrics.record(
+                &dims,
+                "ExpensiveQueryCount",
+                expensive_count as f64,
+                Unit::Count,
+            );
         }
-        let (mut spend, mut scanned, mut count, mut expensive_count) = (0.0, 0u64, 0u32, 0u32);
-        for q in recent
-            .queries
-            .iter()
-            .filter(|q| q.state.is_terminal() && q.completed_at.is_some_and(|t| window.contains(t)))
-        {
-            let charge = config.athena.price.charge(q);
-            count += 1;
-            spend += charge.usd();
-            scanned += q.data_scanned_bytes.unwrap_or(0);
-            if let Some(why) = assess(q, &charge, config) {
-                expensive_count += 1;
-                summary.expensive.push(q.id.clone());
-                alert_once(q, &charge, &why, alerts, ledger, config, now, &mut summary).await;
+        if config.watches_daily_spend() {
+            if let Err(e) = self
+                .daily_spend(window, &workgroups, now, &mut summary)
+                .await
+            {
+                summary.failures.push(format!("daily spend: {e}"));
             }
         }
-        summary.queries_completed += count as usize;
-        summary.spend_usd.insert(wg.clone(), spend);
-        let dims = [("WorkGroup", wg.as_str())];
-        metrics.record(&dims, "QueryCostUSD", spend, Unit::None);
-        metrics.record(&dims, "DataScannedBytes", scanned as f64, Unit::Bytes);
-        metrics.record(&dims, "QueryCount", count as f64, Unit::Count);
-        metrics.record(
-            &dims,
-            "ExpensiveQueryCount",
-            expensive_count as f64,
-            Unit::Count,
-        );
+        let digest_day = match forced_digest {
+            Some(DigestRequest::Day(d)) => Some(LocalDay::new(d, config.timezone)),
+            Some(DigestRequest::Yesterday) => {
+                Some(LocalDay::containing(window.end, config.timezone).previous())
+            }
+            None if config.digest_enabled => {
+                digest::due(window, config.timezone, config.digest_hour)
+            }
+            None => None,
+        };
+        if let Some(day) = digest_day {
+            if let Err(e) = self.digest(day, &workgroups, now, &mut summary).await {
+                summary.failures.push(format!("digest of {day}: {e}"));
+            }
+        }
+        Ok(summary)
     }
-    Ok(summary)
-}
 
-/// The real-time path: one query from an "Athena Query State Change" event.
-pub async fn state_change<A: AlertSink, L: Ledger>(
-    event: &Value,
-    history: &AthenaHistory,
-    alerts: &A,
-    ledger: &L,
-    config: &CostConfig,
-    now: DateTime<Utc>,
-) -> Result<RunSummary, LakeopsError> {
-    let detail = &event["detail"];
-    let id = detail["queryExecutionId"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            LakeopsError::InvalidInput(
-                "Athena Query State Change event without detail.queryExecutionId".into(),
-            )
-        })?;
-    let mut summary = RunSummary {
-        trigger: "state-change",
-        ..Default::default()
-    };
-    let (found, calls) = history.batch_get(&[id.to_string()]).await?;
-    summary.batch_get_calls = calls;
-    if let Some(u) = found.unprocessed.first() {
-        return Err(LakeopsError::aws(
-            "athena:BatchGetQueryExecution",
-            std::io::Error::other(format!("query {id} unprocessed: {} {}", u.code, u.message)),
-        ));
+    /// Budgets and spikes: today's spend per workgroup from the sweep metrics plus this window.
+    async fn daily_spend(
+        &self,
+        window: Window,
+        workgroups: &[String],
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+    ) -> Result<(), LakeopsError> {
+        let config = &self.config;
+        let today = LocalDay::containing(window.start, config.timezone);
+        let from = today
+            .plus_days(-(config.spike_baseline_days as i64))
+            .start();
+        let history = self
+            .spend
+            .windows(workgroups, from, window.start, config.interval)
+            .await?;
+        for wg in workgroups {
+            let this_window = summary.spend_usd.get(wg).copied().unwrap_or(0.0);
+            let points = history.get(wg).map(Vec::as_slice).unwrap_or(&[]);
+            let daily = spend::daily_spend(
+                points,
+                window,
+                this_window,
+                config.timezone,
+                config.spike_baseline_days,
+            );
+            summary.spend_today_usd.insert(wg.clone(), daily.today_usd);
+            if let Some(budget) = config.budget_for(wg) {
+                if let Some(level) =
+                    spend::budget_level(daily.today_usd, budget, config.budget_warn_percent)
+                {
+                    if level == BudgetLevel::Exceeded {
+                        // Straight past 100%: the warning would only be noise now.
+                        let warning = budget_key(wg, &daily, BudgetLevel::Warning);
+                        if let Err(e) = self
+                            .ledger
+                            .claim(&warning, now, Duration::days(LEDGER_KEEP_DAYS))
+                            .await
+                        {
+                            summary.failures.push(format!("ledger {warning}: {e}"));
+                        }
+                    }
+                    let alert = budget_alert(wg, &daily, budget, level, config, now);
+                    self.send_once(&alert, summary).await;
+                }
+            }
+            if spend::is_spike(&daily, config.spike_factor, config.spike_min_usd) {
+                let alert = spike_alert(wg, &daily, config, now);
+                self.send_once(&alert, summary).await;
+            }
+        }
+        Ok(())
     }
-    let Some(q) = found.executions.first() else {
-        return Err(LakeopsError::InvalidInput(format!(
-            "query {id} is unknown to Athena"
-        )));
-    };
-    summary.workgroups.push(q.workgroup.clone());
-    if !q.state.is_terminal() {
-        // Events are delivered out of order: the query has not finished yet (or went back to
-        // QUEUED); its terminal event or the sweep will price it.
-        return Ok(summary);
+
+    /// The daily digest of `day`, recounted from Athena's history; sent once per day.
+    async fn digest(
+        &self,
+        day: LocalDay,
+        workgroups: &[String],
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+    ) -> Result<(), LakeopsError> {
+        let config = &self.config;
+        let mut histories = Vec::with_capacity(workgroups.len());
+        for wg in workgroups {
+            let recent = self
+                .history
+                .recent_queries(wg, day.start() - config.max_query)
+                .await?;
+            summary.list_calls += recent.list_calls;
+            summary.batch_get_calls += recent.batch_get_calls;
+            if !recent.unprocessed.is_empty() {
+                return Err(LakeopsError::aws(
+                    "athena:BatchGetQueryExecution",
+                    std::io::Error::other(format!(
+                        "{} query ids of {wg} could not be read",
+                        recent.unprocessed.len()
+                    )),
+                ));
+            }
+            histories.push((wg.clone(), recent.queries));
+        }
+        let digest = Digest::build(
+            day,
+            &histories,
+            &config.athena.price,
+            |wg| config.threshold_for(wg),
+            |wg| config.budget_for(wg),
+        );
+        let key = format!("{FUNCTION}/digest/{day}");
+        let alert = digest.alert(&key, FUNCTION, &config.common.region, now);
+        summary.digest = Some(day.to_string());
+        self.send_once(&alert, summary).await;
+        Ok(())
     }
-    if config.workgroups.is_empty() || config.workgroups.contains(&q.workgroup) {
-        let charge = config.athena.price.charge(q);
-        summary.queries_completed = 1;
-        if let Some(why) = assess(q, &charge, config) {
-            summary.expensive.push(q.id.clone());
-            alert_once(q, &charge, &why, alerts, ledger, config, now, &mut summary).await;
+
+    /// The real-time path: one query from an "Athena Query State Change" event.
+    pub async fn state_change(
+        &self,
+        event: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<RunSummary, LakeopsError> {
+        let config = &self.config;
+        let detail = &event["detail"];
+        let id = detail["queryExecutionId"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                LakeopsError::InvalidInput(
+                    "Athena Query State Change event without detail.queryExecutionId".into(),
+                )
+            })?;
+        let mut summary = RunSummary {
+            trigger: "state-change",
+            ..Default::default()
+        };
+        let (found, calls) = self.history.batch_get(&[id.to_string()]).await?;
+        summary.batch_get_calls = calls;
+        if let Some(u) = found.unprocessed.first() {
+            return Err(LakeopsError::aws(
+                "athena:BatchGetQueryExecution",
+                std::io::Error::other(format!("query {id} unprocessed: {} {}", u.code, u.message)),
+            ));
+        }
+        let Some(q) = found.executions.first() else {
+            return Err(LakeopsError::InvalidInput(format!(
+                "query {id} is unknown to Athena"
+            )));
+        };
+        summary.workgroups.push(q.workgroup.clone());
+        if !q.state.is_terminal() {
+            // Events are delivered out of order: the query has not finished yet (or went back to
+            // QUEUED); its terminal event or the sweep will price it.
+            return Ok(summary);
+        }
+        if config.workgroups.is_empty() || config.workgroups.contains(&q.workgroup) {
+            let charge = config.athena.price.charge(q);
+            summary.queries_completed = 1;
+            if let Some(why) = assess(q, &charge, config) {
+                summary.expensive.push(q.id.clone());
+                let alert = expensive_alert(q, &charge, &why, config, now);
+                self.send_once(&alert, &mut summary).await;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Sends `alert` unless its id was claimed in the ledger already; failures are collected
+    /// (the run fails at the end, after everything else was tried).
+    async fn send_once(&self, alert: &Alert, summary: &mut RunSummary) {
+        match lakeops::ledger::send_once(
+            &self.ledger,
+            &self.alerts,
+            &alert.id,
+            alert,
+            alert.occurred_at,
+            Duration::days(LEDGER_KEEP_DAYS),
+        )
+        .await
+        {
+            Ok(true) => summary.alerted.push(alert.id.clone()),
+            Ok(false) => {}
+            Err(e) => summary.failures.push(format!("alert {}: {e}", alert.id)),
         }
     }
-    Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn alert_once<A: AlertSink, L: Ledger>(
-    q: &QueryExecution,
-    charge: &Charge,
-    why: &Expensive,
-    alerts: &A,
-    ledger: &L,
+fn budget_key(wg: &str, daily: &DailySpend, level: BudgetLevel) -> String {
+    format!("{FUNCTION}/budget/{wg}/{}/{}", daily.day, level.key_part())
+}
+
+/// Budget warning (80%) or exceeded (100%) for one workgroup's day.
+pub fn budget_alert(
+    wg: &str,
+    daily: &DailySpend,
+    budget: f64,
+    level: BudgetLevel,
     config: &CostConfig,
     now: DateTime<Utc>,
-    summary: &mut RunSummary,
-) {
-    let key = format!("{FUNCTION}/expensive/{}", q.id);
-    let alert = expensive_alert(q, charge, why, config, now);
-    match lakeops::ledger::send_once(
-        ledger,
-        alerts,
-        &key,
-        &alert,
+) -> Alert {
+    let pct = if budget > 0.0 {
+        daily.today_usd / budget * 100.0
+    } else {
+        100.0
+    };
+    let (kind, severity, verb) = match level {
+        BudgetLevel::Warning => (
+            "BudgetWarning",
+            Severity::Warning,
+            format!("reached {pct:.0}% of"),
+        ),
+        BudgetLevel::Exceeded => ("BudgetExceeded", Severity::Critical, "exceeded".to_string()),
+    };
+    let tz = config.timezone.name();
+    Alert::new(
+        kind,
+        severity,
+        FUNCTION,
+        budget_key(wg, daily, level),
         now,
-        Duration::days(LEDGER_KEEP_DAYS),
+        format!("Athena workgroup {wg} {verb} its daily budget ({} of {})", format_usd(daily.today_usd), format_usd(budget)),
+        format!(
+            "Workgroup {wg} has spent {} on Athena scans today ({} {tz}), {pct:.0}% of its {} daily budget.",
+            format_usd(daily.today_usd),
+            daily.day,
+            format_usd(budget)
+        ),
     )
-    .await
-    {
-        Ok(true) => summary.alerted.push(q.id.clone()),
-        Ok(false) => {}
-        Err(e) => summary.failures.push(format!("alert for {}: {e}", q.id)),
-    }
+    .field("Workgroup", wg)
+    .field("Spent today", format_usd(daily.today_usd))
+    .field("Budget", format_usd(budget))
+    .field("Used", format!("{pct:.0}%"))
+    .field("Day", format!("{} ({tz})", daily.day))
+    .attribute("workgroup", wg)
+    .link("Workgroup in the Athena console", console::athena_workgroup(&config.common.region, wg))
+    .detail("workgroup", wg)
+    .detail("day", daily.day.to_string())
+    .detail("timezone", tz)
+    .detail("spent_usd", daily.today_usd)
+    .detail("budget_usd", budget)
+    .detail("percent", pct)
+    .next_step("The workgroup's recent queries in the console show who is scanning; set a per-query data usage limit on the workgroup to cap single queries.")
+}
+
+/// Today's spend runs well above the trailing baseline.
+pub fn spike_alert(wg: &str, daily: &DailySpend, config: &CostConfig, now: DateTime<Utc>) -> Alert {
+    let base = daily.baseline_usd.unwrap_or(0.0);
+    let ratio = if base > 0.0 {
+        format!("{:.1}x", daily.today_usd / base)
+    } else {
+        "far above".into()
+    };
+    let tz = config.timezone.name();
+    Alert::new(
+        "SpendSpike",
+        Severity::Warning,
+        FUNCTION,
+        format!("{FUNCTION}/spike/{wg}/{}", daily.day),
+        now,
+        format!("Athena spend spike in {wg}: {} today, {ratio} the usual {}", format_usd(daily.today_usd), format_usd(base)),
+        format!(
+            "Workgroup {wg} has spent {} so far today ({} {tz}); on the previous {} days it had spent a median of {} by this time.",
+            format_usd(daily.today_usd),
+            daily.day,
+            daily.baseline_days,
+            format_usd(base)
+        ),
+    )
+    .field("Workgroup", wg)
+    .field("Spent today", format_usd(daily.today_usd))
+    .field("Usual by now", format!("{} (median of {} days)", format_usd(base), daily.baseline_days))
+    .field("Ratio", &ratio)
+    .field("Day", format!("{} ({tz})", daily.day))
+    .attribute("workgroup", wg)
+    .link("Workgroup in the Athena console", console::athena_workgroup(&config.common.region, wg))
+    .detail("workgroup", wg)
+    .detail("day", daily.day.to_string())
+    .detail("spent_usd", daily.today_usd)
+    .detail("baseline_usd", base)
+    .detail("baseline_days", daily.baseline_days)
+    .detail("spike_factor", config.spike_factor)
+    .next_step("Look for new or changed scheduled queries and dashboards, and for queries without partition filters.")
+}
+
+/// The same statement failing or being cancelled again and again.
+pub fn storm_alert(s: &Storm, window: Window, config: &CostConfig, now: DateTime<Utc>) -> Alert {
+    let period = Storm::period_start(window, config.storm_lookback);
+    let minutes = config.storm_lookback.num_minutes();
+    let q = &s.latest;
+    let reasons: Vec<String> = s
+        .reasons
+        .iter()
+        .take(3)
+        .map(|(r, n)| format!("{n}x {r}"))
+        .collect();
+    Alert::new(
+        "RetryStorm",
+        Severity::Warning,
+        FUNCTION,
+        format!("{FUNCTION}/storm/{}/{}/{}", s.workgroup, s.fingerprint_id, period.timestamp()),
+        now,
+        format!("Retry storm in {}: the same query failed or was cancelled {} times in {minutes} min", s.workgroup, s.count()),
+        format!(
+            "One statement shape ({}) ended FAILED {} and CANCELLED {} times in workgroup {} between {} and {}.",
+            s.fingerprint_id,
+            s.failed,
+            s.cancelled,
+            s.workgroup,
+            s.first_completed.to_rfc3339_opts(SecondsFormat::Secs, true),
+            s.last_completed.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ),
+    )
+    .field("Workgroup", &s.workgroup)
+    .field("Occurrences", format!("{} ({} failed, {} cancelled)", s.count(), s.failed, s.cancelled))
+    .field("Reasons", reasons.join("\n"))
+    .field("Database", q.database.as_deref().unwrap_or("-"))
+    .field("Latest", &q.id)
+    .field("SQL", sql::excerpt(&q.sql, 1000))
+    .attribute("workgroup", &s.workgroup)
+    .link("Latest occurrence in the Athena console", console::athena_query(&config.common.region, &q.id))
+    .detail("workgroup", &s.workgroup)
+    .detail("fingerprint", &s.fingerprint)
+    .detail("fingerprint_id", &s.fingerprint_id)
+    .detail("failed", s.failed)
+    .detail("cancelled", s.cancelled)
+    .detail("first_completed_at", s.first_completed)
+    .detail("last_completed_at", s.last_completed)
+    .detail("latest_query_execution_id", &q.id)
+    .next_step("Find the scheduler or dashboard re-running it (the SQL shape above) and stop its retries until the cause is fixed.")
 }
 
 fn duration_text(ms: Option<i64>) -> String {

@@ -1,0 +1,350 @@
+//! Daily spend per workgroup: budgets (80% / 100%) and spikes against a trailing baseline.
+//!
+//! **Where the history comes from.** Every sweep already emits `QueryCostUSD` per workgroup for
+//! its window, stamped with the window's start (see `Metrics::flush_at`). Today's spend so far is
+//! the sum of those window values since local midnight plus the window being swept; the baseline
+//! is the same sum over the same hours of the previous days. One `GetMetricData` call per sweep
+//! reads it all (≈ $0.01 per 1,000 metrics requested), instead of paging up to a day of Athena
+//! history every five minutes — and no new datastore.
+//!
+//! **Retries do not double-count.** A retried sweep emits the same window again, with the same
+//! timestamp. The history is read with period = the sweep interval and statistic `Average`, so a
+//! window's period holds that window's value whether it was emitted once or three times.
+//!
+//! **What it cannot see.** A sweep that failed every retry emitted nothing for its window (or only
+//! some workgroups): that spend is missing from today's figure until the digest, which recounts
+//! the day from Athena itself. Metrics reach CloudWatch within about a minute of the sweep that
+//! emitted them, well inside the next sweep's interval.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use chrono::{DateTime, Duration, Utc};
+use lakeops::calendar::LocalDay;
+use lakeops::LakeopsError;
+
+use crate::window::Window;
+
+/// The metric the sweep emits and the history is read from.
+pub const COST_METRIC: &str = "QueryCostUSD";
+/// Days of history the spike baseline needs before it is trusted (a new deployment stays quiet).
+pub const MIN_BASELINE_DAYS: usize = 3;
+/// GetMetricData accepts at most 500 queries a call.
+const MAX_QUERIES_PER_CALL: usize = 500;
+
+/// One sweep window's spend: (window start, USD).
+pub type WindowSpend = (DateTime<Utc>, f64);
+
+/// Reads the watcher's own spend history back from CloudWatch.
+#[derive(Debug, Clone)]
+pub struct SpendHistory {
+    client: aws_sdk_cloudwatch::Client,
+    namespace: String,
+}
+
+impl SpendHistory {
+    pub fn new(client: aws_sdk_cloudwatch::Client, namespace: impl Into<String>) -> Self {
+        Self {
+            client,
+            namespace: namespace.into(),
+        }
+    }
+
+    /// Per workgroup, the spend of every window that started in `[from, to)`.
+    pub async fn windows(
+        &self,
+        workgroups: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        interval: Duration,
+    ) -> Result<BTreeMap<String, Vec<WindowSpend>>, LakeopsError> {
+        let mut out: BTreeMap<String, Vec<WindowSpend>> = BTreeMap::new();
+        if workgroups.is_empty() || to <= from {
+            return Ok(out);
+        }
+        let period = interval.num_seconds().max(60) as i32;
+        for chunk in workgroups.chunks(MAX_QUERIES_PER_CALL) {
+            let queries: Vec<MetricDataQuery> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, wg)| {
+                    let metric = Metric::builder()
+                        .namespace(&self.namespace)
+                        .metric_name(COST_METRIC)
+                        .dimensions(Dimension::builder().name("WorkGroup").value(wg).build())
+                        .build();
+                    MetricDataQuery::builder()
+                        .id(format!("w{i}"))
+                        .metric_stat(
+                            MetricStat::builder()
+                                .metric(metric)
+                                .period(period)
+                                .stat("Average")
+                                .build(),
+                        )
+                        .return_data(true)
+                        .build()
+                })
+                .collect();
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .client
+                    .get_metric_data()
+                    .set_metric_data_queries(Some(queries.clone()))
+                    .start_time(aws_smithy_types::DateTime::from_secs(from.timestamp()))
+                    .end_time(aws_smithy_types::DateTime::from_secs(to.timestamp()))
+                    .scan_by(ScanBy::TimestampAscending)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| LakeopsError::aws("cloudwatch:GetMetricData", e))?;
+                for result in page.metric_data_results() {
+                    let Some(wg) = result
+                        .id()
+                        .and_then(|id| id.strip_prefix('w'))
+                        .and_then(|i| i.parse::<usize>().ok())
+                        .and_then(|i| chunk.get(i))
+                    else {
+                        continue;
+                    };
+                    let series = out.entry(wg.clone()).or_default();
+                    for (t, v) in result.timestamps().iter().zip(result.values()) {
+                        if let Some(at) = DateTime::from_timestamp(t.secs(), 0) {
+                            if v.is_finite() {
+                                series.push((at, *v));
+                            }
+                        }
+                    }
+                }
+                token = page.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Today's spend of one workgroup and what is normal for this time of day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailySpend {
+    pub day: LocalDay,
+    /// Since local midnight, including the window being swept.
+    pub today_usd: f64,
+    /// Median of the previous days' spend over the same hours; `None` until
+    /// [`MIN_BASELINE_DAYS`] days of history exist.
+    pub baseline_usd: Option<f64>,
+    /// Previous days that had any history.
+    pub baseline_days: usize,
+}
+
+/// Today's spend (history before the window + the window's own spend) and the baseline over the
+/// `baseline_days` previous days, each summed from its midnight to the same time of day.
+pub fn daily_spend(
+    history: &[WindowSpend],
+    window: Window,
+    this_window_usd: f64,
+    tz: chrono_tz::Tz,
+    baseline_days: u32,
+) -> DailySpend {
+    let day = LocalDay::containing(window.start, tz);
+    let sum = |from: DateTime<Utc>, to: DateTime<Utc>| -> f64 {
+        history
+            .iter()
+            .filter(|(t, _)| from <= *t && *t < to)
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let today_usd = sum(day.start(), window.start) + this_window_usd;
+    let elapsed = window.end - day.start();
+    let mut samples: Vec<f64> = (1..=baseline_days as i64)
+        .map(|k| day.plus_days(-k))
+        .filter(|d| history.iter().any(|(t, _)| d.contains(*t)))
+        .map(|d| sum(d.start(), d.start() + elapsed))
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    let baseline_usd = (samples.len() >= MIN_BASELINE_DAYS).then(|| median(&samples));
+    DailySpend {
+        day,
+        today_usd,
+        baseline_usd,
+        baseline_days: samples.len(),
+    }
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+/// A budget line crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BudgetLevel {
+    /// At or above the warning percentage (default 80%).
+    Warning,
+    /// At or above 100%.
+    Exceeded,
+}
+
+impl BudgetLevel {
+    pub fn key_part(self) -> &'static str {
+        match self {
+            BudgetLevel::Warning => "warning",
+            BudgetLevel::Exceeded => "exceeded",
+        }
+    }
+}
+
+/// The highest budget line `spent` has crossed. A zero budget is crossed by any spend.
+pub fn budget_level(spent: f64, budget: f64, warn_percent: f64) -> Option<BudgetLevel> {
+    if spent <= 0.0 {
+        None
+    } else if spent >= budget {
+        Some(BudgetLevel::Exceeded)
+    } else if spent >= budget * warn_percent / 100.0 {
+        Some(BudgetLevel::Warning)
+    } else {
+        None
+    }
+}
+
+/// A spike: today so far is at least `factor` × the baseline *and* at least `min_usd` above it
+/// (so $0.30 against $0.10 stays quiet). Needs a trusted baseline; `factor` 0 disables.
+pub fn is_spike(spend: &DailySpend, factor: f64, min_usd: f64) -> bool {
+    match spend.baseline_usd {
+        Some(base) if factor > 0.0 => {
+            spend.today_usd >= base * factor && spend.today_usd - base >= min_usd
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Asia::Seoul;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// Window 2026-11-23T03:00–03:05Z = 12:00–12:05 in Seoul; Seoul's day began 2026-11-22T15:00Z.
+    fn window() -> Window {
+        Window::ending_at(utc("2026-11-23T03:05:00Z"), Duration::minutes(5))
+    }
+
+    #[test]
+    fn today_counts_from_local_midnight_and_includes_this_window() {
+        let history = vec![
+            (utc("2026-11-22T14:55:00Z"), 100.0), // yesterday in Seoul
+            (utc("2026-11-22T15:00:00Z"), 2.0),
+            (utc("2026-11-23T02:55:00Z"), 3.0),
+            (utc("2026-11-23T03:00:00Z"), 50.0), // this window's own earlier emission
+        ];
+        let s = daily_spend(&history, window(), 4.0, Seoul, 7);
+        assert_eq!(s.day.to_string(), "2026-11-23");
+        assert_eq!(s.today_usd, 9.0);
+        assert_eq!(s.baseline_usd, None, "one previous day is not a baseline");
+        assert_eq!(s.baseline_days, 1);
+    }
+
+    #[test]
+    fn baseline_is_the_median_of_the_same_hours_on_previous_days() {
+        let mut history = Vec::new();
+        for (k, morning, evening) in [
+            (1, 10.0, 500.0),
+            (2, 12.0, 0.0),
+            (3, 8.0, 0.0),
+            (4, 1000.0, 0.0),
+        ] {
+            let day_start = utc("2026-11-22T15:00:00Z") - Duration::days(k);
+            // 11:00 Seoul counts (before 12:05); 20:00 Seoul does not.
+            history.push((day_start + Duration::hours(11), morning));
+            history.push((day_start + Duration::hours(20), evening));
+        }
+        let s = daily_spend(&history, window(), 40.0, Seoul, 7);
+        assert_eq!(s.baseline_days, 4);
+        assert_eq!(s.baseline_usd, Some(11.0), "median of 8, 10, 12, 1000");
+        assert!(is_spike(&s, 3.0, 10.0));
+        assert!(!is_spike(&s, 4.0, 10.0));
+        assert!(!is_spike(&s, 3.0, 30.0), "40 - 11 is under the $30 floor");
+        assert!(!is_spike(&s, 0.0, 0.0), "factor 0 disables");
+        let quiet = daily_spend(&[], window(), 40.0, Seoul, 7);
+        assert!(!is_spike(&quiet, 3.0, 10.0), "no history, no spike");
+    }
+
+    #[test]
+    fn budget_lines() {
+        assert_eq!(budget_level(79.9, 100.0, 80.0), None);
+        assert_eq!(budget_level(80.0, 100.0, 80.0), Some(BudgetLevel::Warning));
+        assert_eq!(
+            budget_level(100.0, 100.0, 80.0),
+            Some(BudgetLevel::Exceeded)
+        );
+        assert_eq!(budget_level(0.0, 0.0, 80.0), None, "0 of 0 is not over");
+        assert_eq!(budget_level(0.01, 0.0, 80.0), Some(BudgetLevel::Exceeded));
+    }
+
+    #[tokio::test]
+    async fn history_is_read_page_by_page_and_mapped_back_to_workgroups() {
+        use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+        use aws_sdk_cloudwatch::types::MetricDataResult;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let ts = |s: &str| aws_smithy_types::DateTime::from_secs(utc(s).timestamp());
+        let get =
+            mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |req| {
+                assert_eq!(req.metric_data_queries().len(), 2);
+                let stat = req.metric_data_queries()[1].metric_stat().unwrap();
+                assert_eq!((stat.stat(), stat.period()), (Some("Average"), Some(300)));
+                match req.next_token() {
+                    None => GetMetricDataOutput::builder()
+                        .metric_data_results(
+                            MetricDataResult::builder()
+                                .id("w1")
+                                .timestamps(ts("2026-11-23T01:00:00Z"))
+                                .values(4.0)
+                                .build(),
+                        )
+                        .next_token("page-2")
+                        .build(),
+                    Some(_) => GetMetricDataOutput::builder()
+                        .metric_data_results(
+                            MetricDataResult::builder()
+                                .id("w1")
+                                .timestamps(ts("2026-11-23T01:05:00Z"))
+                                .values(6.0)
+                                .build(),
+                        )
+                        .metric_data_results(MetricDataResult::builder().id("w0").build())
+                        .build(),
+                }
+            });
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&get]);
+        let history = SpendHistory::new(client, "Lakeops");
+        let wgs = vec!["etl".to_string(), "adhoc".to_string()];
+        let got = history
+            .windows(
+                &wgs,
+                utc("2026-11-22T00:00:00Z"),
+                utc("2026-11-23T03:00:00Z"),
+                Duration::minutes(5),
+            )
+            .await
+            .unwrap();
+        assert_eq!(get.num_calls(), 2);
+        assert_eq!(
+            got["adhoc"],
+            [
+                (utc("2026-11-23T01:00:00Z"), 4.0),
+                (utc("2026-11-23T01:05:00Z"), 6.0)
+            ]
+        );
+        assert!(got["etl"].is_empty());
+    }
+}
