@@ -202,6 +202,8 @@ impl Digest {
                     q.id,
                     q.sql
                 )
+                .trim_end()
+                .to_string()
             })
             .collect();
         alert = alert.field(
