@@ -7,6 +7,7 @@ pub mod aws;
 pub mod calendar;
 pub mod config;
 pub mod console;
+pub mod deadline;
 pub mod error;
 pub mod ledger;
 pub mod metrics;

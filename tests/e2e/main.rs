@@ -5,3 +5,4 @@
 mod cost_watcher;
 mod foundation;
 mod killer;
+mod reconciler;

@@ -208,3 +208,186 @@ pub async fn seed(
         queries: count,
     }
 }
+
+/// The reconciliation part of the lake: database `lake` with the tables of five pipelines, their
+/// partitions for `yesterday`, the answers their count queries get (each after `delay_seconds`),
+/// and the checks file in S3.
+pub struct ReconciliationLake {
+    pub checks_uri: String,
+    pub results_uri: String,
+    /// Count queries one run starts, and how long each takes in the emulator.
+    pub queries: usize,
+    pub delay_seconds: f64,
+}
+
+pub const CHECKS_BUCKET: &str = "lakeops-config";
+pub const RESULTS_BUCKET: &str = "lakeops-results";
+
+/// The five checks: a match (Iceberg target counted from metadata), a difference within
+/// tolerance, a mismatch beyond it, a stale target, and a source query that fails.
+pub const CHECKS_YAML: &str = r#"checks:
+  - name: orders_daily
+    owner: sales-data
+    tags: {pipeline: orders}
+    source: {table: awsdatacatalog.lake.orders_raw, partition: {dt: "{{ yesterday }}"}}
+    target: {table: lake.orders_iceberg, partition: {dt: "{{ yesterday }}"}}
+  - name: payments_daily
+    source: {table: lake.payments_raw, partition: {dt: "{{ yesterday }}"}}
+    target: {table: lake.payments_clean, partition: {dt: "{{ yesterday }}"}}
+    tolerance: {rows: 5}
+  - name: events_daily
+    owner: platform
+    source: {table: lake.events_raw, partition: {dt: "{{ yesterday }}"}}
+    target: {table: lake.events_clean, partition: {dt: "{{ yesterday }}"}}
+    tolerance: {percent: 1}
+  - name: customers_snapshot
+    severity: warning
+    source: {table: lake.customers_src}
+    target:
+      table: lake.customers_dim
+      freshness: {max_age_hours: 36, measure: newest_partition_value}
+  - name: refunds_daily
+    source: {sql: "SELECT count(*) FROM lake.refunds_raw WHERE dt = '{{ yesterday }}'"}
+    target: {table: lake.refunds_clean, partition: {dt: "{{ yesterday }}"}}
+"#;
+
+pub async fn seed_reconciliation(
+    emu: &Emulator,
+    config: &aws_config::SdkConfig,
+    yesterday: chrono::NaiveDate,
+    delay_seconds: f64,
+) -> ReconciliationLake {
+    use aws_sdk_glue::types::{
+        Column, DatabaseInput, PartitionInput, StorageDescriptor, TableInput,
+    };
+    let d = yesterday.format("%Y-%m-%d").to_string();
+    let glue = aws_sdk_glue::Client::new(config);
+    glue.create_database()
+        .database_input(DatabaseInput::builder().name("lake").build().expect("db"))
+        .send()
+        .await
+        .expect("create database lake");
+    let key = |name: &str| {
+        Column::builder()
+            .name(name)
+            .r#type("string")
+            .build()
+            .expect("col")
+    };
+    let partitioned = |name: &str, k: &str| {
+        TableInput::builder()
+            .name(name)
+            .partition_keys(key(k))
+            .build()
+            .expect("table")
+    };
+    let mut tables = vec![
+        partitioned("orders_raw", "dt"),
+        TableInput::builder()
+            .name("orders_iceberg")
+            .parameters("table_type", "ICEBERG")
+            .build()
+            .expect("table"),
+        TableInput::builder()
+            .name("customers_src")
+            .build()
+            .expect("table"),
+        partitioned("customers_dim", "snapshot_dt"),
+    ];
+    for t in [
+        "payments_raw",
+        "payments_clean",
+        "events_raw",
+        "events_clean",
+        "refunds_raw",
+        "refunds_clean",
+    ] {
+        tables.push(partitioned(t, "dt"));
+    }
+    for t in tables {
+        glue.create_table()
+            .database_name("lake")
+            .table_input(t)
+            .send()
+            .await
+            .expect("create table");
+    }
+    let mut partitions: Vec<(&str, String)> = [
+        "orders_raw",
+        "payments_raw",
+        "payments_clean",
+        "events_raw",
+        "events_clean",
+        "refunds_raw",
+        "refunds_clean",
+    ]
+    .into_iter()
+    .map(|t| (t, d.clone()))
+    .collect();
+    // The dimension's newest snapshot is two days before yesterday: stale.
+    for back in [2, 3] {
+        partitions.push((
+            "customers_dim",
+            (yesterday - Duration::days(back))
+                .format("%Y-%m-%d")
+                .to_string(),
+        ));
+    }
+    for (table, value) in partitions {
+        glue.create_partition()
+            .database_name("lake")
+            .table_name(table)
+            .partition_input(
+                PartitionInput::builder()
+                    .values(value)
+                    .storage_descriptor(
+                        StorageDescriptor::builder()
+                            .location(format!("s3://lake/{table}/"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create partition");
+    }
+
+    let count = |contains: String, n: u64| json!({"SqlContains": contains, "Rows": [[n.to_string()]], "DelaySeconds": delay_seconds, "DataScannedInBytes": 50u64 << 20});
+    let partition = |t: &str| format!("\"lake\".\"{t}\" where \"dt\" = '{d}'");
+    emu.seed_results(vec![
+        count(partition("orders_raw"), 1000),
+        json!({"SqlContains": "orders_iceberg$files", "Columns": ["delete_files", "data_rows", "files"],
+               "Rows": [["0", "1000", "4"]], "DelaySeconds": delay_seconds, "DataScannedInBytes": 1u64 << 20}),
+        count(partition("payments_raw"), 1000),
+        count(partition("payments_clean"), 998),
+        count(partition("events_raw"), 5000),
+        count(partition("events_clean"), 4100),
+        count("\"lake\".\"customers_src\"".into(), 250),
+        count("\"lake\".\"customers_dim\"".into(), 250),
+        json!({"SqlContains": "from lake.refunds_raw", "State": "FAILED", "DelaySeconds": delay_seconds,
+               "StateChangeReason": "HIVE_BAD_DATA: Error parsing field value '' for field 3: For input string: \"\""}),
+        count(partition("refunds_clean"), 10),
+    ]);
+
+    let s3 = aws_sdk_s3::Client::new(config);
+    for bucket in [CHECKS_BUCKET, RESULTS_BUCKET] {
+        s3.create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("create bucket");
+    }
+    s3.put_object()
+        .bucket(CHECKS_BUCKET)
+        .key("reconciler/checks.yaml")
+        .body(CHECKS_YAML.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("put checks file");
+    ReconciliationLake {
+        checks_uri: format!("s3://{CHECKS_BUCKET}/reconciler/checks.yaml"),
+        results_uri: format!("s3://{RESULTS_BUCKET}/reconciler"),
+        queries: 10,
+        delay_seconds,
+    }
+}

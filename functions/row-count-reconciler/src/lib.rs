@@ -1,29 +1,1072 @@
-//! row-count-reconciler: compares source and target row counts and freshness of each pipeline.
+//! row-count-reconciler: compares source and target row counts and freshness of each pipeline,
+//! declared once in a checks file ([`checks`]), on a schedule.
 //!
-//! Foundation stage: the function starts, validates its configuration and answers scheduled
-//! events with what it would check; the reconciliation itself is issue #7.
+//! One run: load and validate the checks file (every problem at once, nothing runs if any), work
+//! out each check's window from the run date in the configured timezone ([`template`]), ask Glue
+//! what it knows (partitions present, update times, Iceberg or not — [`catalog`]), start every
+//! count query at once with bounded concurrency and collect the answers before the Lambda
+//! deadline ([`runner`]), then compare ([`checks::Tolerance`]) and report: one alert per failing
+//! check, EMF metrics per check, a summary in the log and, optionally, JSON lines in S3.
+//!
+//! Counting method per side: an Iceberg table (Glue `table_type=ICEBERG`) counted over identity
+//! partition keys only is counted from its `$files` metadata (`record_count` of the data files) —
+//! unless delete files exist, which make metadata over-count; then a `COUNT(*)` is run. Other
+//! tables always get a `COUNT(*)` pruned by the partition and filter. Glue's crawler
+//! `recordCount` is an estimate and is never used.
 
+pub mod catalog;
+pub mod checks;
+pub mod runner;
+pub mod sqlsafe;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use lakeops::alert::{Alert, AlertSink, Severity};
+use lakeops::config::{AthenaWatchSettings, ConfigError, ConfigProblem};
+use lakeops::ledger::{DynamoLedger, Ledger};
+use lakeops::pricing::human_bytes;
 use lakeops::schedule::ScheduledRun;
-use lakeops::{CommonConfig, ConfigReader, LakeopsError};
+use lakeops::wiring::AthenaWatchClients;
+use lakeops::{
+    console, CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit,
+};
 use lambda_runtime::LambdaEvent;
+use serde::Serialize;
 use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::catalog::{Catalog, TableInfo};
+use crate::checks::{Check, CheckSeverity, Comparison, Counted, FreshnessMeasure, Side};
+use crate::runner::{Job, Outcome, QueryRunner};
+use crate::sqlsafe::{literal, quote_identifier};
+use crate::template::RunDate;
 
 pub const FUNCTION: &str = "row-count-reconciler";
+const LEDGER_KEEP_DAYS: i64 = 3;
 
-pub struct Deps {
+#[derive(Debug, Clone)]
+pub struct ReconcilerConfig {
     pub common: CommonConfig,
+    /// `CHECKS_CONFIG` (required): `s3://bucket/key.yaml`, or a path to a file shipped with the
+    /// function. Read on every run, so an edit applies to the next run.
+    pub checks_config: String,
+    /// `ATHENA_WORKGROUP` (default `primary`): where the count queries run.
+    pub workgroup: String,
+    /// `ATHENA_OUTPUT_LOCATION` (optional): query results location, unless the workgroup sets one.
+    pub output_location: Option<String>,
+    /// `TIMEZONE` (default `Asia/Seoul`): where the run date and day boundaries are.
+    pub timezone: Tz,
+    /// `MAX_CONCURRENT_QUERIES` (default 5): count queries running at once.
+    pub concurrency: usize,
+    /// `DEADLINE_MARGIN_SECONDS` (default 15): stop waiting this long before the Lambda deadline
+    /// (time to stop what is still running and report).
+    pub deadline_margin: StdDuration,
+    /// `RESULTS_S3_URI` (optional): `s3://bucket/prefix` for one JSON line per check result.
+    pub results_uri: Option<(String, String)>,
+    /// Price (USD_PER_TB), Athena pace and the alert ledger (LEDGER_TABLE).
+    pub athena: AthenaWatchSettings,
+}
+
+/// `s3://bucket/key` → (bucket, key).
+pub fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_string(), key.to_string()))
+}
+
+impl ReconcilerConfig {
+    pub fn read(r: &mut ConfigReader) -> Self {
+        let common = CommonConfig::read(r);
+        let checks_config = r.required("CHECKS_CONFIG");
+        if checks_config.starts_with("s3://")
+            && parse_s3_uri(&checks_config).is_none_or(|(_, k)| k.is_empty())
+        {
+            r.problem("CHECKS_CONFIG", "an S3 location must be s3://bucket/key");
+        }
+        let concurrency: usize = r.parse_or("MAX_CONCURRENT_QUERIES", 5);
+        if !(1..=50).contains(&concurrency) {
+            r.problem("MAX_CONCURRENT_QUERIES", "must be between 1 and 50");
+        }
+        let results_uri = r.optional("RESULTS_S3_URI");
+        let results = results_uri.as_deref().and_then(parse_s3_uri);
+        if results_uri.is_some() && results.is_none() {
+            r.problem("RESULTS_S3_URI", "must be s3://bucket/prefix");
+        }
+        Self {
+            common,
+            checks_config,
+            workgroup: r.string_or("ATHENA_WORKGROUP", "primary"),
+            output_location: r.optional("ATHENA_OUTPUT_LOCATION"),
+            timezone: r.timezone("TIMEZONE", chrono_tz::Asia::Seoul),
+            concurrency: concurrency.clamp(1, 50),
+            deadline_margin: StdDuration::from_secs(r.parse_or("DEADLINE_MARGIN_SECONDS", 15)),
+            results_uri: results,
+            athena: AthenaWatchSettings::read(r),
+        }
+    }
+}
+
+pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger> {
+    pub config: ReconcilerConfig,
+    pub runner: QueryRunner,
+    pub catalog: Catalog,
+    pub s3: aws_sdk_s3::Client,
+    pub alerts: A,
+    pub ledger: L,
 }
 
 impl Deps {
     pub async fn from_env() -> Result<Self, LakeopsError> {
         let mut r = ConfigReader::from_env();
-        let common = CommonConfig::read(&mut r);
+        let config = ReconcilerConfig::read(&mut r);
         r.finish()?;
-        Ok(Self { common })
+        let clients = AthenaWatchClients::connect(&config.common, &config.athena).await;
+        let sdk = lakeops::aws::sdk_config().await;
+        Ok(Self {
+            runner: QueryRunner {
+                history: clients.history,
+                workgroup: config.workgroup.clone(),
+                output_location: config.output_location.clone(),
+                concurrency: config.concurrency,
+            },
+            catalog: Catalog {
+                client: aws_sdk_glue::Client::new(&sdk),
+            },
+            s3: aws_sdk_s3::Client::new(&sdk),
+            alerts: clients.alerts,
+            ledger: clients.ledger,
+            config,
+        })
     }
 }
 
-pub async fn handle(event: LambdaEvent<Value>, _deps: &Deps) -> Result<Value, LakeopsError> {
-    let run = ScheduledRun::from_event(&event.payload, chrono::Utc::now())?;
-    Ok(json!({"function": FUNCTION, "scheduled_for": run.time, "checks_run": 0}))
+/// How a side's rows were counted (said in every result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountMethod {
+    /// `SELECT count(*)` pruned by the partition and filter.
+    CountStar,
+    /// Sum of `record_count` over the Iceberg data files (`$files`), no delete files present.
+    IcebergMetadata,
+    /// Iceberg with delete files: metadata would over-count, so `count(*)`.
+    CountStarIcebergHasDeletes,
+    /// The check's own query.
+    Sql,
+}
+
+/// One side of one check run, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct SideResult {
+    /// The table, or `sql`.
+    pub counted: String,
+    /// The rendered window (`WHERE` text) or query.
+    pub window: String,
+    pub method: CountMethod,
+    pub rows: Option<u64>,
+    pub query_ids: Vec<String>,
+    pub scanned_bytes: u64,
+    pub partition_present: Option<bool>,
+    pub fresh_as_of: Option<DateTime<Utc>>,
+    pub age_seconds: Option<i64>,
+    pub max_age_hours: Option<f64>,
+    pub error: Option<String>,
+    pub unfinished: bool,
+    #[serde(skip)]
+    sql: String,
+    #[serde(skip)]
+    fallback_sql: Option<String>,
+    #[serde(skip)]
+    expect_partition: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Stale,
+    Mismatch,
+    MissingPartition,
+    Unfinished,
+    Error,
+}
+
+impl Status {
+    fn alert_kind(self) -> &'static str {
+        match self {
+            Status::Ok => "RowCountOk",
+            Status::Stale => "StaleData",
+            Status::Mismatch => "RowCountMismatch",
+            Status::MissingPartition => "MissingPartition",
+            Status::Unfinished => "CheckUnfinished",
+            Status::Error => "CheckError",
+        }
+    }
+}
+
+/// One check on one date.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub check: String,
+    pub run_date: String,
+    /// 0 for the run's own date, N for the N-th look-back day.
+    pub lookback_day: u32,
+    pub status: Status,
+    pub problems: Vec<String>,
+    pub source: SideResult,
+    pub target: SideResult,
+    pub comparison: Option<Comparison>,
+    pub tolerance: checks::Tolerance,
+    pub severity: CheckSeverity,
+    pub owner: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Serialize)]
+pub struct RunSummary {
+    pub run_date: String,
+    pub checks: usize,
+    pub results: Vec<Value>,
+    pub failing: Vec<String>,
+    pub alerted: Vec<String>,
+    pub queries: usize,
+    pub scanned_bytes: u64,
+    pub cost_usd: f64,
+    /// Wall time of the count queries, and the sum of their engine times: parallelism shows as
+    /// the first being well under the second.
+    pub query_wall_ms: u128,
+    pub query_engine_ms_sum: i64,
+    pub results_object: Option<String>,
+    pub failures: Vec<String>,
+}
+
+/// The overrides a scheduled event may carry.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RunOverrides {
+    pub checks: Option<Vec<String>>,
+    pub date: Option<NaiveDate>,
+}
+
+pub fn overrides(run: &ScheduledRun) -> Result<RunOverrides, LakeopsError> {
+    let mut o = RunOverrides::default();
+    match run.overrides.get("checks") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            let names: Option<Vec<String>> = items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect();
+            o.checks = Some(names.ok_or_else(|| {
+                LakeopsError::InvalidInput(
+                    "override \"checks\" must be a list of check names".into(),
+                )
+            })?);
+        }
+        Some(other) => {
+            return Err(LakeopsError::InvalidInput(format!(
+                "override \"checks\" must be a list of check names, got {other}"
+            )))
+        }
+    }
+    match run.overrides.get("date") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => {
+            o.date = Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                LakeopsError::InvalidInput(format!(
+                    "override \"date\" must look like 2026-11-20, got {s:?}"
+                ))
+            })?)
+        }
+        Some(other) => {
+            return Err(LakeopsError::InvalidInput(format!(
+                "override \"date\" must look like 2026-11-20, got {other}"
+            )))
+        }
+    }
+    Ok(o)
+}
+
+pub async fn handle<A: AlertSink, L: Ledger>(
+    event: LambdaEvent<Value>,
+    deps: &Deps<A, L>,
+) -> Result<Value, LakeopsError> {
+    let now = Utc::now();
+    let run = ScheduledRun::from_event(&event.payload, now)?;
+    let o = overrides(&run)?;
+    // Stop waiting for queries this long before the Lambda deadline (15 min when there is none).
+    let remaining = lakeops::deadline::remaining(event.context.deadline, now.timestamp_millis())
+        .unwrap_or(StdDuration::from_secs(900));
+    let deadline = Instant::now() + remaining.saturating_sub(deps.config.deadline_margin);
+    let run_id = run
+        .event_id
+        .clone()
+        .unwrap_or_else(|| run.time.to_rfc3339_opts(SecondsFormat::Secs, true));
+    let summary = deps.reconcile(&run, &o, &run_id, deadline, now).await?;
+    tracing::info!(summary = %json!(summary), "run finished");
+    if !summary.failures.is_empty() {
+        return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
+    }
+    Ok(json!(summary))
+}
+
+/// What a job's answer is for.
+#[derive(Debug, Clone, Copy)]
+enum JobFor {
+    Count { run: usize, target: bool },
+    Metadata { run: usize, target: bool },
+    Freshness { run: usize, target: bool },
+}
+
+impl<A: AlertSink, L: Ledger> Deps<A, L> {
+    /// Loads the checks file: S3 or a local path.
+    pub async fn load_checks(&self) -> Result<Vec<Check>, LakeopsError> {
+        let origin = &self.config.checks_config;
+        let text = if let Some((bucket, key)) = parse_s3_uri(origin) {
+            let out = self
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| LakeopsError::aws("s3:GetObject", e))?;
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| LakeopsError::aws("s3:GetObject", e))?
+                .into_bytes();
+            String::from_utf8(bytes.to_vec()).map_err(|_| {
+                LakeopsError::Config(config_error(origin, vec!["not UTF-8 text".into()]))
+            })?
+        } else {
+            std::fs::read_to_string(origin).map_err(|e| {
+                LakeopsError::Config(config_error(origin, vec![format!("cannot read: {e}")]))
+            })?
+        };
+        checks::parse(&text, origin)
+            .map_err(|e| LakeopsError::Config(config_error(origin, e.problems)))
+    }
+
+    pub async fn reconcile(
+        &self,
+        run: &ScheduledRun,
+        o: &RunOverrides,
+        run_id: &str,
+        deadline: Instant,
+        now: DateTime<Utc>,
+    ) -> Result<RunSummary, LakeopsError> {
+        let config = &self.config;
+        let all = match self.load_checks().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing runs; say so loudly (the Errors alarm fires too).
+                let alert = Alert::new(
+                    "ChecksFileInvalid",
+                    Severity::Critical,
+                    FUNCTION,
+                    format!("{FUNCTION}/{run_id}/checks-file"),
+                    now,
+                    "Row-count checks did not run: the checks file is invalid",
+                    e.to_string(),
+                )
+                .field("Checks file", &config.checks_config)
+                .next_step("Fix the problems listed (each names its check and line) and re-run.");
+                let _ = lakeops::ledger::send_once(
+                    &self.ledger,
+                    &self.alerts,
+                    &alert.id,
+                    &alert,
+                    now,
+                    Duration::days(LEDGER_KEEP_DAYS),
+                )
+                .await;
+                return Err(e);
+            }
+        };
+        let selected: Vec<Check> = match &o.checks {
+            None => all,
+            Some(names) => {
+                let unknown: Vec<&String> = names
+                    .iter()
+                    .filter(|n| !all.iter().any(|c| &c.name == *n))
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(LakeopsError::InvalidInput(format!(
+                        "unknown checks {unknown:?}; the file declares {:?}",
+                        all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>()
+                    )));
+                }
+                all.into_iter()
+                    .filter(|c| names.contains(&c.name))
+                    .collect()
+            }
+        };
+        let base = match o.date {
+            Some(d) => RunDate::on(d, run.time, config.timezone),
+            None => RunDate::at(run.time, config.timezone),
+        };
+        let mut summary = RunSummary {
+            run_date: base.day.to_string(),
+            checks: selected.len(),
+            ..Default::default()
+        };
+
+        // Plan: every check on its run date and each look-back day.
+        let mut plans: Vec<(usize, u32, RunDate)> = Vec::new();
+        for (i, c) in selected.iter().enumerate() {
+            for k in 0..=c.lookback_days {
+                plans.push((i, k, base.days_before(k as i64)));
+            }
+        }
+        let mut tables: BTreeMap<String, Result<TableInfo, String>> = BTreeMap::new();
+        let mut sides: Vec<[SideResult; 2]> = Vec::with_capacity(plans.len());
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut job_for: Vec<JobFor> = Vec::new();
+        for (run_idx, (ci, k, date)) in plans.iter().enumerate() {
+            let c = &selected[*ci];
+            let mut pair = Vec::with_capacity(2);
+            for (target, side) in [(false, &c.source), (true, &c.target)] {
+                let (mut result, info) = self.prepare_side(side, date, &mut tables).await;
+                let k_is_today = *k == 0;
+                if result.error.is_none() {
+                    let purpose = if result.method == CountMethod::IcebergMetadata {
+                        JobFor::Metadata {
+                            run: run_idx,
+                            target,
+                        }
+                    } else {
+                        JobFor::Count {
+                            run: run_idx,
+                            target,
+                        }
+                    };
+                    jobs.push(Job {
+                        key: job_for.len(),
+                        sql: result.sql.clone(),
+                        bytes_cap: c.bytes_cap,
+                    });
+                    job_for.push(purpose);
+                }
+                // Freshness is about now, not about a look-back day: measured once per check.
+                if let (Some(f), true) = (&side.freshness, k_is_today) {
+                    result.max_age_hours = Some(f.max_age_hours);
+                    match (&f.measure, side.table(), info) {
+                        (FreshnessMeasure::TableUpdated, _, Some(info)) => {
+                            result.fresh_as_of = info.updated_at
+                        }
+                        (
+                            FreshnessMeasure::NewestPartitionCreated
+                            | FreshnessMeasure::NewestPartitionValue,
+                            Some(t),
+                            Some(_),
+                        ) => {
+                            let by_value = f.measure == FreshnessMeasure::NewestPartitionValue;
+                            match self.catalog.newest_partition(t, by_value).await {
+                                Ok(Some(p)) if by_value => {
+                                    result.fresh_as_of = p.values.first().and_then(|v| {
+                                        catalog::partition_value_end(v, config.timezone)
+                                    });
+                                    if result.fresh_as_of.is_none() {
+                                        result.error = Some(format!(
+                                            "newest partition value {:?} is not a date",
+                                            p.values.first()
+                                        ));
+                                    }
+                                }
+                                Ok(Some(p)) => result.fresh_as_of = p.created_at,
+                                Ok(None) => {}
+                                Err(e) => result.error = Some(e.to_string()),
+                            }
+                        }
+                        (FreshnessMeasure::Column(col), Some(t), _) => {
+                            jobs.push(Job {
+                                key: job_for.len(),
+                                sql: format!(
+                                    "SELECT max({}) FROM {}",
+                                    quote_identifier(col),
+                                    t.quoted("")
+                                ),
+                                bytes_cap: c.bytes_cap,
+                            });
+                            job_for.push(JobFor::Freshness {
+                                run: run_idx,
+                                target,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+                pair.push(result);
+            }
+            let target = pair.pop().expect("two sides");
+            let source = pair.pop().expect("two sides");
+            sides.push([source, target]);
+        }
+
+        // Run every query at once; then the count(*) fallbacks for Iceberg tables with deletes.
+        let started = std::time::Instant::now();
+        let mut fallbacks: Vec<Job> = Vec::new();
+        let mut fallback_for: Vec<JobFor> = Vec::new();
+        let outcomes = self.runner.run(jobs, deadline).await;
+        summary.queries += outcomes.len();
+        for (key, outcome) in outcomes {
+            let purpose = job_for[key];
+            let (run_idx, target) = match purpose {
+                JobFor::Count { run, target }
+                | JobFor::Metadata { run, target }
+                | JobFor::Freshness { run, target } => (run, target),
+            };
+            let bytes_cap = selected[plans[run_idx].0].bytes_cap;
+            let side = &mut sides[run_idx][usize::from(target)];
+            record_outcome(side, purpose, &outcome, &mut summary);
+            if let (JobFor::Metadata { .. }, Outcome::Succeeded { rows, .. }) = (purpose, &outcome)
+            {
+                let delete_files = cell_u64(rows, 0);
+                if delete_files != Some(0) {
+                    side.method = CountMethod::CountStarIcebergHasDeletes;
+                    side.rows = None;
+                    if let Some(sql) = side.fallback_sql.clone() {
+                        fallbacks.push(Job {
+                            key: fallback_for.len(),
+                            sql,
+                            bytes_cap,
+                        });
+                        fallback_for.push(JobFor::Count {
+                            run: run_idx,
+                            target,
+                        });
+                    }
+                }
+            }
+        }
+        if !fallbacks.is_empty() {
+            let outcomes = self.runner.run(fallbacks, deadline).await;
+            summary.queries += outcomes.len();
+            for (key, outcome) in outcomes {
+                let purpose = fallback_for[key];
+                if let JobFor::Count { run, target } = purpose {
+                    record_outcome(
+                        &mut sides[run][usize::from(target)],
+                        purpose,
+                        &outcome,
+                        &mut summary,
+                    );
+                }
+            }
+        }
+        summary.query_wall_ms = started.elapsed().as_millis();
+        summary.cost_usd = config.athena.price.usd_for_scan(summary.scanned_bytes);
+
+        // Evaluate, report.
+        let mut metrics = Metrics::new(&config.common.metrics_namespace);
+        let mut results = Vec::with_capacity(plans.len());
+        for ((ci, k, date), [mut source, mut target]) in plans.iter().zip(sides) {
+            let c = &selected[*ci];
+            for s in [&mut source, &mut target] {
+                s.age_seconds = s.fresh_as_of.map(|t| (date.time - t).num_seconds().max(0));
+            }
+            let result = evaluate(c, *k, date, source, target);
+            if *k == 0 {
+                record_metrics(&mut metrics, &result);
+            }
+            results.push(result);
+        }
+        metrics.record(
+            &[],
+            "ReconcilerBytesScanned",
+            summary.scanned_bytes as f64,
+            Unit::Bytes,
+        );
+        metrics.flush();
+
+        for r in &results {
+            summary.results.push(json!(r));
+            if r.status == Status::Ok {
+                continue;
+            }
+            summary.failing.push(format!("{}@{}", r.check, r.run_date));
+            let alert = check_alert(r, run_id, &config.common.region, config.timezone, now);
+            match lakeops::ledger::send_once(
+                &self.ledger,
+                &self.alerts,
+                &alert.id,
+                &alert,
+                now,
+                Duration::days(LEDGER_KEEP_DAYS),
+            )
+            .await
+            {
+                Ok(true) => summary.alerted.push(alert.id.clone()),
+                Ok(false) => {}
+                Err(e) => summary.failures.push(format!("alert {}: {e}", alert.id)),
+            }
+        }
+        if let Some((bucket, prefix)) = &config.results_uri {
+            let key = format!(
+                "{}run_date={}/{}.json",
+                if prefix.is_empty() || prefix.ends_with('/') {
+                    prefix.clone()
+                } else {
+                    format!("{prefix}/")
+                },
+                base.day,
+                run_id.replace([':', '/'], "-")
+            );
+            let body: String = results.iter().map(|r| format!("{}\n", json!(r))).collect();
+            match self
+                .s3
+                .put_object()
+                .bucket(bucket)
+                .key(&key)
+                .content_type("application/x-ndjson")
+                .body(body.into_bytes().into())
+                .send()
+                .await
+            {
+                Ok(_) => summary.results_object = Some(format!("s3://{bucket}/{key}")),
+                Err(e) => summary
+                    .failures
+                    .push(LakeopsError::aws("s3:PutObject", e).to_string()),
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Renders a side's window and query, and asks Glue what it needs.
+    async fn prepare_side(
+        &self,
+        side: &Side,
+        date: &RunDate,
+        tables: &mut BTreeMap<String, Result<TableInfo, String>>,
+    ) -> (SideResult, Option<TableInfo>) {
+        let mut r = SideResult {
+            counted: String::new(),
+            window: String::new(),
+            method: CountMethod::CountStar,
+            rows: None,
+            query_ids: Vec::new(),
+            scanned_bytes: 0,
+            partition_present: None,
+            fresh_as_of: None,
+            age_seconds: None,
+            max_age_hours: None,
+            error: None,
+            unfinished: false,
+            sql: String::new(),
+            fallback_sql: None,
+            expect_partition: side.expect_partition,
+        };
+        match &side.counted {
+            Counted::Sql(sql) => {
+                r.counted = "sql".into();
+                r.method = CountMethod::Sql;
+                match template::render(sql, date) {
+                    Ok(s) => {
+                        r.window = s.clone();
+                        r.sql = s;
+                    }
+                    Err(e) => r.error = Some(e),
+                }
+                (r, None)
+            }
+            Counted::Table {
+                name,
+                partition,
+                filter,
+            } => {
+                r.counted = name.to_string();
+                let mut rendered_partition = Vec::new();
+                let mut predicates = Vec::new();
+                for (key, value) in partition {
+                    match template::render(value, date) {
+                        Ok(v) => {
+                            predicates.push(format!("{} = {}", quote_identifier(key), literal(&v)));
+                            rendered_partition.push((key.clone(), v));
+                        }
+                        Err(e) => r.error = Some(e),
+                    }
+                }
+                if let Some(f) = filter {
+                    match template::render(f, date) {
+                        Ok(f) => predicates.push(format!("({f})")),
+                        Err(e) => r.error = Some(e),
+                    }
+                }
+                let where_clause = if predicates.is_empty() {
+                    String::new()
+                } else {
+                    format!(" WHERE {}", predicates.join(" AND "))
+                };
+                r.window = predicates.join(" AND ");
+                r.sql = format!("SELECT count(*) FROM {}{where_clause}", name.quoted(""));
+                let info = if name.in_glue() {
+                    let entry = tables
+                        .entry(name.to_string())
+                        .or_insert(match self.catalog.table(name).await {
+                            Ok(i) => Ok(i),
+                            Err(e) => Err(e.to_string()),
+                        })
+                        .clone();
+                    match entry {
+                        Ok(i) => Some(i),
+                        Err(e) => {
+                            r.error = Some(e);
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                let iceberg = info.as_ref().is_some_and(|i| i.iceberg);
+                if iceberg && filter.is_none() {
+                    // Iceberg keeps partitioning in its own metadata (Glue lists no partitions):
+                    // the `partition` keys are read as identity partition columns of `$files`.
+                    r.method = CountMethod::IcebergMetadata;
+                    r.fallback_sql = Some(r.sql.clone());
+                    let files_where: Vec<String> = rendered_partition
+                        .iter()
+                        .map(|(k, v)| {
+                            format!("\"partition\".{} = {}", quote_identifier(k), literal(v))
+                        })
+                        .collect();
+                    r.sql = format!(
+                        "SELECT count_if(content <> 0) AS delete_files, coalesce(sum(CASE WHEN content = 0 THEN record_count ELSE 0 END), 0) AS data_rows, count(*) AS files FROM {}{}",
+                        name.quoted("$files"),
+                        if files_where.is_empty() { String::new() } else { format!(" WHERE {}", files_where.join(" AND ")) }
+                    );
+                } else if side.expect_partition && !iceberg && r.error.is_none() {
+                    match self
+                        .catalog
+                        .partition_exists(name, &rendered_partition)
+                        .await
+                    {
+                        Ok(present) => r.partition_present = Some(present),
+                        Err(e) => r.error = Some(e.to_string()),
+                    }
+                }
+                (r, info)
+            }
+        }
+    }
+}
+
+fn config_error(origin: &str, problems: Vec<String>) -> ConfigError {
+    ConfigError {
+        problems: problems
+            .into_iter()
+            .map(|p| ConfigProblem {
+                variable: format!("CHECKS_CONFIG ({origin})"),
+                problem: p,
+            })
+            .collect(),
+    }
+}
+
+fn cell_u64(rows: &[Vec<Option<String>>], col: usize) -> Option<u64> {
+    rows.first()?.get(col)?.as_deref()?.trim().parse().ok()
+}
+
+fn record_outcome(
+    side: &mut SideResult,
+    purpose: JobFor,
+    outcome: &Outcome,
+    summary: &mut RunSummary,
+) {
+    summary.scanned_bytes += outcome.scanned_bytes();
+    side.scanned_bytes += outcome.scanned_bytes();
+    if let Some(id) = outcome.id() {
+        side.query_ids.push(id.to_string());
+    }
+    match outcome {
+        Outcome::Succeeded {
+            rows, engine_ms, ..
+        } => {
+            summary.query_engine_ms_sum += engine_ms.unwrap_or(0);
+            match purpose {
+                JobFor::Count { .. } => match cell_u64(rows, 0) {
+                    Some(n) => side.rows = Some(n),
+                    None => {
+                        side.error =
+                            Some(format!("the count query returned {rows:?}, not one count"))
+                    }
+                },
+                JobFor::Metadata { .. } => {
+                    side.rows = cell_u64(rows, 1);
+                    if side.expect_partition {
+                        side.partition_present = cell_u64(rows, 2).map(|files| files > 0);
+                    }
+                }
+                JobFor::Freshness { .. } => {
+                    match rows.first().and_then(|r| r.first()).cloned().flatten() {
+                        Some(v) => match catalog::parse_timestamp(&v) {
+                            Some(t) => side.fresh_as_of = Some(t),
+                            None => {
+                                side.error = Some(format!("max() returned {v:?}, not a timestamp"))
+                            }
+                        },
+                        None => side.error = Some("the table is empty: no freshness".into()),
+                    }
+                }
+            }
+        }
+        Outcome::Failed { reason, .. } => side.error = Some(format!("query failed: {reason}")),
+        Outcome::Unfinished { .. } => side.unfinished = true,
+        Outcome::OverCap {
+            scanned_bytes, cap, ..
+        } => {
+            side.error = Some(format!(
+                "stopped after scanning {} (bytes_cap {})",
+                human_bytes(*scanned_bytes),
+                human_bytes(*cap)
+            ))
+        }
+    }
+}
+
+/// The verdict on one check run.
+pub fn evaluate(
+    c: &Check,
+    k: u32,
+    date: &RunDate,
+    source: SideResult,
+    target: SideResult,
+) -> CheckResult {
+    let mut problems = Vec::new();
+    let mut status = Status::Ok;
+    let mut worse = |s: Status, p: String, problems: &mut Vec<String>| {
+        status = status.max(s);
+        problems.push(p);
+    };
+    for (label, s) in [("source", &source), ("target", &target)] {
+        if let Some(e) = &s.error {
+            worse(Status::Error, format!("{label}: {e}"), &mut problems);
+        }
+        if s.unfinished {
+            worse(
+                Status::Unfinished,
+                format!("{label}: the query did not finish before the deadline and was stopped"),
+                &mut problems,
+            );
+        }
+        if s.partition_present == Some(false) {
+            worse(
+                Status::MissingPartition,
+                format!(
+                    "{label}: partition {} does not exist (no data arrived)",
+                    s.window
+                ),
+                &mut problems,
+            );
+        }
+        if let (Some(age), Some(max)) = (s.age_seconds, s.max_age_hours) {
+            if age as f64 > max * 3600.0 {
+                worse(
+                    Status::Stale,
+                    format!(
+                        "{label}: last updated {:.1} h ago, more than {max} h",
+                        age as f64 / 3600.0
+                    ),
+                    &mut problems,
+                );
+            }
+        }
+    }
+    let comparison =
+        match (source.rows, target.rows) {
+            (Some(s), Some(t)) => {
+                let cmp = c.tolerance.compare(s, t);
+                if !cmp.within {
+                    worse(
+                        Status::Mismatch,
+                        format!(
+                        "target has {t} rows, source {s}: difference {:+} ({}) beyond tolerance",
+                        cmp.diff,
+                        cmp.diff_pct.map(|p| format!("{p:.2}%")).unwrap_or_else(|| "n/a".into())
+                    ),
+                        &mut problems,
+                    );
+                }
+                Some(cmp)
+            }
+            _ => None,
+        };
+    CheckResult {
+        check: c.name.clone(),
+        run_date: date.day.to_string(),
+        lookback_day: k,
+        status,
+        problems,
+        source,
+        target,
+        comparison,
+        tolerance: c.tolerance,
+        severity: c.severity,
+        owner: c.owner.clone(),
+        tags: c.tags.clone(),
+    }
+}
+
+fn record_metrics(m: &mut Metrics, r: &CheckResult) {
+    let dims = [("Check", r.check.as_str())];
+    if let Some(n) = r.source.rows {
+        m.record(&dims, "SourceRows", n as f64, Unit::Count);
+    }
+    if let Some(n) = r.target.rows {
+        m.record(&dims, "TargetRows", n as f64, Unit::Count);
+    }
+    if let Some(cmp) = r.comparison {
+        m.record(&dims, "RowDiff", cmp.diff as f64, Unit::Count);
+        if let Some(p) = cmp.diff_pct {
+            m.record(&dims, "RowDiffPct", p, Unit::Percent);
+        }
+    }
+    if let Some(a) = r.source.age_seconds {
+        m.record(&dims, "SourceAgeSeconds", a as f64, Unit::Seconds);
+    }
+    if let Some(a) = r.target.age_seconds {
+        m.record(&dims, "TargetAgeSeconds", a as f64, Unit::Seconds);
+    }
+    m.record(
+        &dims,
+        "CheckFailed",
+        f64::from(u8::from(r.status != Status::Ok)),
+        Unit::Count,
+    );
+}
+
+/// One alert per failing check run.
+pub fn check_alert(
+    r: &CheckResult,
+    run_id: &str,
+    region: &str,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Alert {
+    let severity = match (r.status, r.severity) {
+        (Status::Unfinished, _) => Severity::Warning,
+        (_, CheckSeverity::Critical) => Severity::Critical,
+        (_, CheckSeverity::Warning) => Severity::Warning,
+        (_, CheckSeverity::Info) => Severity::Info,
+    };
+    let what = match r.status {
+        Status::Mismatch => "row counts differ",
+        Status::Stale => "data is stale",
+        Status::MissingPartition => "a partition is missing",
+        Status::Unfinished => "did not finish",
+        Status::Error => "could not be checked",
+        Status::Ok => "ok",
+    };
+    let rows = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    let side_line = |s: &SideResult| {
+        let mut parts = vec![format!(
+            "{} rows ({})",
+            rows(s.rows),
+            serde_json::to_value(s.method)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        )];
+        if let Some(a) = s.age_seconds {
+            parts.push(format!("updated {:.1} h ago", a as f64 / 3600.0));
+        }
+        if !s.query_ids.is_empty() {
+            parts.push(format!("query {}", s.query_ids.join(", ")));
+        }
+        format!("{} · {}", s.counted, parts.join(" · "))
+    };
+    let diff = r.comparison.map(|c| {
+        format!(
+            "{:+} rows ({})",
+            c.diff,
+            c.diff_pct
+                .map(|p| format!("{p:.2}%"))
+                .unwrap_or_else(|| "n/a: source is 0".into())
+        )
+    });
+    let mut alert = Alert::new(
+        r.status.alert_kind(),
+        severity,
+        FUNCTION,
+        format!("{FUNCTION}/{run_id}/{}/{}", r.check, r.run_date),
+        now,
+        format!("Check {} on {}: {what}", r.check, r.run_date),
+        r.problems.join(" "),
+    )
+    .field("Check", &r.check)
+    .field("Run date", format!("{} ({})", r.run_date, tz.name()))
+    .field("Source", side_line(&r.source))
+    .field("Target", side_line(&r.target))
+    .field("Difference", diff.clone().unwrap_or_else(|| "-".into()))
+    .field(
+        "Tolerance",
+        format!(
+            "{} rows{} ({:?})",
+            r.tolerance.rows,
+            r.tolerance
+                .percent
+                .map(|p| format!(" or {p}%"))
+                .unwrap_or_default(),
+            r.tolerance.direction
+        ),
+    )
+    .field(
+        "Window",
+        format!(
+            "source: {}\ntarget: {}",
+            or_all(&r.source.window),
+            or_all(&r.target.window)
+        ),
+    )
+    .field("Owner", r.owner.as_deref().unwrap_or("-"))
+    .attribute("check", &r.check);
+    if !r.tags.is_empty() {
+        alert = alert.field(
+            "Tags",
+            r.tags
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    if let Some(owner) = &r.owner {
+        alert = alert.attribute("owner", owner);
+    }
+    for s in [&r.source, &r.target] {
+        for id in &s.query_ids {
+            alert = alert.link(
+                &format!("{} query {id}", s.counted),
+                console::athena_query(region, id),
+            );
+        }
+    }
+    alert
+        .detail("check", &r.check)
+        .detail("run_date", &r.run_date)
+        .detail("status", r.status)
+        .detail("source_rows", r.source.rows)
+        .detail("target_rows", r.target.rows)
+        .detail("row_diff", r.comparison.map(|c| c.diff))
+        .detail("row_diff_pct", r.comparison.and_then(|c| c.diff_pct))
+        .detail("result", r)
+        .next_step(match r.status {
+            Status::Mismatch => "Compare the two windows: late or duplicate loads, a failed upstream job, or a filter that differs between the sides.",
+            Status::Stale => "Check the pipeline that feeds the stale side: its last run, its schedule and its errors.",
+            Status::MissingPartition => "The load for this window did not arrive: check the upstream job, or add the partition (MSCK REPAIR / ALTER TABLE ADD PARTITION) if the data is there.",
+            Status::Unfinished => "Raise the function timeout or DEADLINE_MARGIN_SECONDS, or make the count cheaper (partition filter, Iceberg).",
+            _ => "Read the error above; fix the table, permissions or the check, then re-run with {\"checks\": [\"<name>\"]}.",
+        })
+}
+
+fn or_all(w: &str) -> &str {
+    if w.is_empty() {
+        "(whole table)"
+    } else {
+        w
+    }
 }

@@ -1,0 +1,193 @@
+//! What the Glue Data Catalog knows about a table: its update time, whether it is Iceberg, its
+//! partitions. Glue's crawler `recordCount` parameter is an estimate and is never read here.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use lakeops::calendar::LocalDay;
+use lakeops::LakeopsError;
+
+use crate::sqlsafe::{literal, TableName};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableInfo {
+    pub updated_at: Option<DateTime<Utc>>,
+    pub iceberg: bool,
+    pub partition_keys: Vec<String>,
+}
+
+/// The newest partition of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewestPartition {
+    pub values: Vec<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+pub struct Catalog {
+    pub client: aws_sdk_glue::Client,
+}
+
+fn to_utc(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+impl Catalog {
+    pub async fn table(&self, t: &TableName) -> Result<TableInfo, LakeopsError> {
+        let out = self
+            .client
+            .get_table()
+            .database_name(&t.database)
+            .name(&t.table)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("glue:GetTable", e))?;
+        let table = out
+            .table()
+            .ok_or_else(|| LakeopsError::InvalidInput(format!("Glue has no table {t}")))?;
+        let iceberg = table
+            .parameters()
+            .and_then(|p| p.get("table_type"))
+            .is_some_and(|v| v.eq_ignore_ascii_case("iceberg"));
+        Ok(TableInfo {
+            updated_at: table.update_time().and_then(to_utc),
+            iceberg,
+            partition_keys: table
+                .partition_keys()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect(),
+        })
+    }
+
+    /// Whether a partition with exactly these key values exists (`GetPartitions` with an
+    /// expression, so it works whatever the key order).
+    pub async fn partition_exists(
+        &self,
+        t: &TableName,
+        values: &[(String, String)],
+    ) -> Result<bool, LakeopsError> {
+        let expression = values
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", literal(v)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let out = self
+            .client
+            .get_partitions()
+            .database_name(&t.database)
+            .table_name(&t.table)
+            .expression(expression)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("glue:GetPartitions", e))?;
+        Ok(!out.partitions().is_empty())
+    }
+
+    /// The newest partition by the first key's value (`by_value`) or by creation time.
+    pub async fn newest_partition(
+        &self,
+        t: &TableName,
+        by_value: bool,
+    ) -> Result<Option<NewestPartition>, LakeopsError> {
+        let mut best: Option<NewestPartition> = None;
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .get_partitions()
+                .database_name(&t.database)
+                .table_name(&t.table)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| LakeopsError::aws("glue:GetPartitions", e))?;
+            for p in out.partitions() {
+                let candidate = NewestPartition {
+                    values: p.values().to_vec(),
+                    created_at: p.creation_time().and_then(to_utc),
+                };
+                let newer = match &best {
+                    None => true,
+                    Some(b) if by_value => candidate.values.first() > b.values.first(),
+                    Some(b) => candidate.created_at > b.created_at,
+                };
+                if newer {
+                    best = Some(candidate);
+                }
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(best);
+            }
+        }
+    }
+}
+
+/// When data in a partition named by a date value is complete: the end of that day (local) or
+/// hour. Understands `2026-11-22`, `20261122`, `2026-11-22-13`, `2026-11-22 13`, `2026112213`.
+pub fn partition_value_end(value: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    for fmt in ["%Y-%m-%d", "%Y%m%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(v, fmt) {
+            return Some(LocalDay::new(d, tz).end());
+        }
+    }
+    for fmt in ["%Y-%m-%d-%H", "%Y-%m-%d %H", "%Y%m%d%H"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&format!("{v}:00"), &format!("{fmt}:%M")) {
+            let start = t.and_local_timezone(tz).earliest()?.with_timezone(&Utc);
+            return Some(start + Duration::hours(1));
+        }
+    }
+    None
+}
+
+/// A `max(timestamp column)` answer as an instant; values without a zone are read as UTC.
+pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let v = v.trim_end_matches(" UTC");
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(v, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Asia::Seoul;
+
+    #[test]
+    fn partition_values_and_timestamps() {
+        let end = partition_value_end("2026-11-22", Seoul).unwrap();
+        assert_eq!(end.to_rfc3339(), "2026-11-22T15:00:00+00:00");
+        assert_eq!(partition_value_end("20261122", Seoul), Some(end));
+        assert_eq!(
+            partition_value_end("2026-11-22-13", Seoul)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-22T05:00:00+00:00"
+        );
+        assert_eq!(partition_value_end("eu-west-1", Seoul), None);
+        for v in [
+            "2026-11-22 13:04:05.123",
+            "2026-11-22 13:04:05.123 UTC",
+            "2026-11-22T13:04:05Z",
+        ] {
+            assert_eq!(
+                parse_timestamp(v)
+                    .map(|t| t.format("%H:%M:%S").to_string())
+                    .as_deref(),
+                Some("13:04:05"),
+                "{v}"
+            );
+        }
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+}

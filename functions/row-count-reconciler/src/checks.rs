@@ -1,0 +1,584 @@
+//! The declared checks: the YAML file, its validation (every problem at once, each with its line)
+//! and the tolerance maths.
+//!
+//! ```yaml
+//! checks:
+//!   - name: orders_daily
+//!     owner: sales-data            # optional: owner / severity / tags go onto the alert
+//!     severity: critical           # critical (default) | warning | info
+//!     tags: {pipeline: orders}
+//!     source:
+//!       table: mysql_prod.shop.orders          # catalog.database.table (any catalog)
+//!       filter: "created_at >= timestamp '{{ yesterday_start }}' AND created_at < timestamp '{{ today_start }}'"
+//!     target:
+//!       table: awsdatacatalog.sales.orders_clean
+//!       partition: {dt: "{{ yesterday }}"}     # WHERE dt = '...', partition must exist
+//!       freshness: {max_age_hours: 30, measure: newest_partition_value}
+//!     tolerance: {rows: 10, percent: 0.5, direction: equal}
+//!     lookback_days: 2                         # also re-check the 2 days before
+//!     bytes_cap: 10000000000                   # stop a count query scanning more
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sqlsafe::{self, TableName};
+use crate::template;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileModel {
+    checks: Vec<CheckModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckModel {
+    name: String,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    source: SideModel,
+    target: SideModel,
+    #[serde(default)]
+    tolerance: ToleranceModel,
+    #[serde(default)]
+    lookback_days: u32,
+    #[serde(default)]
+    bytes_cap: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SideModel {
+    #[serde(default)]
+    table: Option<String>,
+    #[serde(default)]
+    sql: Option<String>,
+    #[serde(default)]
+    partition: BTreeMap<String, String>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    expect_partition: Option<bool>,
+    #[serde(default)]
+    freshness: Option<FreshnessModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FreshnessModel {
+    max_age_hours: f64,
+    measure: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToleranceModel {
+    #[serde(default)]
+    rows: Option<u64>,
+    #[serde(default)]
+    percent: Option<f64>,
+    #[serde(default)]
+    direction: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckSeverity {
+    Critical,
+    Warning,
+    Info,
+}
+
+/// What one side counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Counted {
+    /// A table, with its partition equalities and extra filter (templates not yet rendered).
+    Table {
+        name: TableName,
+        partition: Vec<(String, String)>,
+        filter: Option<String>,
+    },
+    /// A query returning one count.
+    Sql(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FreshnessMeasure {
+    /// Glue's table `UpdateTime` (changes on schema or property updates, and on commits for
+    /// Iceberg tables).
+    TableUpdated,
+    /// The newest partition's creation time in Glue.
+    NewestPartitionCreated,
+    /// The newest value of the first partition key read as a date (`2026-11-22`, `20261122`,
+    /// `2026-11-22-13`): data is as fresh as the end of that day (or hour).
+    NewestPartitionValue,
+    /// `max(column)` through Athena.
+    Column(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Freshness {
+    pub max_age_hours: f64,
+    pub measure: FreshnessMeasure,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Side {
+    pub counted: Counted,
+    /// Assert the window's partition exists (Glue `GetPartitions`), so "no data arrived" is told
+    /// apart from "0 rows". Default: on whenever `partition` is given.
+    pub expect_partition: bool,
+    pub freshness: Option<Freshness>,
+}
+
+impl Side {
+    pub fn table(&self) -> Option<&TableName> {
+        match &self.counted {
+            Counted::Table { name, .. } => Some(name),
+            Counted::Sql(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The difference either way must be within tolerance.
+    Equal,
+    /// The target may hold more rows than the source (it accumulates); a shortfall must be within
+    /// tolerance.
+    TargetGeSource,
+    /// The target may hold fewer rows (it filters); an excess must be within tolerance.
+    TargetLeSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tolerance {
+    pub rows: u64,
+    pub percent: Option<f64>,
+    pub direction: Direction,
+}
+
+/// The comparison of two counts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Comparison {
+    /// target − source.
+    pub diff: i64,
+    /// |diff| / source × 100; `None` when the source is 0 (then only `rows` can excuse a
+    /// difference — no division by zero, and 0 vs 0 is a match).
+    pub diff_pct: Option<f64>,
+    pub within: bool,
+}
+
+impl Tolerance {
+    /// Compares the counts. With both `rows` and `percent` set, a difference within *either* is
+    /// accepted: the absolute bound serves small tables, the percentage large ones.
+    pub fn compare(&self, source: u64, target: u64) -> Comparison {
+        let diff = target as i64 - source as i64;
+        let diff_pct = (source > 0).then(|| diff.unsigned_abs() as f64 / source as f64 * 100.0);
+        let counted = match self.direction {
+            Direction::Equal => diff.unsigned_abs(),
+            Direction::TargetGeSource => (-diff).max(0) as u64,
+            Direction::TargetLeSource => diff.max(0) as u64,
+        };
+        let pct_of_counted = (source > 0).then(|| counted as f64 / source as f64 * 100.0);
+        let within = counted <= self.rows
+            || matches!((self.percent, pct_of_counted), (Some(limit), Some(p)) if p <= limit);
+        Comparison {
+            diff,
+            diff_pct,
+            within,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub line: Option<usize>,
+    pub owner: Option<String>,
+    pub severity: CheckSeverity,
+    pub tags: BTreeMap<String, String>,
+    pub source: Side,
+    pub target: Side,
+    pub tolerance: Tolerance,
+    pub lookback_days: u32,
+    pub bytes_cap: Option<u64>,
+}
+
+/// Why the checks file is unusable: every problem, each with its line where known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecksError {
+    pub origin: String,
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for ChecksError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid checks file {} ({} problem{}):",
+            self.origin,
+            self.problems.len(),
+            if self.problems.len() == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The longest look-back a check may ask for.
+pub const MAX_LOOKBACK_DAYS: u32 = 31;
+
+/// Parses and validates a checks file; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> Result<Vec<Check>, ChecksError> {
+    let fail = |problems: Vec<String>| ChecksError {
+        origin: origin.to_string(),
+        problems,
+    };
+    let model: FileModel = serde_norway::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
+    let mut problems = Vec::new();
+    let mut checks = Vec::new();
+    let mut seen = BTreeMap::new();
+    for m in model.checks {
+        let line = line_of(text, &m.name);
+        let at = match line {
+            Some(l) => format!("check {:?} (line {l})", m.name),
+            None => format!("check {:?}", m.name),
+        };
+        let mut problem = |p: String| problems.push(format!("{at}: {p}"));
+        if sqlsafe::identifier(&m.name).is_err() {
+            problem("name: use letters, digits, _ and - (it becomes a metric dimension)".into());
+        }
+        if seen.insert(m.name.clone(), ()).is_some() {
+            problem("name: another check has the same name".into());
+        }
+        let severity = match m.severity.as_deref().unwrap_or("critical") {
+            "critical" => CheckSeverity::Critical,
+            "warning" => CheckSeverity::Warning,
+            "info" => CheckSeverity::Info,
+            other => {
+                problem(format!(
+                    "severity: {other:?} is not critical, warning or info"
+                ));
+                CheckSeverity::Critical
+            }
+        };
+        let source = side(&m.source, "source", &mut problem);
+        let target = side(&m.target, "target", &mut problem);
+        let direction = match m.tolerance.direction.as_deref().unwrap_or("equal") {
+            "equal" => Direction::Equal,
+            "target_ge_source" => Direction::TargetGeSource,
+            "target_le_source" => Direction::TargetLeSource,
+            other => {
+                problem(format!(
+                    "tolerance.direction: {other:?} is not equal, target_ge_source or target_le_source"
+                ));
+                Direction::Equal
+            }
+        };
+        if let Some(p) = m.tolerance.percent {
+            if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
+                problem("tolerance.percent: must be between 0 and 100".into());
+            }
+        }
+        if m.lookback_days > MAX_LOOKBACK_DAYS {
+            problem(format!("lookback_days: at most {MAX_LOOKBACK_DAYS}"));
+        }
+        if m.bytes_cap == Some(0) {
+            problem("bytes_cap: must be above 0".into());
+        }
+        if let (Some(source), Some(target)) = (source, target) {
+            checks.push(Check {
+                name: m.name,
+                line,
+                owner: m.owner,
+                severity,
+                tags: m.tags,
+                source,
+                target,
+                tolerance: Tolerance {
+                    rows: m.tolerance.rows.unwrap_or(0),
+                    percent: m.tolerance.percent,
+                    direction,
+                },
+                lookback_days: m.lookback_days,
+                bytes_cap: m.bytes_cap,
+            });
+        }
+    }
+    if checks.is_empty() && problems.is_empty() {
+        problems.push("no checks declared".into());
+    }
+    if problems.is_empty() {
+        Ok(checks)
+    } else {
+        Err(fail(problems))
+    }
+}
+
+fn side(m: &SideModel, which: &str, problem: &mut impl FnMut(String)) -> Option<Side> {
+    let mut ok = true;
+    let mut bad = |p: String| {
+        problem(format!("{which}.{p}"));
+        ok = false;
+    };
+    let counted = match (&m.table, &m.sql) {
+        (Some(table), None) => {
+            let name = TableName::parse(table)
+                .map_err(|e| bad(format!("table: {e}")))
+                .ok();
+            let mut partition = Vec::new();
+            for (key, value) in &m.partition {
+                if let Err(e) = sqlsafe::identifier(key) {
+                    bad(format!("partition: {e}"));
+                }
+                if let Err(e) = template::placeholders(value) {
+                    bad(format!("partition.{key}: {e}"));
+                }
+                partition.push((key.clone(), value.clone()));
+            }
+            if let Some(filter) = &m.filter {
+                if let Err(e) = template::placeholders(filter) {
+                    bad(format!("filter: {e}"));
+                }
+                if let Err(e) = sqlsafe::check_fragment(filter, false) {
+                    bad(format!("filter: {e}"));
+                }
+            }
+            name.map(|name| Counted::Table {
+                name,
+                partition,
+                filter: m.filter.clone(),
+            })
+        }
+        (None, Some(sql)) => {
+            if !m.partition.is_empty() || m.filter.is_some() {
+                bad("sql: put the window into the query itself; `partition` and `filter` apply to `table` sides".into());
+            }
+            if let Err(e) = template::placeholders(sql) {
+                bad(format!("sql: {e}"));
+            }
+            if let Err(e) = sqlsafe::check_fragment(sql, true) {
+                bad(format!("sql: {e}"));
+            }
+            Some(Counted::Sql(sql.trim().trim_end_matches(';').to_string()))
+        }
+        (Some(_), Some(_)) => {
+            bad("table/sql: give one of them, not both".into());
+            None
+        }
+        (None, None) => {
+            bad("table/sql: one of them is required".into());
+            None
+        }
+    };
+    let in_glue = matches!(&counted, Some(Counted::Table { name, .. }) if name.in_glue());
+    let expect_partition = m.expect_partition.unwrap_or(!m.partition.is_empty());
+    if expect_partition && (m.partition.is_empty() || !in_glue) {
+        bad("expect_partition: needs `partition` on a table in the Glue Data Catalog".into());
+    }
+    let freshness = match &m.freshness {
+        None => None,
+        Some(f) => {
+            if !(f.max_age_hours.is_finite() && f.max_age_hours > 0.0) {
+                bad("freshness.max_age_hours: must be above 0".into());
+            }
+            let measure = match f.measure.as_str() {
+                "table_updated" => Some(FreshnessMeasure::TableUpdated),
+                "newest_partition" => Some(FreshnessMeasure::NewestPartitionCreated),
+                "newest_partition_value" => Some(FreshnessMeasure::NewestPartitionValue),
+                other => match other.strip_prefix("column:") {
+                    Some(col) => match sqlsafe::identifier(col.trim()) {
+                        Ok(c) => Some(FreshnessMeasure::Column(c.to_string())),
+                        Err(e) => {
+                            bad(format!("freshness.measure: {e}"));
+                            None
+                        }
+                    },
+                    None => {
+                        bad(format!("freshness.measure: {other:?} is not table_updated, newest_partition, newest_partition_value or column:<name>"));
+                        None
+                    }
+                },
+            };
+            let needs_glue = !matches!(measure, Some(FreshnessMeasure::Column(_)));
+            if needs_glue && !in_glue {
+                bad("freshness.measure: only `column:<name>` works outside the Glue Data Catalog and for `sql` sides".into());
+            }
+            if matches!(measure, Some(FreshnessMeasure::Column(_)))
+                && counted
+                    .as_ref()
+                    .is_some_and(|c| matches!(c, Counted::Sql(_)))
+            {
+                bad("freshness.measure: column freshness needs a `table` side".into());
+            }
+            measure.map(|measure| Freshness {
+                max_age_hours: f.max_age_hours,
+                measure,
+            })
+        }
+    };
+    match counted {
+        Some(counted) if ok => Some(Side {
+            counted,
+            expect_partition,
+            freshness,
+        }),
+        _ => None,
+    }
+}
+
+/// The 1-based line of `name: <name>` in the file, for messages.
+fn line_of(text: &str, name: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start().trim_start_matches("- ").trim();
+            l.strip_prefix("name:")
+                .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\''))
+                == Some(name)
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+checks:
+  - name: orders_daily
+    owner: sales-data
+    tags: {pipeline: orders}
+    source:
+      table: mysql_prod.shop.orders
+      filter: "created_at >= timestamp '{{ yesterday_start }}' AND created_at < timestamp '{{ today_start }}'"
+    target:
+      table: sales.orders_clean
+      partition: {dt: "{{ yesterday }}"}
+      freshness: {max_age_hours: 30, measure: newest_partition_value}
+    tolerance: {rows: 10, percent: 0.5}
+    lookback_days: 2
+  - name: events_by_sql
+    severity: warning
+    source:
+      sql: "SELECT count(*) FROM raw.events WHERE dt = '{{ yesterday }}';"
+    target:
+      table: awsdatacatalog.clean.events
+      freshness: {max_age_hours: 2, measure: "column:ingested_at"}
+    tolerance: {direction: target_ge_source}
+"#;
+
+    #[test]
+    fn a_good_file() {
+        let checks = parse(GOOD, "checks.yaml").unwrap();
+        assert_eq!(checks.len(), 2);
+        let c = &checks[0];
+        assert_eq!(c.line, Some(3));
+        assert_eq!(c.severity, CheckSeverity::Critical);
+        assert!(c.target.expect_partition && !c.source.expect_partition);
+        assert_eq!(c.tolerance.rows, 10);
+        assert_eq!(
+            checks[1].source.counted,
+            Counted::Sql("SELECT count(*) FROM raw.events WHERE dt = '{{ yesterday }}'".into())
+        );
+        assert_eq!(
+            checks[1].target.freshness.as_ref().unwrap().measure,
+            FreshnessMeasure::Column("ingested_at".into())
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let bad = r#"
+checks:
+  - name: one
+    source:
+      table: "sales.orders; DROP TABLE x"
+    target:
+      table: sales.orders_clean
+      filter: "dt = '{{ tomorrow }}'"
+    tolerance: {direction: sideways}
+  - name: two
+    source:
+      sql: "SELECT 1; DELETE FROM t"
+    target:
+      table: mysql.db.t
+      freshness: {max_age_hours: 1, measure: table_updated}
+  - name: one
+    source: {table: a.b}
+    target: {table: a.c, partition: {dt: x}, filter: "x = 1 -- c"}
+"#;
+        let err = parse(bad, "s3://cfg/checks.yaml").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("invalid checks file s3://cfg/checks.yaml (7 problems):"),
+            "{text}"
+        );
+        for expected in [
+            "check \"one\" (line 3): source.table:",
+            "target.filter: unknown template variable \"tomorrow\"",
+            "tolerance.direction: \"sideways\"",
+            "check \"two\" (line 10): source.sql: `;` is not allowed",
+            "target.freshness.measure: only `column:<name>`",
+            "name: another check has the same name",
+            "target.filter: SQL comments",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn yaml_errors_carry_the_position() {
+        let err = parse("checks:\n  - name: x\n    sorce: {}\n", "f").unwrap_err();
+        assert!(err.problems[0].contains("line 3"), "{err}");
+        assert!(parse("checks: []", "f")
+            .unwrap_err()
+            .to_string()
+            .contains("no checks"));
+    }
+
+    #[test]
+    fn tolerance_maths() {
+        let t = |rows, percent, direction| Tolerance {
+            rows,
+            percent,
+            direction,
+        };
+        let eq = t(0, None, Direction::Equal);
+        assert_eq!(
+            eq.compare(0, 0),
+            Comparison {
+                diff: 0,
+                diff_pct: None,
+                within: true
+            }
+        );
+        assert!(
+            !eq.compare(0, 5).within,
+            "0 vs 5 has no percentage but is a mismatch"
+        );
+        assert_eq!(eq.compare(100, 90).diff, -10);
+        assert_eq!(eq.compare(100, 90).diff_pct, Some(10.0));
+        assert!(t(10, None, Direction::Equal).compare(100, 90).within);
+        assert!(t(0, Some(10.0), Direction::Equal).compare(100, 110).within);
+        assert!(!t(0, Some(9.9), Direction::Equal).compare(100, 110).within);
+        assert!(
+            t(5, Some(1.0), Direction::Equal).compare(10, 15).within,
+            "either bound"
+        );
+        let ge = t(0, None, Direction::TargetGeSource);
+        assert!(ge.compare(100, 150).within && !ge.compare(100, 99).within);
+        let le = t(0, None, Direction::TargetLeSource);
+        assert!(le.compare(100, 50).within && !le.compare(100, 101).within);
+        assert!(!t(0, Some(50.0), Direction::Equal).compare(0, 1).within);
+    }
+}

@@ -1,0 +1,174 @@
+//! Safe SQL for the count queries: identifiers are validated and quoted, template values can only
+//! become literal text, and no check can smuggle a second statement or a comment.
+
+use std::fmt;
+
+/// A validated `catalog.database.table` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName {
+    pub catalog: String,
+    pub database: String,
+    pub table: String,
+}
+
+impl TableName {
+    /// Parses `catalog.database.table` or `database.table` (catalog `awsdatacatalog`). Each part:
+    /// letters, digits, `_` and `-`, at most 255 characters (Glue and federated catalog names).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.trim().split('.').collect();
+        let (catalog, database, table) = match parts.as_slice() {
+            [d, t] => ("awsdatacatalog", *d, *t),
+            [c, d, t] => (*c, *d, *t),
+            _ => {
+                return Err(format!(
+                    "{s:?} is not `catalog.database.table` or `database.table`"
+                ))
+            }
+        };
+        for part in [catalog, database, table] {
+            identifier(part)?;
+        }
+        Ok(Self {
+            catalog: catalog.to_ascii_lowercase(),
+            database: database.to_string(),
+            table: table.to_string(),
+        })
+    }
+
+    /// Whether the table lives in the Glue Data Catalog (Glue can describe it).
+    pub fn in_glue(&self) -> bool {
+        self.catalog == "awsdatacatalog"
+    }
+
+    /// `"catalog"."database"."table"`; `suffix` names an Iceberg metadata table (`$files`).
+    pub fn quoted(&self, suffix: &str) -> String {
+        format!(
+            "\"{}\".\"{}\".\"{}{suffix}\"",
+            self.catalog, self.database, self.table
+        )
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.catalog, self.database, self.table)
+    }
+}
+
+/// A column or partition-key name: letters, digits and `_` only, not starting with a digit.
+pub fn identifier(s: &str) -> Result<&str, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !s.starts_with(|c: char| c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(s)
+    } else {
+        Err(format!(
+            "{s:?} is not a valid identifier (letters, digits, _ and -; not starting with a digit)"
+        ))
+    }
+}
+
+/// `"column"`, for an already validated identifier.
+pub fn quote_identifier(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+/// A string literal: `'...'` with embedded quotes doubled.
+pub fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Checks a predicate (a `filter`) or a whole statement (a `sql` side) for what could turn it
+/// into more than one expression or statement: `;`, comments and unbalanced quotes (outside
+/// string literals). `statement` additionally requires a single `SELECT` / `WITH` query.
+pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            quote @ ('\'' | '"') => {
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err(format!("unterminated {quote} quote")),
+                        Some(c) if *c == quote && chars.get(i + 1) == Some(&quote) => i += 2,
+                        Some(c) if *c == quote => break,
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            ';' => {
+                let rest: String = chars[i + 1..].iter().collect();
+                if !(statement && rest.trim().is_empty()) {
+                    return Err("`;` is not allowed: one statement per side".into());
+                }
+            }
+            '-' if chars.get(i + 1) == Some(&'-') => {
+                return Err("SQL comments (`--`) are not allowed".into())
+            }
+            '/' if chars.get(i + 1) == Some(&'*') => {
+                return Err("SQL comments (`/*`) are not allowed".into())
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if statement {
+        let head = s.trim_start().to_ascii_lowercase();
+        if !(head.starts_with("select") || head.starts_with("with")) {
+            return Err("a `sql` side must be one SELECT (or WITH ... SELECT) query".into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_validated_and_quoted() {
+        let t = TableName::parse("AwsDataCatalog.sales.orders_raw").unwrap();
+        assert_eq!(t.quoted(""), "\"awsdatacatalog\".\"sales\".\"orders_raw\"");
+        assert_eq!(
+            t.quoted("$files"),
+            "\"awsdatacatalog\".\"sales\".\"orders_raw$files\""
+        );
+        assert!(t.in_glue());
+        let mysql = TableName::parse("mysql_prod.shop.orders").unwrap();
+        assert!(!mysql.in_glue());
+        assert_eq!(
+            TableName::parse("sales.orders").unwrap().catalog,
+            "awsdatacatalog"
+        );
+        for bad in [
+            "orders",
+            "a.b.c.d",
+            "sales.orders\"; DROP TABLE x; --",
+            "sales.orders x",
+            "sales.",
+            "sales.1abc",
+        ] {
+            assert!(TableName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn injection_attempts_are_rejected() {
+        assert!(check_fragment("dt = '2026-11-22'", false).is_ok());
+        assert!(check_fragment("name = 'it''s; fine -- really'", false).is_ok());
+        assert!(check_fragment("dt = '1'; DROP TABLE t", false).is_err());
+        assert!(check_fragment("dt = '1' -- and the rest", false).is_err());
+        assert!(check_fragment("dt = '1' /* x */", false).is_err());
+        assert!(check_fragment("dt = 'unterminated", false).is_err());
+        assert!(check_fragment("SELECT count(*) FROM t;", true).is_ok());
+        assert!(check_fragment("SELECT 1; SELECT 2", true).is_err());
+        assert!(check_fragment("DELETE FROM t", true).is_err());
+        assert_eq!(literal("it's"), "'it''s'");
+        assert!(identifier("dt").is_ok());
+        assert!(identifier("d\"t").is_err());
+    }
+}
