@@ -478,6 +478,17 @@ checks:
 "#;
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let checks = parse(
+            include_str!("../checks.example.yaml"),
+            "checks.example.yaml",
+        )
+        .unwrap();
+        assert_eq!(checks.len(), 3);
+        assert_eq!(checks[0].lookback_days, 2);
+    }
+
+    #[test]
     fn a_good_file() {
         let checks = parse(GOOD, "checks.yaml").unwrap();
         assert_eq!(checks.len(), 2);

@@ -994,7 +994,7 @@ pub fn check_alert(
         FUNCTION,
         format!("{FUNCTION}/{run_id}/{}/{}", r.check, r.run_date),
         now,
-        format!("Check {} on {}: {what}", r.check, r.run_date),
+        format!("Check {}: {what} (run date {})", r.check, r.run_date),
         r.problems.join(" "),
     )
     .field("Check", &r.check)
@@ -1068,5 +1068,79 @@ fn or_all(w: &str) -> &str {
         "(whole table)"
     } else {
         w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mismatch_alert_has_both_counts_the_difference_and_the_window() {
+        let text = r#"checks:
+  - name: events_daily
+    owner: platform
+    source: {table: lake.events_raw, partition: {dt: "{{ yesterday }}"}}
+    target: {table: lake.events_clean, partition: {dt: "{{ yesterday }}"}}
+    tolerance: {percent: 1}
+"#;
+        let check = &checks::parse(text, "t").unwrap()[0];
+        let run = RunDate::at(
+            "2026-11-23T09:00:00Z".parse().unwrap(),
+            chrono_tz::Asia::Seoul,
+        );
+        let side = |table: &str, rows: u64, id: &str| SideResult {
+            counted: format!("awsdatacatalog.lake.{table}"),
+            window: "\"dt\" = '2026-11-22'".into(),
+            method: CountMethod::CountStar,
+            rows: Some(rows),
+            query_ids: vec![id.into()],
+            scanned_bytes: 1 << 20,
+            partition_present: Some(true),
+            fresh_as_of: None,
+            age_seconds: None,
+            max_age_hours: None,
+            error: None,
+            unfinished: false,
+            sql: String::new(),
+            fallback_sql: None,
+            expect_partition: true,
+        };
+        let r = evaluate(
+            check,
+            0,
+            &run,
+            side("events_raw", 5000, "q-src"),
+            side("events_clean", 4100, "q-tgt"),
+        );
+        assert_eq!(r.status, Status::Mismatch);
+        let alert = check_alert(&r, "evt-1", "us-east-1", chrono_tz::Asia::Seoul, Utc::now());
+        let body = alert.text_body();
+        println!("{body}");
+        assert_eq!(alert.kind, "RowCountMismatch");
+        assert_eq!(
+            alert.id,
+            "row-count-reconciler/evt-1/events_daily/2026-11-23"
+        );
+        for expected in [
+            "5000 rows",
+            "4100 rows",
+            "-900 rows (18.00%)",
+            "\"dt\" = '2026-11-22'",
+            "q-src",
+            "platform",
+        ] {
+            assert!(body.contains(expected), "missing {expected:?} in\n{body}");
+        }
+        // 0 vs 0 is a match, with no percentage.
+        let zero = evaluate(
+            check,
+            0,
+            &run,
+            side("events_raw", 0, "a"),
+            side("events_clean", 0, "b"),
+        );
+        assert_eq!(zero.status, Status::Ok);
+        assert_eq!(zero.comparison.unwrap().diff_pct, None);
     }
 }

@@ -50,6 +50,15 @@ async fn main() {
         lake.tap.topic_arn
     );
 
+    // Yesterday in the reconciler's timezone (Asia/Seoul, the default): the day its checks count.
+    let yesterday =
+        (anchor.with_timezone(&chrono_tz::Asia::Seoul).date_naive()) - chrono::Duration::days(1);
+    let recon = lake::seed_reconciliation(&emu, &config, yesterday, 2.0).await;
+    println!(
+        "reconciliation: database `lake` (5 pipelines, partitions for {yesterday}), checks file {}",
+        recon.checks_uri
+    );
+
     rule("starting the functions under cargo lambda watch");
     let functions = Functions::start(
         &emu,
@@ -58,6 +67,10 @@ async fn main() {
             ("FIREHOSE_STREAM", lake::LOG_STREAM),
             ("LEDGER_TABLE", lakeops_e2e::LEDGER_TABLE),
             ("KILLER_MODE", "enforce"),
+            ("CHECKS_CONFIG", recon.checks_uri.as_str()),
+            ("RESULTS_S3_URI", recon.results_uri.as_str()),
+            ("ATHENA_WORKGROUP", "etl"),
+            ("MAX_CONCURRENT_QUERIES", "10"),
         ],
     );
     println!("invoke endpoint 127.0.0.1:{}", functions.invoke_port);
