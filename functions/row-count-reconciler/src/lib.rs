@@ -1143,4 +1143,24 @@ mod tests {
         assert_eq!(zero.status, Status::Ok);
         assert_eq!(zero.comparison.unwrap().diff_pct, None);
     }
+
+    #[test]
+    fn reruns_and_backfills_from_the_event() {
+        let run = |v: Value| ScheduledRun::from_event(&v, Utc::now()).unwrap();
+        let o = overrides(&run(
+            json!({"checks": ["orders_daily"], "date": "2026-11-20"}),
+        ))
+        .unwrap();
+        assert_eq!(o.checks, Some(vec!["orders_daily".to_string()]));
+        assert_eq!(o.date, NaiveDate::from_ymd_opt(2026, 11, 20));
+        assert_eq!(overrides(&run(json!({}))).unwrap(), RunOverrides::default());
+        assert!(overrides(&run(json!({"checks": "orders_daily"}))).is_err());
+        assert!(overrides(&run(json!({"checks": [1]}))).is_err());
+        assert!(overrides(&run(json!({"date": "20/11/2026"}))).is_err());
+        assert_eq!(
+            parse_s3_uri("s3://bucket/a/b.yaml"),
+            Some(("bucket".into(), "a/b.yaml".into()))
+        );
+        assert_eq!(parse_s3_uri("/var/task/checks.yaml"), None);
+    }
 }
