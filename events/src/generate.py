@@ -19,7 +19,7 @@ def pack(payload):
 GROUP = "/aws/lambda/orders-ingest"
 STREAM = "2026/11/23/[$LATEST]8f0c6d1e2a3b4c5d6e7f8091a2b3c4d5"
 REQ = "3f6a1c2e-9b7d-4e1a-8c5f-0d2b4a6e8c1f"
-T0 = 1795424400000  # 2026-11-23T06:20:00Z
+T0 = 1795424400000  # 2026-11-23T09:00:00Z
 
 data_message = {
     "messageType": "DATA_MESSAGE",

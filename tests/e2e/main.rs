@@ -6,3 +6,4 @@ mod cost_watcher;
 mod foundation;
 mod killer;
 mod reconciler;
+mod transformer;

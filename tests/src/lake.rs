@@ -179,6 +179,19 @@ pub async fn seed(
             .expect("create table");
     }
 
+    create_log_delivery(config).await;
+
+    let tap = AlertTap::create(config).await;
+    crate::create_ledger_table(config).await;
+    SeededLake {
+        tap,
+        queries: count,
+    }
+}
+
+/// The transformer's sink: bucket `lakeops-logs` and Firehose stream `lakeops-logs` delivering to
+/// it under `logs/` (moto writes each PutRecordBatch as one object).
+pub async fn create_log_delivery(config: &aws_config::SdkConfig) {
     let s3 = aws_sdk_s3::Client::new(config);
     s3.create_bucket()
         .bucket(LOG_BUCKET)
@@ -200,13 +213,6 @@ pub async fn seed(
         .send()
         .await
         .expect("create delivery stream");
-
-    let tap = AlertTap::create(config).await;
-    crate::create_ledger_table(config).await;
-    SeededLake {
-        tap,
-        queries: count,
-    }
 }
 
 /// The reconciliation part of the lake: database `lake` with the tables of five pipelines, their

@@ -1,42 +1,440 @@
-//! log-subscription-transformer: CloudWatch Logs subscription payloads to enriched JSON records.
+//! log-subscription-transformer: CloudWatch Logs subscription payloads → clean, enriched JSON
+//! records → Firehose (and so S3, queryable by Athena), with alerts on errors, timeouts and
+//! crashes.
 //!
-//! Foundation stage: the function starts, validates its configuration and recognises its two
-//! triggers (CloudWatch Logs subscription, Firehose transformation); the pipeline is issue #5.
+//! Two triggers, one core ([`decode`] → [`transform`]):
+//! - a **subscription filter invoking the function** (`{"awslogs":{"data":…}}`): the records go to
+//!   `FIREHOSE_STREAM` with `PutRecordBatch` ([`sink`]); records that still fail after retries
+//!   within the deadline fail the invocation, so Lambda's retry and on-failure destination keep
+//!   the batch (records carry the CloudWatch event id, so downstream can drop the repeats);
+//! - **Firehose data transformation** (`{"records":[…]}`): every `recordId` is answered `Ok` (its
+//!   records as JSON lines), `Dropped` (CONTROL_MESSAGE, everything filtered out) or
+//!   `ProcessingFailed` (undecodable — Firehose keeps it under its error prefix), within the 6 MB
+//!   response limit.
+//!
+//! Never processes its own log group (a log loop); alerts at most once per log group per
+//! `ALERT_MIN_INTERVAL_MINUTES`, through the shared alert ledger.
 
-use lakeops::{CommonConfig, ConfigReader, LakeopsError};
+pub mod decode;
+pub mod parse;
+pub mod sink;
+pub mod transform;
+
+use std::collections::BTreeMap;
+use std::time::Duration as StdDuration;
+
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use lakeops::alert::{Alert, AlertSink, Severity};
+use lakeops::ledger::{DynamoLedger, Ledger};
+use lakeops::{
+    console, CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit,
+};
 use lambda_runtime::LambdaEvent;
+use regex::Regex;
+use serde::Serialize;
 use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::decode::LogsData;
+use crate::sink::FirehoseSink;
+use crate::transform::{LogRecord, Rules, Transformed};
 
 pub const FUNCTION: &str = "log-subscription-transformer";
+/// Firehose's limit on a transformation response, less room for the envelope.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;
+/// Error lines quoted in an alert.
+const ALERT_LINES: usize = 5;
 
-pub struct Deps {
+#[derive(Debug, Clone)]
+pub struct TransformerConfig {
     pub common: CommonConfig,
+    /// `FIREHOSE_STREAM`: where subscription-mode records go (not needed in Firehose mode).
+    pub firehose_stream: Option<String>,
+    /// `INCLUDE_PATTERN` / `EXCLUDE_PATTERN` (regexes on the raw message; `a|b` for several).
+    pub rules: Rules,
+    /// `ALERT_MIN_INTERVAL_MINUTES` (default 15; 0 = every invocation): per log group.
+    pub alert_interval: Duration,
+    /// `LEDGER_TABLE`: the alert ledger (rate limit, no duplicates on retries).
+    pub ledger_table: String,
+    /// The function's own log group (`AWS_LAMBDA_LOG_GROUP_NAME`, set by Lambda): never processed.
+    pub own_log_group: Option<String>,
+}
+
+fn regex(r: &mut ConfigReader, name: &str) -> Option<Regex> {
+    let raw = r.optional(name)?;
+    match Regex::new(&raw) {
+        Ok(re) => Some(re),
+        Err(e) => {
+            r.problem(name, format!("not a valid regex: {e}"));
+            None
+        }
+    }
+}
+
+impl TransformerConfig {
+    pub fn read(r: &mut ConfigReader) -> Self {
+        let common = CommonConfig::read(r);
+        let include = regex(r, "INCLUDE_PATTERN");
+        let exclude = regex(r, "EXCLUDE_PATTERN");
+        let custom = regex(r, "REDACT_PATTERN");
+        let rules = Rules::new(
+            include,
+            exclude,
+            r.bool_or("REDACT_AWS_KEYS", true),
+            r.bool_or("REDACT_EMAILS", true),
+            r.bool_or("REDACT_IPS", true),
+            custom,
+        );
+        let interval: u32 = r.parse_or("ALERT_MIN_INTERVAL_MINUTES", 15);
+        let own = r.optional("AWS_LAMBDA_LOG_GROUP_NAME").or_else(|| {
+            r.optional("AWS_LAMBDA_FUNCTION_NAME")
+                .map(|f| format!("/aws/lambda/{f}"))
+        });
+        Self {
+            common,
+            firehose_stream: r.optional("FIREHOSE_STREAM"),
+            rules,
+            alert_interval: Duration::minutes(interval as i64),
+            ledger_table: r.required("LEDGER_TABLE"),
+            own_log_group: own,
+        }
+    }
+}
+
+pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger> {
+    pub config: TransformerConfig,
+    pub sink: Option<FirehoseSink>,
+    pub alerts: A,
+    pub ledger: L,
 }
 
 impl Deps {
     pub async fn from_env() -> Result<Self, LakeopsError> {
         let mut r = ConfigReader::from_env();
-        let common = CommonConfig::read(&mut r);
+        let config = TransformerConfig::read(&mut r);
         r.finish()?;
-        Ok(Self { common })
+        let sdk = lakeops::aws::sdk_config().await;
+        Ok(Self {
+            sink: config.firehose_stream.clone().map(|stream| FirehoseSink {
+                client: aws_sdk_firehose::Client::new(&sdk),
+                stream,
+            }),
+            alerts: SnsAlertPublisher::new(
+                aws_sdk_sns::Client::new(&sdk),
+                &config.common.alert_topic_arn,
+                config.common.dry_run,
+            ),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &config.ledger_table),
+            config,
+        })
     }
 }
 
-pub async fn handle(event: LambdaEvent<Value>, _deps: &Deps) -> Result<Value, LakeopsError> {
+/// What an invocation did.
+#[derive(Debug, Default, Serialize)]
+pub struct RunSummary {
+    pub trigger: &'static str,
+    pub batches: usize,
+    pub events_in: usize,
+    pub records_out: usize,
+    pub dropped: usize,
+    pub control_messages: usize,
+    pub redacted: usize,
+    pub truncated: usize,
+    pub delivery_failed: usize,
+    pub firehose_calls: usize,
+    pub skipped_own_log_group: usize,
+    pub alerted: Vec<String>,
+    pub failures: Vec<String>,
+}
+
+/// Error lines of one log group in this invocation.
+#[derive(Debug, Default)]
+struct GroupErrors {
+    stream: String,
+    account: String,
+    first_at: Option<DateTime<Utc>>,
+    lines: Vec<String>,
+    errors: usize,
+    timeouts: usize,
+    crashes: usize,
+}
+
+pub async fn handle<A: AlertSink, L: Ledger>(
+    event: LambdaEvent<Value>,
+    deps: &Deps<A, L>,
+) -> Result<Value, LakeopsError> {
+    let now = Utc::now();
+    let remaining = lakeops::deadline::remaining(event.context.deadline, now.timestamp_millis())
+        .unwrap_or(StdDuration::from_secs(60));
+    // Keep 2 s to answer and report.
+    let deadline = Instant::now() + remaining.saturating_sub(StdDuration::from_secs(2));
     let payload = &event.payload;
-    if payload.pointer("/awslogs/data").is_some() {
-        return Ok(json!({"function": FUNCTION, "trigger": "cloudwatch-logs-subscription"}));
+    let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
+    let mut errors: BTreeMap<String, GroupErrors> = BTreeMap::new();
+    let (summary, answer) = if let Some(data) =
+        payload.pointer("/awslogs/data").and_then(Value::as_str)
+    {
+        let mut summary = RunSummary {
+            trigger: "cloudwatch-logs-subscription",
+            batches: 1,
+            ..Default::default()
+        };
+        // A payload that cannot be decoded will never decode: InvalidInput, kept by the
+        // on-failure destination for inspection.
+        let data = decode::decode(data).map_err(|e| LakeopsError::InvalidInput(e.to_string()))?;
+        let lines: Vec<Vec<u8>> =
+            process(&data, deps, &mut summary, &mut metrics, &mut errors).unwrap_or_default();
+        if !lines.is_empty() {
+            let Some(sink) = &deps.sink else {
+                return Err(LakeopsError::InvalidInput(
+                    "FIREHOSE_STREAM is not set: subscription mode has nowhere to send records"
+                        .into(),
+                ));
+            };
+            let n = lines.len();
+            let delivery = sink.send(lines, deadline).await;
+            summary.firehose_calls = delivery.calls;
+            summary.records_out = delivery.delivered;
+            summary.delivery_failed = delivery.failed;
+            if delivery.failed > 0 {
+                summary.failures.push(format!(
+                    "{} of {n} records not delivered to Firehose: {}",
+                    delivery.failed,
+                    delivery.last_error.unwrap_or_default()
+                ));
+            }
+        }
+        (summary, None)
+    } else if let Some(records) = payload.get("records").and_then(Value::as_array) {
+        let mut summary = RunSummary {
+            trigger: "firehose-transformation",
+            ..Default::default()
+        };
+        let mut answers = Vec::with_capacity(records.len());
+        let mut response_bytes = 0usize;
+        for rec in records {
+            let id = rec["recordId"].clone();
+            let raw = rec["data"].as_str().unwrap_or_default();
+            summary.batches += 1;
+            let answer = match decode::decode(raw) {
+                Err(e) => {
+                    tracing::warn!(record_id = %id, error = %e, "record cannot be decoded");
+                    summary.failures.push(format!("record {id}: {e}"));
+                    json!({"recordId": id, "result": "ProcessingFailed", "data": raw})
+                }
+                Ok(data) => match process(&data, deps, &mut summary, &mut metrics, &mut errors) {
+                    None => json!({"recordId": id, "result": "Dropped", "data": ""}),
+                    Some(lines) if lines.is_empty() => {
+                        json!({"recordId": id, "result": "Dropped", "data": ""})
+                    }
+                    Some(lines) => {
+                        let n = lines.len();
+                        let body = base64::engine::general_purpose::STANDARD.encode(lines.concat());
+                        if response_bytes + body.len() > MAX_RESPONSE_BYTES {
+                            // Over the response limit: handed back failed (Firehose keeps it under
+                            // its processing-failed prefix) rather than cut.
+                            summary.delivery_failed += n;
+                            json!({"recordId": id, "result": "ProcessingFailed", "data": raw})
+                        } else {
+                            summary.records_out += n;
+                            json!({"recordId": id, "result": "Ok", "data": body})
+                        }
+                    }
+                },
+            };
+            response_bytes += answer["data"].as_str().map_or(0, str::len) + 200;
+            answers.push(answer);
+        }
+        // Decode failures are answered, not raised: Firehose has the record.
+        summary.failures.clear();
+        (summary, Some(json!({"records": answers})))
+    } else {
+        return Err(LakeopsError::InvalidInput(
+            "expected a CloudWatch Logs subscription event ({\"awslogs\":{\"data\":...}}) or a Firehose transformation event ({\"records\":[...]})".into(),
+        ));
+    };
+    let mut summary = summary;
+    for (group, e) in errors {
+        let alert = error_alert(
+            &group,
+            &e,
+            deps.config.alert_interval,
+            &deps.config.common.region,
+            now,
+        );
+        match lakeops::ledger::send_once(
+            &deps.ledger,
+            &deps.alerts,
+            &alert.id,
+            &alert,
+            now,
+            Duration::days(1),
+        )
+        .await
+        {
+            Ok(true) => summary.alerted.push(alert.id.clone()),
+            Ok(false) => tracing::info!(
+                log_group = group,
+                "error alert rate-limited (one per interval)"
+            ),
+            Err(e) => summary.failures.push(format!("alert for {group}: {e}")),
+        }
     }
-    if let Some(records) = payload.get("records").and_then(Value::as_array) {
-        // Firehose requires an answer for every recordId; until the pipeline exists, none is lost:
-        // each is handed back for Firehose to retry / send to its error prefix.
-        let answers: Vec<Value> = records
-            .iter()
-            .map(|r| json!({"recordId": r["recordId"], "result": "ProcessingFailed", "data": r["data"]}))
-            .collect();
-        return Ok(json!({"records": answers}));
+    let none: [(&str, &str); 0] = [];
+    metrics.record(&none, "EventsIn", summary.events_in as f64, Unit::Count);
+    metrics.record(&none, "RecordsOut", summary.records_out as f64, Unit::Count);
+    metrics.record(&none, "Dropped", summary.dropped as f64, Unit::Count);
+    metrics.record(&none, "Redacted", summary.redacted as f64, Unit::Count);
+    metrics.record(&none, "Truncated", summary.truncated as f64, Unit::Count);
+    metrics.record(
+        &none,
+        "DeliveryFailed",
+        summary.delivery_failed as f64,
+        Unit::Count,
+    );
+    metrics.flush();
+    tracing::info!(summary = %json!(summary), "run finished");
+    if !summary.failures.is_empty() {
+        return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
     }
-    Err(LakeopsError::InvalidInput(
-        "expected a CloudWatch Logs subscription event ({\"awslogs\":{\"data\":...}}) or a Firehose transformation event".into(),
-    ))
+    Ok(answer.unwrap_or_else(|| json!(summary)))
+}
+
+/// One decoded batch → JSON lines (None when the batch is dropped whole).
+fn process<A, L>(
+    data: &LogsData,
+    deps: &Deps<A, L>,
+    summary: &mut RunSummary,
+    metrics: &mut Metrics,
+    errors: &mut BTreeMap<String, GroupErrors>,
+) -> Option<Vec<Vec<u8>>> {
+    if data.is_control() {
+        summary.control_messages += 1;
+        summary.dropped += data.log_events.len();
+        return None;
+    }
+    if deps.config.own_log_group.as_deref() == Some(data.log_group.as_str()) {
+        tracing::warn!(
+            log_group = data.log_group,
+            "own log group: skipped (no log loop)"
+        );
+        summary.skipped_own_log_group += 1;
+        summary.dropped += data.log_events.len();
+        return None;
+    }
+    let Transformed {
+        records,
+        events_in,
+        dropped,
+        redactions,
+        truncated,
+    } = transform::transform(data, &deps.config.common.region, &deps.config.rules);
+    summary.events_in += events_in;
+    summary.dropped += dropped;
+    summary.redacted += redactions;
+    summary.truncated += truncated;
+    let mut lines = Vec::with_capacity(records.len());
+    for r in &records {
+        note_errors(r, errors);
+        if let (Some(report), Some(f)) = (&r.report, &r.function_name) {
+            let dims = [("FunctionName", f.as_str())];
+            if let Some(v) = report.duration_ms {
+                metrics.record(&dims, "Duration", v, Unit::Milliseconds);
+            }
+            if let Some(v) = report.max_memory_used_mb {
+                metrics.record(&dims, "MaxMemoryUsed", v, Unit::Megabytes);
+            }
+            if let Some(v) = report.init_duration_ms {
+                metrics.record(&dims, "InitDuration", v, Unit::Milliseconds);
+            }
+        }
+        let mut line = serde_json::to_vec(r).unwrap_or_default();
+        line.push(b'\n');
+        lines.push(line);
+    }
+    Some(lines)
+}
+
+fn note_errors(r: &LogRecord, errors: &mut BTreeMap<String, GroupErrors>) {
+    if !r.is_error() {
+        return;
+    }
+    let e = errors.entry(r.log_group.clone()).or_default();
+    if e.lines.is_empty() {
+        e.stream = r.log_stream.clone();
+        e.account = r.account.clone();
+        e.first_at = DateTime::parse_from_rfc3339(&r.timestamp)
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
+    }
+    match r.kind.as_str() {
+        "platform.timeout" => e.timeouts += 1,
+        "runtime.crash" => e.crashes += 1,
+        _ => e.errors += 1,
+    }
+    if e.lines.len() < ALERT_LINES {
+        e.lines.push(lakeops::alert::truncate(&r.message, 500));
+    }
+}
+
+/// One alert per log group per invocation (and at most one per interval).
+fn error_alert(
+    group: &str,
+    e: &GroupErrors,
+    interval: Duration,
+    region: &str,
+    now: DateTime<Utc>,
+) -> Alert {
+    let at = e.first_at.unwrap_or(now);
+    let bucket = if interval.num_seconds() > 0 {
+        at.timestamp().div_euclid(interval.num_seconds())
+    } else {
+        // No rate limit: one alert per first-error instant (a retry of the batch repeats it).
+        at.timestamp_millis()
+    };
+    let what = match (e.timeouts, e.crashes) {
+        (0, 0) => "errors",
+        (_, 0) => "timeouts",
+        (0, _) => "crashes",
+        _ => "timeouts and crashes",
+    };
+    let severity = if e.timeouts + e.crashes > 0 {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    Alert::new(
+        "LogErrors",
+        severity,
+        FUNCTION,
+        format!("{FUNCTION}/{group}/{bucket}"),
+        now,
+        format!("{} in {group}", capitalize(what)),
+        format!(
+            "{group} logged {} error line(s), {} timeout(s) and {} crash(es) in this batch, starting {}.",
+            e.errors, e.timeouts, e.crashes, at.to_rfc3339()
+        ),
+    )
+    .field("Log group", group)
+    .field("Log stream", &e.stream)
+    .field("First lines", e.lines.join("\n"))
+    .attribute("log_group", group)
+    .link("Log stream in CloudWatch", console::log_stream(region, group, &e.stream))
+    .detail("log_group", group)
+    .detail("log_stream", &e.stream)
+    .detail("account", &e.account)
+    .detail("errors", e.errors)
+    .detail("timeouts", e.timeouts)
+    .detail("crashes", e.crashes)
+    .detail("first_error_at", at)
+    .next_step("Open the log stream at the first line; for timeouts compare Duration with the function's timeout in the REPORT lines.")
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
