@@ -146,4 +146,24 @@ mod tests {
             })
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Whatever arrives — text, random bytes as base64, gzip of random bytes, a valid payload
+        /// cut or flipped anywhere — decoding returns, it never panics.
+        #[test]
+        fn never_panics(text in ".{0,200}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000), cut in 0usize..400, flip in 0usize..400) {
+            let _ = decode(&text);
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let _ = decode(&b64.encode(&bytes));
+            let _ = decode(&encode(&bytes));
+            let valid = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[{"id":"1","timestamp":1,"message":"m"}]}"#;
+            let mut gz = b64.decode(encode(valid)).unwrap();
+            let _ = decode(&b64.encode(&gz[..cut.min(gz.len())]));
+            let i = flip % gz.len();
+            gz[i] ^= 0x5a;
+            let _ = decode(&b64.encode(&gz));
+        }
+    }
 }
