@@ -16,6 +16,7 @@
 //! `ALERT_MIN_INTERVAL_MINUTES`, through the shared alert ledger.
 
 pub mod decode;
+pub mod fixtures;
 pub mod parse;
 pub mod sink;
 pub mod transform;

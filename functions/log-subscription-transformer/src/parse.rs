@@ -148,8 +148,11 @@ fn parse_text(message: &str) -> Parsed {
     }
     if p.level.is_none() {
         // A level word near the start: `[ERROR] ...`, `ERROR: ...`, Glue/Spark `... ERROR Logger: ...`.
-        let head: String = message.chars().take(64).collect();
-        p.level = head
+        let mut end = message.len().min(64);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        p.level = message[..end]
             .split(|c: char| c.is_whitespace() || c == ':' || c == '[' || c == ']')
             .find_map(|w| normalize_level(w).filter(|_| w.chars().all(|c| c.is_ascii_uppercase())));
     }

@@ -1,7 +1,7 @@
 //! A decoded batch → output records: filter, redact, parse, enrich, cap the size.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -19,6 +19,8 @@ pub struct Rules {
     pub exclude: Option<Regex>,
     /// (pattern, replacement), applied in order.
     pub redactions: Vec<(Regex, &'static str)>,
+    /// All redaction patterns at once: one pass tells whether a line needs any (most do not).
+    any_redaction: Option<RegexSet>,
 }
 
 impl Rules {
@@ -62,10 +64,14 @@ impl Rules {
         if let Some(c) = custom {
             redactions.push((c, "[REDACTED]"));
         }
+        let any_redaction = (!redactions.is_empty())
+            .then(|| RegexSet::new(redactions.iter().map(|(r, _)| r.as_str())).ok())
+            .flatten();
         Self {
             include,
             exclude,
             redactions,
+            any_redaction,
         }
     }
 
@@ -75,7 +81,14 @@ impl Rules {
     }
 
     /// The message with every match replaced, and how many were.
-    fn redact(&self, message: &str) -> (String, usize) {
+    fn redact<'a>(&self, message: &'a str) -> (std::borrow::Cow<'a, str>, usize) {
+        if self
+            .any_redaction
+            .as_ref()
+            .is_some_and(|set| !set.is_match(message))
+        {
+            return (std::borrow::Cow::Borrowed(message), 0);
+        }
         let mut text = std::borrow::Cow::Borrowed(message);
         let mut count = 0;
         for (re, replacement) in &self.redactions {
@@ -85,7 +98,7 @@ impl Rules {
                 text = std::borrow::Cow::Owned(re.replace_all(&text, *replacement).into_owned());
             }
         }
-        (text.into_owned(), count)
+        (text, count)
     }
 }
 
@@ -217,7 +230,7 @@ pub fn transform(data: &LogsData, region: &str, rules: &Rules) -> Transformed {
             truncated: false,
         };
         out.redactions += redactions;
-        if cap_size(&mut record) {
+        if cap_size(&mut record, event.message.len()) {
             out.truncated += 1;
         }
         out.records.push(record);
@@ -233,9 +246,11 @@ pub fn size(record: &LogRecord) -> usize {
 }
 
 /// Cuts an oversize record to fit [`MAX_RECORD_BYTES`]: its fields go first, then the message is
-/// cut at a character boundary with a marker. Returns whether it was cut.
-pub fn cap_size(record: &mut LogRecord) -> bool {
-    if size(record) <= MAX_RECORD_BYTES {
+/// cut at a character boundary with a marker. Returns whether it was cut. `raw_len` is the log
+/// event's length: JSON escaping at most sextuples text, so most records need no measuring.
+pub fn cap_size(record: &mut LogRecord, raw_len: usize) -> bool {
+    let bound = raw_len * 6 * 2 + record.log_group.len() + record.log_stream.len() + 4096;
+    if bound <= MAX_RECORD_BYTES || size(record) <= MAX_RECORD_BYTES {
         return false;
     }
     record.truncated = true;

@@ -1,0 +1,31 @@
+//! criterion: the decode → parse → enrich → serialize path and the floor (decode only) on a
+//! ~1 MB-compressed mixed batch. `cargo bench -p log-subscription-transformer`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use log_subscription_transformer::transform::{self, Rules};
+use log_subscription_transformer::{decode, fixtures};
+
+fn bench(c: &mut Criterion) {
+    let rules = Rules::new(None, None, true, true, true, None);
+    let (data, _events, raw_len) = fixtures::payload_of_compressed_size(1_000_000);
+    let mut group = c.benchmark_group("transformer");
+    group.throughput(Throughput::Bytes(raw_len as u64));
+    group.sample_size(20);
+    group.bench_function("floor_decode_only", |b| {
+        b.iter(|| decode::decode(&data).expect("payload").log_events.len())
+    });
+    group.bench_function("pipeline", |b| {
+        b.iter(|| {
+            let batch = decode::decode(&data).expect("payload");
+            let t = transform::transform(&batch, "us-east-1", &rules);
+            t.records
+                .iter()
+                .map(|r| serde_json::to_vec(r).expect("record").len() + 1)
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
