@@ -56,6 +56,40 @@ pub async fn send_once<L: Ledger, A: crate::alert::AlertSink>(
     Ok(true)
 }
 
+/// [`send_once`] keyed by the alert's own id (stable across retries) at its `occurred_at`, noted
+/// in a run's summary: the id goes to `sent` when it was published now, a failure to `failures`
+/// (the run carries on and fails at the end, so a retry sends what is missing). Returns
+/// `Some(true)` sent now, `Some(false)` sent before, `None` failed.
+pub async fn send_alert_once<L: Ledger, A: crate::alert::AlertSink>(
+    ledger: &L,
+    alerts: &A,
+    alert: &crate::alert::Alert,
+    keep_for: Duration,
+    sent: &mut Vec<String>,
+    failures: &mut Vec<String>,
+) -> Option<bool> {
+    match send_once(
+        ledger,
+        alerts,
+        &alert.id,
+        alert,
+        alert.occurred_at,
+        keep_for,
+    )
+    .await
+    {
+        Ok(true) => {
+            sent.push(alert.id.clone());
+            Some(true)
+        }
+        Ok(false) => Some(false),
+        Err(e) => {
+            failures.push(format!("alert {}: {e}", alert.id));
+            None
+        }
+    }
+}
+
 /// The ledger in a DynamoDB table (partition key `pk`, string; TTL on `expires_at`).
 #[derive(Debug, Clone)]
 pub struct DynamoLedger {

@@ -82,6 +82,26 @@ impl ScheduledRun {
     }
 }
 
+impl ScheduledRun {
+    /// A date override such as `{"date": "2026-11-20"}` (a backfill or a re-run); a wrong type or
+    /// format is an error, not ignored.
+    pub fn date_override(&self, name: &str) -> Result<Option<chrono::NaiveDate>, LakeopsError> {
+        match self.overrides.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| {
+                    LakeopsError::InvalidInput(format!(
+                        "override {name:?} must be a date like 2026-11-20, got {s:?}"
+                    ))
+                }),
+            Some(other) => Err(LakeopsError::InvalidInput(format!(
+                "override {name:?} must be a date like 2026-11-20, got {other}"
+            ))),
+        }
+    }
+}
+
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -130,5 +150,22 @@ mod tests {
             .contains("Athena Query State Change"));
         let bad_time = json!({"detail-type": "Scheduled Event", "time": "yesterday"});
         assert!(ScheduledRun::from_event(&bad_time, now).is_err());
+    }
+
+    #[test]
+    fn date_overrides() {
+        let run = |v| ScheduledRun::from_event(&v, Utc::now()).unwrap();
+        let d = run(json!({"date": "2026-11-20"}))
+            .date_override("date")
+            .unwrap();
+        assert_eq!(d, chrono::NaiveDate::from_ymd_opt(2026, 11, 20));
+        assert_eq!(run(json!({})).date_override("date").unwrap(), None);
+        let err = run(json!({"date": "20/11/2026"}))
+            .date_override("date")
+            .unwrap_err();
+        assert!(err.to_string().contains("like 2026-11-20"), "{err}");
+        assert!(run(json!({"date": 20261120}))
+            .date_override("date")
+            .is_err());
     }
 }

@@ -160,6 +160,8 @@ async fn every_function_answers_an_invoke_under_cargo_lambda_watch() {
         &[
             ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
             ("LEDGER_TABLE", lakeops_e2e::LEDGER_TABLE),
+            // The CONTROL_MESSAGE sends nothing, but subscription mode needs a stream configured.
+            ("FIREHOSE_STREAM", lakeops_e2e::lake::LOG_STREAM),
             // The shipped example, read from a path (its tables do not exist here: the checks
             // report errors, the invoke still answers).
             (

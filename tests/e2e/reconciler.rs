@@ -3,7 +3,7 @@
 //! queries ran in parallel.
 
 use lakeops_e2e::lake::{seed_reconciliation, RESULTS_BUCKET};
-use lakeops_e2e::{athena_watch_setup, event_file, Emulator, Functions, LEDGER_TABLE};
+use lakeops_e2e::{athena_watch_setup, event_file, s3_text, Emulator, Functions, LEDGER_TABLE};
 
 #[tokio::test]
 async fn five_checks_three_alerts_in_parallel() {
@@ -94,20 +94,8 @@ async fn five_checks_three_alerts_in_parallel() {
     let key = object
         .strip_prefix(&format!("s3://{RESULTS_BUCKET}/"))
         .unwrap();
-    let body = aws_sdk_s3::Client::new(&config)
-        .get_object()
-        .bucket(RESULTS_BUCKET)
-        .key(key)
-        .send()
+    let lines: Vec<serde_json::Value> = s3_text(&config, RESULTS_BUCKET, key)
         .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
-    let lines: Vec<serde_json::Value> = String::from_utf8(body.to_vec())
-        .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

@@ -4,7 +4,9 @@
 
 use base64::Engine;
 use lakeops_e2e::lake::{create_log_delivery, LOG_BUCKET, LOG_STREAM};
-use lakeops_e2e::{create_ledger_table, event_file, AlertTap, Emulator, Functions, LEDGER_TABLE};
+use lakeops_e2e::{
+    create_ledger_table, event_file, s3_text, AlertTap, Emulator, Functions, LEDGER_TABLE,
+};
 use serde_json::Value;
 
 async fn delivered_lines(config: &aws_config::SdkConfig) -> Vec<Value> {
@@ -18,19 +20,8 @@ async fn delivered_lines(config: &aws_config::SdkConfig) -> Vec<Value> {
         .unwrap();
     let mut lines = Vec::new();
     for object in listing.contents() {
-        let body = s3
-            .get_object()
-            .bucket(LOG_BUCKET)
-            .key(object.key().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
-        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
+        let body = s3_text(config, LOG_BUCKET, object.key().unwrap()).await;
+        for line in body.lines() {
             lines.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")));
         }
     }

@@ -342,6 +342,23 @@ pub async fn athena_watch_setup(
     (config, tap)
 }
 
+/// An S3 object's body as text (objects the functions wrote).
+pub async fn s3_text(config: &aws_config::SdkConfig, bucket: &str, key: &str) -> String {
+    let body = aws_sdk_s3::Client::new(config)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get s3://{bucket}/{key}: {e}"))
+        .body
+        .collect()
+        .await
+        .expect("object body")
+        .into_bytes();
+    String::from_utf8(body.to_vec()).expect("UTF-8 object")
+}
+
 /// One alert as an SQS subscriber receives it.
 #[derive(Debug, Clone)]
 pub struct DeliveredAlert {

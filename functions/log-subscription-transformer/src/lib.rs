@@ -27,6 +27,7 @@ use std::time::Duration as StdDuration;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use lakeops::alert::{Alert, AlertSink, Severity};
+use lakeops::config::{ConfigError, ConfigProblem};
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::{
     console, CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit,
@@ -144,6 +145,8 @@ pub struct RunSummary {
     pub redacted: usize,
     pub truncated: usize,
     pub delivery_failed: usize,
+    /// Payloads (Firehose records) that could not be decoded.
+    pub decode_failed: usize,
     pub firehose_calls: usize,
     pub skipped_own_log_group: usize,
     pub alerted: Vec<String>,
@@ -182,18 +185,28 @@ pub async fn handle<A: AlertSink, L: Ledger>(
             batches: 1,
             ..Default::default()
         };
-        // A payload that cannot be decoded will never decode: InvalidInput, kept by the
-        // on-failure destination for inspection.
-        let data = decode::decode(data).map_err(|e| LakeopsError::InvalidInput(e.to_string()))?;
+        let Some(sink) = &deps.sink else {
+            return Err(LakeopsError::Config(ConfigError {
+                problems: vec![ConfigProblem {
+                    variable: "FIREHOSE_STREAM".into(),
+                    problem: "required for CloudWatch Logs subscription events (records need a delivery stream)".into(),
+                }],
+            }));
+        };
+        // A payload that cannot be decoded will never decode: InvalidInput (counted), and the
+        // event is kept by Lambda's on-failure destination for inspection.
+        let data = match decode::decode(data) {
+            Ok(d) => d,
+            Err(e) => {
+                summary.decode_failed = 1;
+                record_totals(&mut metrics, &summary);
+                metrics.flush();
+                return Err(LakeopsError::InvalidInput(e.to_string()));
+            }
+        };
         let lines: Vec<Vec<u8>> =
             process(&data, deps, &mut summary, &mut metrics, &mut errors).unwrap_or_default();
         if !lines.is_empty() {
-            let Some(sink) = &deps.sink else {
-                return Err(LakeopsError::InvalidInput(
-                    "FIREHOSE_STREAM is not set: subscription mode has nowhere to send records"
-                        .into(),
-                ));
-            };
             let n = lines.len();
             let delivery = sink.send(lines, deadline).await;
             summary.firehose_calls = delivery.calls;
@@ -221,8 +234,9 @@ pub async fn handle<A: AlertSink, L: Ledger>(
             summary.batches += 1;
             let answer = match decode::decode(raw) {
                 Err(e) => {
+                    // Answered, not raised: Firehose keeps it under its processing-failed prefix.
                     tracing::warn!(record_id = %id, error = %e, "record cannot be decoded");
-                    summary.failures.push(format!("record {id}: {e}"));
+                    summary.decode_failed += 1;
                     json!({"recordId": id, "result": "ProcessingFailed", "data": raw})
                 }
                 Ok(data) => match process(&data, deps, &mut summary, &mut metrics, &mut errors) {
@@ -248,8 +262,6 @@ pub async fn handle<A: AlertSink, L: Ledger>(
             response_bytes += answer["data"].as_str().map_or(0, str::len) + 200;
             answers.push(answer);
         }
-        // Decode failures are answered, not raised: Firehose has the record.
-        summary.failures.clear();
         (summary, Some(json!({"records": answers})))
     } else {
         return Err(LakeopsError::InvalidInput(
@@ -265,42 +277,45 @@ pub async fn handle<A: AlertSink, L: Ledger>(
             &deps.config.common.region,
             now,
         );
-        match lakeops::ledger::send_once(
+        let sent = lakeops::ledger::send_alert_once(
             &deps.ledger,
             &deps.alerts,
-            &alert.id,
             &alert,
-            now,
             Duration::days(1),
+            &mut summary.alerted,
+            &mut summary.failures,
         )
-        .await
-        {
-            Ok(true) => summary.alerted.push(alert.id.clone()),
-            Ok(false) => tracing::info!(
+        .await;
+        if sent == Some(false) {
+            tracing::info!(
                 log_group = group,
                 "error alert rate-limited (one per interval)"
-            ),
-            Err(e) => summary.failures.push(format!("alert for {group}: {e}")),
+            );
         }
     }
-    let none: [(&str, &str); 0] = [];
-    metrics.record(&none, "EventsIn", summary.events_in as f64, Unit::Count);
-    metrics.record(&none, "RecordsOut", summary.records_out as f64, Unit::Count);
-    metrics.record(&none, "Dropped", summary.dropped as f64, Unit::Count);
-    metrics.record(&none, "Redacted", summary.redacted as f64, Unit::Count);
-    metrics.record(&none, "Truncated", summary.truncated as f64, Unit::Count);
-    metrics.record(
-        &none,
-        "DeliveryFailed",
-        summary.delivery_failed as f64,
-        Unit::Count,
-    );
+    record_totals(&mut metrics, &summary);
     metrics.flush();
     tracing::info!(summary = %json!(summary), "run finished");
     if !summary.failures.is_empty() {
         return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
     }
     Ok(answer.unwrap_or_else(|| json!(summary)))
+}
+
+/// The invocation's totals (no dimensions: one series each for the whole function).
+fn record_totals(metrics: &mut Metrics, s: &RunSummary) {
+    let totals: [(&str, &str); 0] = [];
+    for (name, value) in [
+        ("EventsIn", s.events_in),
+        ("RecordsOut", s.records_out),
+        ("Dropped", s.dropped),
+        ("Redacted", s.redacted),
+        ("Truncated", s.truncated),
+        ("DeliveryFailed", s.delivery_failed),
+        ("DecodeFailed", s.decode_failed),
+    ] {
+        metrics.record(&totals, name, value as f64, Unit::Count);
+    }
 }
 
 /// One decoded batch → JSON lines (None when the batch is dropped whole).
@@ -410,7 +425,7 @@ fn error_alert(
         "LogErrors",
         severity,
         FUNCTION,
-        format!("{FUNCTION}/{group}/{bucket}"),
+        format!("{FUNCTION}/{}/{bucket}", group.trim_start_matches('/')),
         now,
         format!("{} in {group}", capitalize(what)),
         format!(
@@ -438,4 +453,51 @@ fn capitalize(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lakeops::alert::RecordingSink;
+    use lakeops::ledger::MemoryLedger;
+
+    fn deps() -> Deps<RecordingSink, MemoryLedger> {
+        let mut r = ConfigReader::from_map([
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+            ("LEDGER_TABLE", "l"),
+        ]);
+        let config = TransformerConfig::read(&mut r);
+        r.finish().unwrap();
+        Deps {
+            config,
+            sink: None,
+            alerts: RecordingSink::default(),
+            ledger: MemoryLedger::default(),
+        }
+    }
+
+    fn event(v: Value) -> LambdaEvent<Value> {
+        LambdaEvent::new(v, lambda_runtime::Context::default())
+    }
+
+    #[tokio::test]
+    async fn bad_events_and_missing_configuration_are_clear_errors() {
+        let d = deps();
+        let no_stream = handle(event(json!({"awslogs": {"data": "x"}})), &d)
+            .await
+            .unwrap_err();
+        assert_eq!(no_stream.error_type(), "InvalidConfiguration");
+        assert!(
+            no_stream.to_string().contains("FIREHOSE_STREAM"),
+            "{no_stream}"
+        );
+        let neither = handle(event(json!({"hello": 1})), &d).await.unwrap_err();
+        assert_eq!(neither.error_type(), "InvalidInput");
+        // Firehose mode: an undecodable record is answered ProcessingFailed, nothing raised.
+        let fh = json!({"records": [{"recordId": "r1", "data": "not base64!"}]});
+        let answer = handle(event(fh), &d).await.unwrap();
+        assert_eq!(answer["records"][0]["result"], "ProcessingFailed");
+        assert_eq!(answer["records"][0]["data"], "not base64!");
+        assert!(d.alerts.alerts.lock().unwrap().is_empty());
+    }
 }

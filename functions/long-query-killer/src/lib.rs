@@ -39,6 +39,16 @@ pub enum Mode {
     DryRun,
 }
 
+impl Mode {
+    /// The `KILLER_MODE` spelling, also the alerts' `mode` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::DryRun => "dry-run",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct KillerConfig {
     pub common: CommonConfig,
@@ -430,14 +440,7 @@ fn warning_alert(
         q,
         config,
     )
-    .attribute(
-        "mode",
-        if mode == Mode::Enforce {
-            "enforce"
-        } else {
-            "dry-run"
-        },
-    )
+    .attribute("mode", mode.as_str())
     .detail("age_seconds", age.num_seconds())
     .detail("limit_seconds", limit.duration.num_seconds())
     .detail("stop_at", stop_at)
@@ -507,14 +510,7 @@ fn stop_alert(
         before,
         config,
     )
-    .attribute(
-        "mode",
-        if mode == Mode::Enforce {
-            "enforce"
-        } else {
-            "dry-run"
-        },
-    )
+    .attribute("mode", mode.as_str())
     .detail("age_seconds", age.num_seconds())
     .detail("limit_seconds", limit.duration.num_seconds())
     .detail("data_scanned_bytes", scanned)

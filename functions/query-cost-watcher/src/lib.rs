@@ -297,18 +297,9 @@ pub async fn handle<A: AlertSink, L: Ledger>(
 /// A digest asked for by the event: `{"digest": true}` (yesterday) or `{"digest": "2026-11-22"}`.
 fn digest_override(run: &ScheduledRun) -> Result<Option<DigestRequest>, LakeopsError> {
     match run.overrides.get("digest") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
         Some(Value::Bool(true)) => Ok(Some(DigestRequest::Yesterday)),
-        Some(Value::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(|d| Some(DigestRequest::Day(d)))
-            .map_err(|_| {
-                LakeopsError::InvalidInput(format!(
-                    "override \"digest\" must be true or a date like 2026-11-22, got {s:?}"
-                ))
-            }),
-        Some(other) => Err(LakeopsError::InvalidInput(format!(
-            "override \"digest\" must be true or a date like 2026-11-22, got {other}"
-        ))),
+        Some(Value::Bool(false)) => Ok(None),
+        _ => Ok(run.date_override("digest")?.map(DigestRequest::Day)),
     }
 }
 
@@ -571,20 +562,15 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     /// Sends `alert` unless its id was claimed in the ledger already; failures are collected
     /// (the run fails at the end, after everything else was tried).
     async fn send_once(&self, alert: &Alert, summary: &mut RunSummary) {
-        match lakeops::ledger::send_once(
+        lakeops::ledger::send_alert_once(
             &self.ledger,
             &self.alerts,
-            &alert.id,
             alert,
-            alert.occurred_at,
             Duration::days(LEDGER_KEEP_DAYS),
+            &mut summary.alerted,
+            &mut summary.failures,
         )
-        .await
-        {
-            Ok(true) => summary.alerted.push(alert.id.clone()),
-            Ok(false) => {}
-            Err(e) => summary.failures.push(format!("alert {}: {e}", alert.id)),
-        }
+        .await;
     }
 }
 

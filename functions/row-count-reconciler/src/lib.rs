@@ -272,21 +272,7 @@ pub fn overrides(run: &ScheduledRun) -> Result<RunOverrides, LakeopsError> {
             )))
         }
     }
-    match run.overrides.get("date") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => {
-            o.date = Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                LakeopsError::InvalidInput(format!(
-                    "override \"date\" must look like 2026-11-20, got {s:?}"
-                ))
-            })?)
-        }
-        Some(other) => {
-            return Err(LakeopsError::InvalidInput(format!(
-                "override \"date\" must look like 2026-11-20, got {other}"
-            )))
-        }
-    }
+    o.date = run.date_override("date")?;
     Ok(o)
 }
 
@@ -363,8 +349,10 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         let config = &self.config;
         let all = match self.load_checks().await {
             Ok(c) => c,
+            // S3 could not be read: a retryable AWS error, not a broken file.
+            Err(e @ LakeopsError::Aws { .. }) => return Err(e),
             Err(e) => {
-                // Nothing runs; say so loudly (the Errors alarm fires too).
+                // The file is broken: nothing runs; say so loudly (the Errors alarm fires too).
                 let alert = Alert::new(
                     "ChecksFileInvalid",
                     Severity::Critical,
@@ -376,15 +364,19 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 )
                 .field("Checks file", &config.checks_config)
                 .next_step("Fix the problems listed (each names its check and line) and re-run.");
-                let _ = lakeops::ledger::send_once(
+                let mut failures = Vec::new();
+                lakeops::ledger::send_alert_once(
                     &self.ledger,
                     &self.alerts,
-                    &alert.id,
                     &alert,
-                    now,
                     Duration::days(LEDGER_KEEP_DAYS),
+                    &mut Vec::new(),
+                    &mut failures,
                 )
                 .await;
+                for f in failures {
+                    tracing::error!(failure = f, "the checks-file alert was not delivered");
+                }
                 return Err(e);
             }
         };
@@ -530,6 +522,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 if delete_files != Some(0) {
                     side.method = CountMethod::CountStarIcebergHasDeletes;
                     side.rows = None;
+                    side.error = None;
                     if let Some(sql) = side.fallback_sql.clone() {
                         fallbacks.push(Job {
                             key: fallback_for.len(),
@@ -591,20 +584,15 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             }
             summary.failing.push(format!("{}@{}", r.check, r.run_date));
             let alert = check_alert(r, run_id, &config.common.region, config.timezone, now);
-            match lakeops::ledger::send_once(
+            lakeops::ledger::send_alert_once(
                 &self.ledger,
                 &self.alerts,
-                &alert.id,
                 &alert,
-                now,
                 Duration::days(LEDGER_KEEP_DAYS),
+                &mut summary.alerted,
+                &mut summary.failures,
             )
-            .await
-            {
-                Ok(true) => summary.alerted.push(alert.id.clone()),
-                Ok(false) => {}
-                Err(e) => summary.failures.push(format!("alert {}: {e}", alert.id)),
-            }
+            .await;
         }
         if let Some((bucket, prefix)) = &config.results_uri {
             let key = format!(
@@ -797,6 +785,10 @@ fn record_outcome(
                 },
                 JobFor::Metadata { .. } => {
                     side.rows = cell_u64(rows, 1);
+                    if side.rows.is_none() {
+                        side.error =
+                            Some(format!("Iceberg metadata returned {rows:?}, not a count"));
+                    }
                     if side.expect_partition {
                         side.partition_present = cell_u64(rows, 2).map(|files| files > 0);
                     }
