@@ -15,7 +15,7 @@ EVENT       ?= events/schedule-$(FN).json
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup build test tests-unit tests-integ lint fmt demo bench-sweep bench-transformer invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-integ lint fmt demo bench-sweep bench-transformer fuzz-transformer invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -56,6 +56,9 @@ bench-sweep: setup build ## API calls and wall time of one cost-watcher sweep ov
 
 bench-transformer: ## the transformer vs the floor and a Python baseline, and its peak memory (release build; README figures)
 	cargo run --release -q -p log-subscription-transformer --example transformer_bench
+
+fuzz-transformer: ## the transformer's stable-Rust fuzzer: RUNS inputs broken at every layer, no panic allowed (README figure)
+	cargo run --release -q -p log-subscription-transformer --example decoder_fuzz -- --runs $(or $(RUNS),1000000) --seed $(or $(SEED),1)
 
 invoke: setup build ## invoke one function against a fresh emulator: make invoke FN=long-query-killer EVENT=events/...
 	cargo run --quiet -p lakeops-e2e --bin demo -- --only $(FN) --event $(EVENT)

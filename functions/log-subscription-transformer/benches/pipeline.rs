@@ -12,16 +12,17 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(raw_len as u64));
     group.sample_size(20);
     group.bench_function("floor_decode_only", |b| {
-        b.iter(|| decode::decode(&data).expect("payload").log_events.len())
+        b.iter(|| {
+            let json = decode::inflate(&data).expect("payload");
+            decode::parse(&json).expect("payload").log_events.len()
+        })
     });
     group.bench_function("pipeline", |b| {
         b.iter(|| {
-            let batch = decode::decode(&data).expect("payload");
-            let t = transform::transform(&batch, "us-east-1", &rules);
-            t.records
-                .iter()
-                .map(|r| serde_json::to_vec(r).expect("record").len() + 1)
-                .sum::<usize>()
+            let json = decode::inflate(&data).expect("payload");
+            let batch = decode::parse(&json).expect("payload");
+            let t = transform::transform(&batch, "us-east-1", &rules, |_| ());
+            t.lines.text.len()
         })
     });
     group.finish();

@@ -3,7 +3,8 @@
 //! CloudWatch Logs blueprint does plus JSON parsing of messages, on the same ~1 MB-compressed
 //! payload; and the peak memory of one pass over it. Prints a Markdown table.
 //!
-//! `--peak <payload file>` runs one pass in a fresh process and prints its peak RSS growth only.
+//! `--peak <payload file>` runs one pass in a fresh process and prints its peak RSS growth only;
+//! `--loop <n>` runs only the pipeline n times (for `perf record`).
 
 use std::process::Command;
 use std::time::Instant;
@@ -13,33 +14,44 @@ use log_subscription_transformer::{decode, fixtures};
 
 const COMPRESSED_BYTES: usize = 1_000_000;
 
+/// The floor: what any program must do to see the events (base64, gunzip, parse the batch JSON
+/// with the same borrowing reader the pipeline uses).
 fn floor(data: &str) -> usize {
-    decode::decode(data).expect("payload").log_events.len()
+    let json = decode::inflate(data).expect("payload");
+    decode::parse(&json).expect("payload").log_events.len()
 }
 
+/// The whole path: the JSON lines that would go to Firehose, and their total size.
 fn pipeline(data: &str, rules: &Rules) -> usize {
-    let batch = decode::decode(data).expect("payload");
-    let t = transform::transform(&batch, "us-east-1", rules);
-    let mut bytes = 0;
-    for r in &t.records {
-        let mut line = serde_json::to_vec(r).expect("record");
-        line.push(b'\n');
-        bytes += line.len();
-    }
-    bytes
+    let json = decode::inflate(data).expect("payload");
+    let batch = decode::parse(&json).expect("payload");
+    let mut errors = 0;
+    let t = transform::transform(&batch, "us-east-1", rules, |r| {
+        errors += r.is_error() as usize
+    });
+    t.lines.text.len() + t.lines.records.len() + errors
 }
 
-/// Median seconds per call over at least 15 runs and 3 seconds.
-fn time(mut f: impl FnMut() -> usize) -> f64 {
-    let mut samples = Vec::new();
+/// Median seconds per call of each path, the paths run in turn in every round (at least 25
+/// rounds and 8 seconds) so that a noisy neighbour on this shared machine slows all of them
+/// alike instead of skewing one path's figure.
+fn time_interleaved(paths: &mut [&mut dyn FnMut() -> usize]) -> Vec<f64> {
+    let mut samples = vec![Vec::new(); paths.len()];
     let started = Instant::now();
-    while samples.len() < 15 || started.elapsed().as_secs_f64() < 3.0 {
-        let t = Instant::now();
-        std::hint::black_box(f());
-        samples.push(t.elapsed().as_secs_f64());
+    while samples[0].len() < 25 || started.elapsed().as_secs_f64() < 8.0 {
+        for (path, s) in paths.iter_mut().zip(&mut samples) {
+            let t = Instant::now();
+            std::hint::black_box(path());
+            s.push(t.elapsed().as_secs_f64());
+        }
     }
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        })
+        .collect()
 }
 
 fn vm_hwm_kib() -> u64 {
@@ -54,6 +66,8 @@ fn vm_hwm_kib() -> u64 {
 }
 
 fn main() {
+    // As the function does at start-up, so the figures are the deployed configuration's.
+    log_subscription_transformer::keep_memory_between_batches();
     let rules = Rules::new(None, None, true, true, true, None);
     let args: Vec<String> = std::env::args().collect();
     if let Some(path) = args
@@ -70,13 +84,39 @@ fn main() {
         return;
     }
     let (data, events, raw_len) = fixtures::payload_of_compressed_size(COMPRESSED_BYTES);
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--loop")
+        .and_then(|i| args.get(i + 1)?.parse::<usize>().ok())
+    {
+        // `--rules aws,email,ip` (or `none`): which built-in redactions are on.
+        let on = args
+            .iter()
+            .position(|a| a == "--rules")
+            .and_then(|i| args.get(i + 1))
+            .map_or("aws,email,ip", String::as_str);
+        let rules = Rules::new(
+            None,
+            None,
+            on.contains("aws"),
+            on.contains("email"),
+            on.contains("ip"),
+            None,
+        );
+        let out: usize = (0..n).map(|_| pipeline(&data, &rules)).sum();
+        println!("{out}");
+        return;
+    }
     let payload_path = std::env::temp_dir().join("lakeops-transformer-payload.b64");
     std::fs::write(&payload_path, &data).expect("write payload");
     let mb = raw_len as f64 / 1e6;
-    let t_floor = time(|| floor(&data));
-    let t_pipe = time(|| pipeline(&data, &rules));
     let no_redaction = Rules::new(None, None, false, false, false, None);
-    let t_plain = time(|| pipeline(&data, &no_redaction));
+    let t = time_interleaved(&mut [
+        &mut || floor(&data),
+        &mut || pipeline(&data, &rules),
+        &mut || pipeline(&data, &no_redaction),
+    ]);
+    let (t_floor, t_pipe, t_plain) = (t[0], t[1], t[2]);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../scripts/bench/python_baseline.py"

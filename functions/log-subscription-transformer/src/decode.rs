@@ -5,6 +5,7 @@
 //! memory. Here decompression stops at [`MAX_DECOMPRESSED_BYTES`] and the payload is rejected
 //! with a clear error. Unknown fields (`policyLevel`, future ones) are ignored.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use base64::Engine;
@@ -14,27 +15,35 @@ use serde::Deserialize;
 /// events uncompressed, plus JSON overhead): anything inflating past 16 MiB is not a real batch.
 pub const MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024;
 
+/// One CloudWatch Logs batch, borrowing its text from the inflated JSON (a string is copied only
+/// when it holds JSON escapes, such as a line's trailing `\n`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LogsData {
-    pub message_type: String,
-    pub owner: String,
-    pub log_group: String,
-    pub log_stream: String,
-    #[serde(default)]
-    pub subscription_filters: Vec<String>,
-    #[serde(default)]
-    pub log_events: Vec<LogEvent>,
+pub struct LogsData<'a> {
+    #[serde(borrow)]
+    pub message_type: Cow<'a, str>,
+    #[serde(borrow)]
+    pub owner: Cow<'a, str>,
+    #[serde(borrow)]
+    pub log_group: Cow<'a, str>,
+    #[serde(borrow)]
+    pub log_stream: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub subscription_filters: Vec<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub log_events: Vec<LogEvent<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct LogEvent {
-    pub id: String,
+pub struct LogEvent<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
     pub timestamp: i64,
-    pub message: String,
+    #[serde(borrow)]
+    pub message: Cow<'a, str>,
 }
 
-impl LogsData {
+impl LogsData<'_> {
     pub fn is_control(&self) -> bool {
         self.message_type == "CONTROL_MESSAGE"
     }
@@ -52,17 +61,22 @@ pub enum DecodeError {
     Json(String),
 }
 
-/// Decodes one `awslogs.data` (or Firehose record `data`) value.
-pub fn decode(data: &str) -> Result<LogsData, DecodeError> {
-    decode_with_limit(data, MAX_DECOMPRESSED_BYTES)
+/// One `awslogs.data` (or Firehose record `data`) value → the batch's JSON text: base64, then
+/// gzip inflated to at most [`MAX_DECOMPRESSED_BYTES`]. Read it with [`parse`].
+pub fn inflate(data: &str) -> Result<Vec<u8>, DecodeError> {
+    inflate_with_limit(data, MAX_DECOMPRESSED_BYTES)
 }
 
-pub fn decode_with_limit(data: &str, limit: u64) -> Result<LogsData, DecodeError> {
+pub fn inflate_with_limit(data: &str, limit: u64) -> Result<Vec<u8>, DecodeError> {
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(data.trim())
         .map_err(|e| DecodeError::Base64(e.to_string()))?;
-    let json = gunzip(&compressed, limit)?;
-    serde_json::from_slice(&json).map_err(|e| DecodeError::Json(e.to_string()))
+    gunzip(&compressed, limit)
+}
+
+/// The batch in inflated JSON text, borrowing from it.
+pub fn parse(json: &[u8]) -> Result<LogsData<'_>, DecodeError> {
+    serde_json::from_slice(json).map_err(|e| DecodeError::Json(e.to_string()))
 }
 
 /// Inflates at most `limit` bytes.
@@ -81,7 +95,7 @@ pub fn gunzip(compressed: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
 /// gzip + base64, for tests, benchmarks and the Firehose answer.
 pub fn encode(raw: &[u8]) -> String {
     use std::io::Write;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(raw).expect("writing to memory");
     base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("writing to memory"))
 }
@@ -89,6 +103,11 @@ pub fn encode(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both steps; the event count.
+    fn decode(data: &str) -> Result<usize, DecodeError> {
+        Ok(parse(&inflate(data)?)?.log_events.len())
+    }
 
     fn event_data(name: &str) -> String {
         let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -99,12 +118,17 @@ mod tests {
 
     #[test]
     fn decodes_the_sample_events_with_unknown_fields() {
-        let d = decode(&event_data("cloudwatch-logs-subscription.json")).unwrap();
+        let json = inflate(&event_data("cloudwatch-logs-subscription.json")).unwrap();
+        let d = parse(&json).unwrap();
         assert_eq!(d.log_group, "/aws/lambda/orders-ingest");
         assert_eq!(d.log_events.len(), 5);
         assert!(!d.is_control());
-        let c = decode(&event_data("cloudwatch-logs-control-message.json")).unwrap();
-        assert!(c.is_control());
+        assert!(
+            matches!(d.log_group, Cow::Borrowed(_)),
+            "text without escapes is not copied"
+        );
+        let json = inflate(&event_data("cloudwatch-logs-control-message.json")).unwrap();
+        assert!(parse(&json).unwrap().is_control());
     }
 
     #[test]

@@ -5,18 +5,18 @@
 use serde_json::json;
 
 /// A tiny deterministic generator (no `rand` dependency for a fixture).
-struct Lcg(u64);
+pub struct Lcg(pub u64);
 
 impl Lcg {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next_u64() % items.len() as u64) as usize]
     }
 }
 
@@ -32,11 +32,11 @@ pub fn batch_json(events: usize) -> String {
         if phase == 0 {
             request = format!(
                 "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-                g.next() as u32,
-                g.next() as u16,
-                g.next() % 4096,
-                g.next() % 4096,
-                g.next() * g.next() % 0xffff_ffff_ffff
+                g.next_u64() as u32,
+                g.next_u64() as u16,
+                g.next_u64() % 4096,
+                g.next_u64() % 4096,
+                g.next_u64() * g.next_u64() % 0xffff_ffff_ffff
             );
         }
         let message = match phase {
@@ -44,38 +44,38 @@ pub fn batch_json(events: usize) -> String {
             18 => format!("END RequestId: {request}\n"),
             19 => format!(
                 "REPORT RequestId: {request}\tDuration: {}.{:02} ms\tBilled Duration: {} ms\tMemory Size: 512 MB\tMax Memory Used: {} MB\t{}\n",
-                g.next() % 2000,
-                g.next() % 100,
-                g.next() % 2000 + 1,
-                g.next() % 400 + 60,
-                if g.next() % 10 == 0 { "Init Duration: 412.77 ms\t" } else { "" }
+                g.next_u64() % 2000,
+                g.next_u64() % 100,
+                g.next_u64() % 2000 + 1,
+                g.next_u64() % 400 + 60,
+                if g.next_u64() % 10 == 0 { "Init Duration: 412.77 ms\t" } else { "" }
             ),
             p if p % 3 == 0 => json!({
                 "level": g.pick(&["INFO", "INFO", "DEBUG", "WARN", "ERROR"]),
                 "message": g.pick(&["batch received", "order stored", "retrying downstream call", "cache miss"]),
                 "requestId": request,
-                "orders": g.next() % 1000,
-                "customer_email": format!("user{}@example.com", g.next() % 10_000),
-                "latency_ms": g.next() % 900,
+                "orders": g.next_u64() % 1000,
+                "customer_email": format!("user{}@example.com", g.next_u64() % 10_000),
+                "latency_ms": g.next_u64() % 900,
                 "path": "/v1/orders",
             })
             .to_string()
                 + "\n",
             p if p % 3 == 1 => format!(
                 "2026-11-23T09:00:{:02}.{:03}Z\t{request}\t{}\t{} from 10.0.{}.{} took {} ms\n",
-                g.next() % 60,
-                g.next() % 1000,
+                g.next_u64() % 60,
+                g.next_u64() % 1000,
                 g.pick(&["INFO", "INFO", "WARN", "ERROR"]),
                 g.pick(&["GET /v1/orders", "POST /v1/orders", "loaded 412 rows", "connected to db"]),
-                g.next() % 256,
-                g.next() % 256,
-                g.next() % 3000
+                g.next_u64() % 256,
+                g.next_u64() % 256,
+                g.next_u64() % 3000
             ),
             _ => {
-                if g.next() % 500 == 0 {
+                if g.next_u64() % 500 == 0 {
                     format!("2026-11-23T09:00:03.000Z {request} Task timed out after 3.00 seconds\n")
                 } else {
-                    format!("processing item {} of batch {} ok\n", g.next() % 10_000, i / 20)
+                    format!("processing item {} of batch {} ok\n", g.next_u64() % 10_000, i / 20)
                 }
             }
         };

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    log_subscription_transformer::keep_memory_between_batches();
     lakeops::error::init_tracing();
     let deps = match log_subscription_transformer::Deps::from_env().await {
         Ok(deps) => deps,

@@ -1,9 +1,16 @@
 //! One log line → what it is: a Lambda platform line (START / END / REPORT, in text or JSON log
 //! format), a timeout, a runtime crash, a JSON application log (its fields kept), or plain text;
 //! with its level and request id where the line says them.
+//!
+//! Everything borrows from the line: a JSON line's fields stay raw JSON text ([`Fields`]) and are
+//! written out as they came, so a line is parsed once and nothing is rebuilt value by value.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// The REPORT line's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -15,62 +22,151 @@ pub struct Report {
     pub init_duration_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
+/// A JSON line's members in their order, values as raw JSON text.
+#[derive(Debug, Clone, Default)]
+pub struct Fields<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> Fields<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// Takes a member out.
+    fn remove(&mut self, key: &str) -> Option<&'a RawValue> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// A member that is a JSON string, unescaped (borrowed when it has no escapes).
+    pub fn str(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.get(key).and_then(json_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A raw JSON value that is a string, unescaped.
+fn json_str(v: &RawValue) -> Option<Cow<'_, str>> {
+    let text = v.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str::<&str>(text) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(8));
+                while let Some(k) = m.next_key::<Key<'de>>()? {
+                    out.push((k.0, m.next_value::<&'de RawValue>()?));
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(FieldsVisitor)
+    }
+}
+
+/// An object key, borrowed unless it holds escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Parsed<'a> {
     /// `log`, `platform.start`, `platform.end`, `platform.report`, `platform.timeout`,
     /// `runtime.crash`, or the JSON format's own `platform.*` type.
-    pub kind: String,
-    pub level: Option<String>,
-    pub request_id: Option<String>,
+    pub kind: Cow<'a, str>,
+    pub level: Option<&'static str>,
+    pub request_id: Option<Cow<'a, str>>,
     /// The message text (for JSON application logs: their `message` field when present).
-    pub message: String,
+    pub message: Cow<'a, str>,
     /// A JSON message's other fields.
-    pub fields: Option<Map<String, Value>>,
+    pub fields: Option<Fields<'a>>,
     pub report: Option<Report>,
 }
 
-impl Parsed {
+impl Parsed<'_> {
     /// Whether this line should raise an alert: error levels, timeouts and crashes.
     pub fn is_error(&self) -> bool {
-        self.kind == "platform.timeout"
-            || self.kind == "runtime.crash"
-            || matches!(self.level.as_deref(), Some("ERROR" | "FATAL" | "CRITICAL"))
+        is_error(&self.kind, self.level)
     }
 }
 
-const LEVELS: [&str; 9] = [
-    "TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL", "NOTICE",
+/// Error levels, timeouts and crashes.
+pub fn is_error(kind: &str, level: Option<&str>) -> bool {
+    kind == "platform.timeout"
+        || kind == "runtime.crash"
+        || matches!(level, Some("ERROR" | "FATAL" | "CRITICAL"))
+}
+
+/// Known levels, as written out (`WARNING` becomes `WARN`).
+const LEVELS: [(&str, &str); 9] = [
+    ("TRACE", "TRACE"),
+    ("DEBUG", "DEBUG"),
+    ("INFO", "INFO"),
+    ("WARN", "WARN"),
+    ("WARNING", "WARN"),
+    ("ERROR", "ERROR"),
+    ("FATAL", "FATAL"),
+    ("CRITICAL", "CRITICAL"),
+    ("NOTICE", "NOTICE"),
 ];
 
-fn normalize_level(s: &str) -> Option<String> {
-    let up = s
-        .trim()
-        .trim_matches(|c| c == '[' || c == ']')
-        .to_ascii_uppercase();
-    match up.as_str() {
-        "WARNING" => Some("WARN".into()),
-        l if LEVELS.contains(&l) => Some(up),
-        _ => None,
-    }
+fn normalize_level(s: &str) -> Option<&'static str> {
+    let word = s.trim().trim_matches(|c| c == '[' || c == ']');
+    LEVELS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(word))
+        .map(|(_, level)| *level)
 }
 
-pub fn parse(raw: &str) -> Parsed {
+pub fn parse(raw: &str) -> Parsed<'_> {
     let message = raw.trim_end_matches(['\n', '\r']);
     let trimmed = message.trim_start();
     if trimmed.starts_with('{') {
-        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(trimmed) {
-            return parse_json(map, message);
+        if let Ok(fields) = serde_json::from_str::<Fields>(trimmed) {
+            return parse_json(fields, message);
         }
     }
     parse_text(message)
 }
 
-fn plain(kind: &str, message: &str) -> Parsed {
+fn plain<'a>(kind: &'static str, message: &'a str) -> Parsed<'a> {
     Parsed {
-        kind: kind.to_string(),
+        kind: Cow::Borrowed(kind),
         level: None,
         request_id: None,
-        message: message.to_string(),
+        message: Cow::Borrowed(message),
         fields: None,
         report: None,
     }
@@ -86,20 +182,24 @@ fn number_after(text: &str, key: &str) -> Option<f64> {
     after(text, key)?.parse().ok()
 }
 
-fn parse_text(message: &str) -> Parsed {
+fn first_word(s: &str) -> Option<Cow<'_, str>> {
+    s.split_whitespace().next().map(Cow::Borrowed)
+}
+
+fn parse_text(message: &str) -> Parsed<'_> {
     if let Some(rest) = message.strip_prefix("START RequestId:") {
         let mut p = plain("platform.start", message);
-        p.request_id = rest.split_whitespace().next().map(str::to_string);
+        p.request_id = first_word(rest);
         return p;
     }
     if let Some(rest) = message.strip_prefix("END RequestId:") {
         let mut p = plain("platform.end", message);
-        p.request_id = rest.split_whitespace().next().map(str::to_string);
+        p.request_id = first_word(rest);
         return p;
     }
     if let Some(rest) = message.strip_prefix("REPORT RequestId:") {
         let mut p = plain("platform.report", message);
-        p.request_id = rest.split_whitespace().next().map(str::to_string);
+        p.request_id = first_word(rest);
         p.report = Some(Report {
             duration_ms: number_after(message, "\tDuration:")
                 .or_else(|| number_after(message, " Duration:")),
@@ -109,31 +209,33 @@ fn parse_text(message: &str) -> Parsed {
             init_duration_ms: number_after(message, "Init Duration:"),
         });
         if message.contains("Status: timeout") {
-            p.kind = "platform.timeout".into();
+            p.kind = Cow::Borrowed("platform.timeout");
         }
         return p;
     }
     // Runtime text format: `<time>\t<request id>\t<LEVEL>\t<message>` (Node.js, Python's
     // `print`-style logger: `[LEVEL]\t<time>\t<request id>\t<message>`).
-    let parts: Vec<&str> = message.splitn(4, '\t').collect();
     let mut p = plain("log", message);
-    if parts.len() == 4 {
-        if let Some(level) = normalize_level(parts[0]) {
+    let mut parts = message.splitn(4, '\t');
+    if let (Some(a), Some(b), Some(c), Some(_)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    {
+        if let Some(level) = normalize_level(a) {
             p.level = Some(level);
-            p.request_id = looks_like_request_id(parts[2]).then(|| parts[2].to_string());
-        } else if let Some(level) = normalize_level(parts[2]) {
+            p.request_id = looks_like_request_id(c).then_some(Cow::Borrowed(c));
+        } else if let Some(level) = normalize_level(c) {
             p.level = Some(level);
-            p.request_id = looks_like_request_id(parts[1]).then(|| parts[1].to_string());
+            p.request_id = looks_like_request_id(b).then_some(Cow::Borrowed(b));
         }
     }
     if message.contains("Task timed out after") {
-        p.kind = "platform.timeout".into();
-        p.level = Some("ERROR".into());
+        p.kind = Cow::Borrowed("platform.timeout");
+        p.level = Some("ERROR");
         if p.request_id.is_none() {
             p.request_id = message
                 .split_whitespace()
                 .find(|w| looks_like_request_id(w))
-                .map(str::to_string);
+                .map(Cow::Borrowed);
         }
         return p;
     }
@@ -142,8 +244,8 @@ fn parse_text(message: &str) -> Parsed {
         || message.contains("Runtime.OutOfMemory")
         || message.contains("signal: killed")
     {
-        p.kind = "runtime.crash".into();
-        p.level = Some("ERROR".into());
+        p.kind = Cow::Borrowed("runtime.crash");
+        p.level = Some("ERROR");
         return p;
     }
     if p.level.is_none() {
@@ -154,47 +256,71 @@ fn parse_text(message: &str) -> Parsed {
         }
         p.level = message[..end]
             .split(|c: char| c.is_whitespace() || c == ':' || c == '[' || c == ']')
-            .find_map(|w| normalize_level(w).filter(|_| w.chars().all(|c| c.is_ascii_uppercase())));
+            .filter(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_uppercase()))
+            .find_map(normalize_level);
     }
     p
 }
 
 fn looks_like_request_id(s: &str) -> bool {
     s.len() == 36
-        && s.chars().filter(|c| *c == '-').count() == 4
-        && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        && s.bytes().filter(|c| *c == b'-').count() == 4
+        && s.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-')
 }
 
-fn parse_json(mut map: Map<String, Value>, raw: &str) -> Parsed {
-    let str_field =
-        |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+/// The `record` of a Lambda JSON-format platform line.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PlatformRecord<'a> {
+    #[serde(borrow, default)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default)]
+    metrics: Option<PlatformMetrics>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PlatformMetrics {
+    duration_ms: Option<f64>,
+    billed_duration_ms: Option<f64>,
+    #[serde(rename = "memorySizeMB")]
+    memory_size_mb: Option<f64>,
+    #[serde(rename = "maxMemoryUsedMB")]
+    max_memory_used_mb: Option<f64>,
+    init_duration_ms: Option<f64>,
+}
+
+fn parse_json<'a>(mut fields: Fields<'a>, raw: &'a str) -> Parsed<'a> {
     // Lambda JSON log format, platform events: {"time", "type": "platform.*", "record": {...}}.
-    if let Some(kind) = str_field(&map, "type").filter(|t| t.starts_with("platform.")) {
-        let record = map.get("record").cloned().unwrap_or(Value::Null);
-        let status = record.get("status").and_then(Value::as_str).unwrap_or("");
-        let mut p = plain(&kind, raw);
-        p.request_id = record
-            .get("requestId")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        if kind == "platform.report" {
-            let m = &record["metrics"];
+    if let Some(kind) = fields.str("type").filter(|t| t.starts_with("platform.")) {
+        let record: PlatformRecord = fields
+            .get("record")
+            .and_then(|r| serde_json::from_str(r.get()).ok())
+            .unwrap_or_default();
+        let is_report = kind == "platform.report";
+        let mut p = plain("log", raw);
+        p.kind = kind;
+        p.request_id = record.request_id;
+        if is_report {
+            let m = record.metrics.unwrap_or_default();
             p.report = Some(Report {
-                duration_ms: m["durationMs"].as_f64(),
-                billed_duration_ms: m["billedDurationMs"].as_f64(),
-                memory_size_mb: m["memorySizeMB"].as_f64(),
-                max_memory_used_mb: m["maxMemoryUsedMB"].as_f64(),
-                init_duration_ms: m["initDurationMs"].as_f64(),
+                duration_ms: m.duration_ms,
+                billed_duration_ms: m.billed_duration_ms,
+                memory_size_mb: m.memory_size_mb,
+                max_memory_used_mb: m.max_memory_used_mb,
+                init_duration_ms: m.init_duration_ms,
             });
         }
-        match status {
-            "timeout" => {
-                p.kind = "platform.timeout".into();
-                p.level = Some("ERROR".into());
+        match record.status.as_deref() {
+            Some("timeout") => {
+                p.kind = Cow::Borrowed("platform.timeout");
+                p.level = Some("ERROR");
             }
-            "error" | "failure" if kind != "platform.report" => {
-                p.kind = "runtime.crash".into();
-                p.level = Some("ERROR".into());
+            Some("error" | "failure") if !is_report => {
+                p.kind = Cow::Borrowed("runtime.crash");
+                p.level = Some("ERROR");
             }
             _ => {}
         }
@@ -203,25 +329,22 @@ fn parse_json(mut map: Map<String, Value>, raw: &str) -> Parsed {
     // An application log in JSON: its level, request id and message, the rest as fields.
     let level = ["level", "levelname", "severity", "log.level"]
         .iter()
-        .find_map(|k| str_field(&map, k))
+        .find_map(|k| fields.str(k))
         .and_then(|l| normalize_level(&l));
     let request_id = ["requestId", "request_id", "AWSRequestId", "aws_request_id"]
         .iter()
-        .find_map(|k| str_field(&map, k));
+        .find_map(|k| fields.str(k));
     let message = ["message", "msg"]
         .iter()
-        .find_map(|k| map.remove(*k))
-        .map(|v| match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        })
-        .unwrap_or_else(|| raw.to_string());
+        .find_map(|k| fields.remove(k))
+        .map(|v| json_str(v).unwrap_or(Cow::Borrowed(v.get())))
+        .unwrap_or(Cow::Borrowed(raw));
     Parsed {
-        kind: "log".into(),
+        kind: Cow::Borrowed("log"),
         level,
         request_id,
         message,
-        fields: Some(map),
+        fields: Some(fields),
         report: None,
     }
 }
@@ -232,14 +355,19 @@ mod tests {
 
     const REQ: &str = "3f6a1c2e-9b7d-4e1a-8c5f-0d2b4a6e8c1f";
 
+    /// Parses a line built in the test (kept alive for the test's length).
+    fn parse_owned(line: String) -> Parsed<'static> {
+        parse(Box::leak(line.into_boxed_str()))
+    }
+
     #[test]
     fn text_platform_lines() {
-        let s = parse(&format!("START RequestId: {REQ} Version: $LATEST\n"));
+        let s = parse_owned(format!("START RequestId: {REQ} Version: $LATEST\n"));
         assert_eq!(
-            (s.kind.as_str(), s.request_id.as_deref()),
+            (s.kind.as_ref(), s.request_id.as_deref()),
             ("platform.start", Some(REQ))
         );
-        let r = parse(&format!("REPORT RequestId: {REQ}\tDuration: 843.21 ms\tBilled Duration: 844 ms\tMemory Size: 512 MB\tMax Memory Used: 187 MB\tInit Duration: 412.77 ms\t\n"));
+        let r = parse_owned(format!("REPORT RequestId: {REQ}\tDuration: 843.21 ms\tBilled Duration: 844 ms\tMemory Size: 512 MB\tMax Memory Used: 187 MB\tInit Duration: 412.77 ms\t\n"));
         assert_eq!(r.kind, "platform.report");
         let rep = r.report.unwrap();
         assert_eq!(rep.duration_ms, Some(843.21));
@@ -247,7 +375,7 @@ mod tests {
         assert_eq!(rep.memory_size_mb, Some(512.0));
         assert_eq!(rep.max_memory_used_mb, Some(187.0));
         assert_eq!(rep.init_duration_ms, Some(412.77));
-        let warm = parse(&format!("REPORT RequestId: {REQ}\tDuration: 3.10 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t"));
+        let warm = parse_owned(format!("REPORT RequestId: {REQ}\tDuration: 3.10 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t"));
         assert_eq!(
             warm.report.unwrap().init_duration_ms,
             None,
@@ -257,30 +385,30 @@ mod tests {
 
     #[test]
     fn runtime_text_format_levels_timeouts_and_crashes() {
-        let e = parse(&format!("2026-11-23T06:20:00.840Z\t{REQ}\tERROR\tInvoke Error \t{{\"errorType\":\"KeyError\"}}\n"));
+        let e = parse_owned(format!("2026-11-23T06:20:00.840Z\t{REQ}\tERROR\tInvoke Error \t{{\"errorType\":\"KeyError\"}}\n"));
         assert_eq!(
-            (e.level.as_deref(), e.request_id.as_deref()),
+            (e.level, e.request_id.as_deref()),
             (Some("ERROR"), Some(REQ))
         );
         assert!(e.is_error());
-        let py = parse(&format!(
+        let py = parse_owned(format!(
             "[WARNING]\t2026-11-23T06:20:00.840Z\t{REQ}\tslow downstream"
         ));
-        assert_eq!(py.level.as_deref(), Some("WARN"));
-        let t = parse(&format!(
+        assert_eq!(py.level, Some("WARN"));
+        let t = parse_owned(format!(
             "2026-11-23T06:20:03.000Z {REQ} Task timed out after 3.00 seconds"
         ));
         assert_eq!(
-            (t.kind.as_str(), t.request_id.as_deref()),
+            (t.kind.as_ref(), t.request_id.as_deref()),
             ("platform.timeout", Some(REQ))
         );
         assert!(t.is_error());
-        let oom = parse(&format!(
+        let oom = parse_owned(format!(
             "RequestId: {REQ} Error: Runtime exited with error: signal: killed\nRuntime.ExitError"
         ));
         assert_eq!(oom.kind, "runtime.crash");
         let glue = parse("26/11/23 06:20:05 ERROR GlueLogger: Job failed: AnalysisException");
-        assert_eq!(glue.level.as_deref(), Some("ERROR"));
+        assert_eq!(glue.level, Some("ERROR"));
         assert_eq!(parse("just some text about errors").level, None);
     }
 
@@ -289,14 +417,10 @@ mod tests {
         let app =
             parse(r#"{"level":"INFO","message":"batch received","orders":412,"requestId":"r-1"}"#);
         assert_eq!(
-            (
-                app.kind.as_str(),
-                app.level.as_deref(),
-                app.message.as_str()
-            ),
+            (app.kind.as_ref(), app.level, app.message.as_ref()),
             ("log", Some("INFO"), "batch received")
         );
-        assert_eq!(app.fields.unwrap()["orders"], 412);
+        assert_eq!(app.fields.unwrap().get("orders").unwrap().get(), "412");
         let report = parse(
             r#"{"time":"2026-11-23T06:20:00.845Z","type":"platform.report","record":{"requestId":"r-1","metrics":{"durationMs":843.21,"billedDurationMs":844,"memorySizeMB":512,"maxMemoryUsedMB":187,"initDurationMs":412.77},"status":"success"}}"#,
         );
@@ -306,7 +430,7 @@ mod tests {
             r#"{"time":"t","type":"platform.runtimeDone","record":{"requestId":"r-2","status":"timeout"}}"#,
         );
         assert_eq!(
-            (timeout.kind.as_str(), timeout.request_id.as_deref()),
+            (timeout.kind.as_ref(), timeout.request_id.as_deref()),
             ("platform.timeout", Some("r-2"))
         );
         assert!(parse("{not json").fields.is_none());

@@ -1,6 +1,7 @@
-//! Newline-delimited JSON records to Firehose `PutRecordBatch`: at most 500 records and 4 MiB a
-//! call; only the records Firehose reports failed are sent again, with backoff, until the
-//! deadline. What still failed is returned so the invocation can fail and Lambda keep the event.
+//! Newline-delimited JSON to Firehose `PutRecordBatch`: whole lines packed into records of at
+//! most 1,000 KiB ([`crate::ndjson`]), at most 500 records and 4 MiB a call; only the records
+//! Firehose reports failed are sent again, with backoff, until the deadline. What still failed is
+//! returned so the invocation can fail and Lambda keep the event.
 
 use std::time::Duration;
 
@@ -9,11 +10,14 @@ use aws_sdk_firehose::types::Record;
 use lakeops::LakeopsError;
 use tokio::time::Instant;
 
+use crate::ndjson::Lines;
+
 pub const MAX_RECORDS_PER_CALL: usize = 500;
 pub const MAX_BYTES_PER_CALL: usize = 4 * 1024 * 1024;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Counts are of log lines (records in the output schema), not of Firehose records.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Delivery {
     pub delivered: usize,
@@ -28,29 +32,51 @@ pub struct FirehoseSink {
     pub stream: String,
 }
 
+/// One Firehose record: whole JSON lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    pub data: Blob,
+    pub lines: usize,
+}
+
+impl Packed {
+    /// The Firehose records of a batch's lines.
+    pub fn all(lines: &Lines) -> Vec<Packed> {
+        lines
+            .records
+            .iter()
+            .map(|r| Packed {
+                data: Blob::new(&lines.text[r.bytes.clone()]),
+                lines: r.lines,
+            })
+            .collect()
+    }
+}
+
 /// Splits into calls of at most 500 records and 4 MiB.
-pub fn batches(records: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
-    let mut out: Vec<Vec<Vec<u8>>> = Vec::new();
+pub fn batches(records: Vec<Packed>) -> Vec<Vec<Packed>> {
+    let mut out: Vec<Vec<Packed>> = Vec::new();
     let mut bytes = 0;
     for r in records {
-        let start_new = out.last().is_none_or(|b| {
-            b.len() >= MAX_RECORDS_PER_CALL || bytes + r.len() > MAX_BYTES_PER_CALL
-        });
+        let len = r.data.as_ref().len();
+        let start_new = out
+            .last()
+            .is_none_or(|b| b.len() >= MAX_RECORDS_PER_CALL || bytes + len > MAX_BYTES_PER_CALL);
         if start_new {
             out.push(Vec::new());
             bytes = 0;
         }
-        bytes += r.len();
+        bytes += len;
         out.last_mut().expect("just pushed").push(r);
     }
     out
 }
 
 impl FirehoseSink {
-    /// Sends every record (each already one JSON line with its newline).
-    pub async fn send(&self, records: Vec<Vec<u8>>, deadline: Instant) -> Delivery {
+    /// Sends every line.
+    pub async fn send(&self, lines: &Lines, deadline: Instant) -> Delivery {
         let mut delivery = Delivery::default();
-        for batch in batches(records) {
+        for batch in batches(Packed::all(lines)) {
             let mut pending = batch;
             let mut backoff = FIRST_BACKOFF;
             loop {
@@ -59,7 +85,7 @@ impl FirehoseSink {
                     .iter()
                     .map(|r| {
                         Record::builder()
-                            .data(Blob::new(r.clone()))
+                            .data(r.data.clone())
                             .build()
                             .expect("data is set")
                     })
@@ -71,9 +97,9 @@ impl FirehoseSink {
                     .set_records(Some(entries))
                     .send()
                     .await;
-                let retry: Vec<Vec<u8>> = match result {
+                let retry: Vec<Packed> = match result {
                     Ok(out) if out.failed_put_count() == 0 => {
-                        delivery.delivered += pending.len();
+                        delivery.delivered += pending.iter().map(|r| r.lines).sum::<usize>();
                         Vec::new()
                     }
                     Ok(out) => {
@@ -81,7 +107,7 @@ impl FirehoseSink {
                         let mut retry = Vec::new();
                         for (record, response) in pending.into_iter().zip(responses) {
                             match response.error_code() {
-                                None => delivery.delivered += 1,
+                                None => delivery.delivered += record.lines,
                                 Some(code) => {
                                     delivery.last_error = Some(format!(
                                         "{code}: {}",
@@ -103,7 +129,7 @@ impl FirehoseSink {
                     break;
                 }
                 if Instant::now() + backoff >= deadline {
-                    delivery.failed += retry.len();
+                    delivery.failed += retry.iter().map(|r| r.lines).sum::<usize>();
                     break;
                 }
                 tokio::time::sleep(backoff).await;
@@ -137,14 +163,36 @@ mod tests {
         }
     }
 
+    fn packed(data: &[u8]) -> Packed {
+        Packed {
+            data: Blob::new(data),
+            lines: 1,
+        }
+    }
+
+    /// One Firehose record per line (tiny packing limit stand-in).
+    fn lines(items: &[&str]) -> Lines {
+        let mut l = Lines::default();
+        for item in items {
+            let start = l.text.len();
+            l.text.extend_from_slice(item.as_bytes());
+            l.count += 1;
+            l.records.push(crate::ndjson::PackedRange {
+                bytes: start..l.text.len(),
+                lines: 1,
+            });
+        }
+        l
+    }
+
     #[test]
     fn batches_respect_both_limits() {
-        let small: Vec<Vec<u8>> = (0..1201).map(|_| vec![b'x'; 10]).collect();
+        let small: Vec<Packed> = (0..1201).map(|_| packed(&[b'x'; 10])).collect();
         assert_eq!(
             batches(small).iter().map(Vec::len).collect::<Vec<_>>(),
             [500, 500, 201]
         );
-        let big: Vec<Vec<u8>> = (0..9).map(|_| vec![b'x'; 1000 * 1024]).collect();
+        let big: Vec<Packed> = (0..9).map(|_| packed(&vec![b'x'; 1000 * 1024])).collect();
         assert_eq!(
             batches(big).iter().map(Vec::len).collect::<Vec<_>>(),
             [4, 4, 1]
@@ -179,9 +227,9 @@ mod tests {
             client,
             stream: "s".into(),
         };
-        let records = vec![b"a\n".to_vec(), b"b\n".to_vec(), b"c\n".to_vec()];
+        let records = lines(&["a\n", "b\n", "c\n"]);
         let d = sink
-            .send(records, Instant::now() + Duration::from_secs(60))
+            .send(&records, Instant::now() + Duration::from_secs(60))
             .await;
         assert_eq!((d.delivered, d.failed, d.calls), (3, 0, 2));
     }
@@ -202,7 +250,7 @@ mod tests {
         };
         let d = sink
             .send(
-                vec![b"a\n".to_vec(), b"b\n".to_vec()],
+                &lines(&["a\n", "b\n"]),
                 Instant::now() + Duration::from_secs(2),
             )
             .await;
