@@ -8,6 +8,7 @@ PY          := $(VENV)/bin/python
 CARGO_LAMBDA:= $(VENV)/bin/cargo-lambda
 SAM         := $(VENV)/bin/sam
 CFN_LINT    := $(VENV)/bin/cfn-lint
+CHECKOV     := $(VENV)/checkov/bin/checkov
 STAMP       := $(VENV)/.installed
 FUNCTIONS   := query-cost-watcher long-query-killer row-count-reconciler log-subscription-transformer
 FN          ?= long-query-killer
@@ -15,27 +16,35 @@ EVENT       ?= events/schedule-$(FN).json
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup build test tests-unit tests-integ lint fmt demo bench-sweep bench-transformer fuzz-transformer invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start fuzz-transformer invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(STAMP): requirements-dev.txt
+$(STAMP): requirements-dev.txt requirements-checkov.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	python3 -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet -r requirements-checkov.txt
 	touch $(STAMP)
 
-setup: $(STAMP) ## local Python venv: pinned moto (emulator), cargo-lambda, SAM CLI, cfn-lint (idempotent)
+setup: $(STAMP) ## local Python venvs: pinned moto (emulator), cargo-lambda, SAM CLI, cfn-lint, checkov (idempotent)
 
 build: ## debug build of the four functions
 	cargo build --workspace --bins
 
-lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint
+lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, dashboards up to date
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(SAM) validate --lint --template infra/template.yaml --region us-east-1
 	$(CFN_LINT) infra/template.yaml
+	$(CHECKOV) --config-file infra/.checkov.yaml -f infra/template.yaml
+	$(PY) scripts/check_iam.py
+	$(PY) scripts/dashboards.py --check
+
+dashboards: setup ## regenerate the CloudWatch (in infra/template.yaml) and Grafana (infra/grafana/) dashboards from scripts/dashboards.py
+	$(PY) scripts/dashboards.py
 
 fmt: ## format the code
 	cargo fmt --all
@@ -56,6 +65,10 @@ bench-sweep: setup build ## API calls and wall time of one cost-watcher sweep ov
 
 bench-transformer: ## the transformer vs the floor and a Python baseline, and its peak memory (release build; README figures)
 	cargo run --release -q -p log-subscription-transformer --example transformer_bench
+
+bench-cold-start: setup ## each function's init time, first invoke and peak memory: fresh release processes against the emulator (README figures)
+	cargo build --release -q $(addprefix --bin ,$(FUNCTIONS))
+	cargo run -q -p lakeops-e2e --bin cold_start
 
 fuzz-transformer: ## the transformer's stable-Rust fuzzer: RUNS inputs broken at every layer, no panic allowed (README figure)
 	cargo run --release -q -p log-subscription-transformer --example decoder_fuzz -- --runs $(or $(RUNS),1000000) --seed $(or $(SEED),1)
