@@ -15,6 +15,9 @@ FN          ?= long-query-killer
 EVENT       ?= events/schedule-$(FN).json
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
+# The template uses Fn::ForEach (AWS::LanguageExtensions); the SAM CLI expands it locally for
+# build / deploy only when asked.
+export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
 .PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start fuzz-transformer invoke package deploy clean
 
