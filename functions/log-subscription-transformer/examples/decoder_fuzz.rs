@@ -39,7 +39,7 @@ fn run(data: &str, rules: &Rules) -> &'static str {
     };
     let mut errors = 0usize;
     let t = transform::transform(&batch, "us-east-1", rules, |r| {
-        errors += r.is_error() as usize
+        errors += r.line.is_error() as usize
     });
     // Every line must be one valid JSON object.
     for line in t

@@ -27,7 +27,7 @@ fn pipeline(data: &str, rules: &Rules) -> usize {
     let batch = decode::parse(&json).expect("payload");
     let mut errors = 0;
     let t = transform::transform(&batch, "us-east-1", rules, |r| {
-        errors += r.is_error() as usize
+        errors += r.line.is_error() as usize
     });
     t.lines.text.len() + t.lines.records.len() + errors
 }

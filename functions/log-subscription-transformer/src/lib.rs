@@ -378,7 +378,7 @@ fn process<A, L>(
         truncated,
     } = transform::transform(data, &deps.config.common.region, &deps.config.rules, |r| {
         note_errors(r, errors);
-        if let (Some(report), Some(f)) = (&r.report, r.function_name) {
+        if let (Some(report), Some(f)) = (&r.line.report, r.function_name) {
             let dims = [("FunctionName", f)];
             if let Some(v) = report.duration_ms {
                 metrics.record(&dims, "Duration", v, Unit::Milliseconds);
@@ -399,7 +399,7 @@ fn process<A, L>(
 }
 
 fn note_errors(r: &LogRecord, errors: &mut BTreeMap<String, GroupErrors>) {
-    if !r.is_error() {
+    if !r.line.is_error() {
         return;
     }
     let e = errors.entry(r.log_group.to_string()).or_default();
@@ -410,13 +410,13 @@ fn note_errors(r: &LogRecord, errors: &mut BTreeMap<String, GroupErrors>) {
             .ok()
             .map(|t| t.with_timezone(&Utc));
     }
-    match r.kind.as_ref() {
+    match r.line.kind.as_ref() {
         "platform.timeout" => e.timeouts += 1,
         "runtime.crash" => e.crashes += 1,
         _ => e.errors += 1,
     }
     if e.lines.len() < ALERT_LINES {
-        e.lines.push(lakeops::alert::truncate(&r.message, 500));
+        e.lines.push(lakeops::alert::truncate(&r.line.message, 500));
     }
 }
 

@@ -92,22 +92,23 @@ pub fn write_record(out: &mut Vec<u8>, r: &LogRecord) {
         write_str(out, f);
     }
     write_key(out, "type");
-    write_str(out, &r.kind);
-    if let Some(level) = r.level {
+    let line = &r.line;
+    write_str(out, &line.kind);
+    if let Some(level) = line.level {
         write_key(out, "level");
         write_str(out, level);
     }
-    if let Some(id) = &r.request_id {
+    if let Some(id) = &line.request_id {
         write_key(out, "request_id");
         write_str(out, id);
     }
     write_key(out, "message");
-    write_str(out, &r.message);
-    if let Some(fields) = &r.fields {
+    write_str(out, &line.message);
+    if let Some(fields) = &line.fields {
         write_key(out, "fields");
         write_fields(out, fields);
     }
-    if let Some(report) = &r.report {
+    if let Some(report) = &line.report {
         write_key(out, "report");
         // Rare (one line per invocation) and numbers only: serde_json's float formatting.
         if serde_json::to_writer(&mut *out, report).is_err() {

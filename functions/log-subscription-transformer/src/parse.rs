@@ -118,15 +118,10 @@ pub struct Parsed<'a> {
 impl Parsed<'_> {
     /// Whether this line should raise an alert: error levels, timeouts and crashes.
     pub fn is_error(&self) -> bool {
-        is_error(&self.kind, self.level)
+        self.kind == "platform.timeout"
+            || self.kind == "runtime.crash"
+            || matches!(self.level, Some("ERROR" | "FATAL" | "CRITICAL"))
     }
-}
-
-/// Error levels, timeouts and crashes.
-pub fn is_error(kind: &str, level: Option<&str>) -> bool {
-    kind == "platform.timeout"
-        || kind == "runtime.crash"
-        || matches!(level, Some("ERROR" | "FATAL" | "CRITICAL"))
 }
 
 /// Known levels, as written out (`WARNING` becomes `WARN`).

@@ -8,7 +8,7 @@ use regex::Regex;
 
 use crate::decode::LogsData;
 use crate::ndjson::{self, Lines};
-use crate::parse::{self, Fields, Parsed, Report};
+use crate::parse::{self, Parsed};
 
 /// Firehose accepts records up to 1,000 KiB; one byte is kept for the newline.
 pub const MAX_RECORD_BYTES: usize = 1000 * 1024 - 1;
@@ -140,13 +140,12 @@ impl Redaction {
 /// A necessary condition for a pattern to match, tested with `memchr` before the regex runs.
 /// The IP patterns start with a character class, which gives the regex engine no literal to
 /// skip ahead with, so without this every line is walked by its automaton (measured: the two IP
-/// patterns were most of the redaction time).
+/// patterns were most of the redaction time). IPv4 needs none: its hand-written finder only
+/// looks at the line's dots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
     /// No pre-test (the pattern has a literal the engine already looks for).
     Nothing,
-    /// An IPv4 address: a digit, `.`, a digit.
-    DigitDotDigit,
     /// A full IPv6 address: seven `:` with a hex digit on both sides.
     HexColons,
 }
@@ -159,9 +158,6 @@ impl Needs {
         };
         match self {
             Needs::Nothing => true,
-            Needs::DigitDotDigit => {
-                memchr::memchr_iter(b'.', b).any(|i| around(i, u8::is_ascii_digit))
-            }
             Needs::HexColons => memchr::memchr_iter(b':', b)
                 .filter(|&i| around(i, u8::is_ascii_hexdigit))
                 .nth(6)
@@ -217,7 +213,7 @@ impl Rules {
             add(
                 r"(?-u:\b)(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(?-u:\b)",
                 "[REDACTED:ip]",
-                Needs::DigitDotDigit,
+                Needs::Nothing,
                 Some(ipv4_matches),
             );
             add(
@@ -281,20 +277,11 @@ pub struct LogRecord<'a> {
     pub log_stream: &'a str,
     pub source_type: &'static str,
     pub function_name: Option<&'a str>,
-    pub kind: Cow<'a, str>,
-    pub level: Option<&'static str>,
-    pub request_id: Option<Cow<'a, str>>,
-    pub message: Cow<'a, str>,
-    pub fields: Option<Fields<'a>>,
-    pub report: Option<Report>,
+    /// What the line is (kind, level, request id — carried forward when the line has none —,
+    /// message, fields, REPORT figures).
+    pub line: Parsed<'a>,
     pub redactions: usize,
     pub truncated: bool,
-}
-
-impl LogRecord<'_> {
-    pub fn is_error(&self) -> bool {
-        parse::is_error(&self.kind, self.level)
-    }
 }
 
 /// An event's time as RFC 3339 with milliseconds (`2026-11-23T09:00:00.012Z`), kept inline; an
@@ -423,19 +410,15 @@ pub fn transform(
             continue;
         }
         let (message, redactions) = rules.redact(&event.message);
-        let Parsed {
-            kind,
-            level,
-            request_id,
-            message,
-            fields,
-            report,
-        } = parse::parse(&message);
-        if kind == "platform.start" || (request_id.is_some() && current_request.is_none()) {
-            current_request = request_id.as_deref().map(str::to_string);
+        let mut line = parse::parse(&message);
+        if line.kind == "platform.start" || (line.request_id.is_some() && current_request.is_none())
+        {
+            current_request = line.request_id.as_deref().map(str::to_string);
         }
-        let ends_request = kind == "platform.report";
-        let request_id = request_id.or_else(|| current_request.as_deref().map(Cow::Borrowed));
+        let ends_request = line.kind == "platform.report";
+        if line.request_id.is_none() {
+            line.request_id = current_request.as_deref().map(Cow::Borrowed);
+        }
         let mut record = LogRecord {
             timestamp: clock.format(event.timestamp),
             event_id: &event.id,
@@ -445,12 +428,7 @@ pub fn transform(
             log_stream: &data.log_stream,
             source_type: source,
             function_name,
-            kind,
-            level,
-            request_id,
-            message,
-            fields,
-            report,
+            line,
             redactions,
             truncated: false,
         };
@@ -483,23 +461,21 @@ pub fn cap_size(record: &mut LogRecord, raw_len: usize) -> bool {
         return false;
     }
     record.truncated = true;
-    record.fields = None;
-    let overhead = size(&LogRecord {
-        message: Cow::Borrowed(""),
-        ..record.clone()
-    });
+    record.line.fields = None;
+    let mut empty = record.clone();
+    empty.line.message = Cow::Borrowed("");
+    let overhead = size(&empty);
     // JSON escaping can grow text up to 6x (\u00XX); cut until it fits.
     let mut budget = MAX_RECORD_BYTES.saturating_sub(overhead + TRUNCATION_MARKER.len() + 8);
     loop {
-        let mut cut = budget.min(record.message.len());
-        while !record.message.is_char_boundary(cut) {
+        let message = &record.line.message;
+        let mut cut = budget.min(message.len());
+        while !message.is_char_boundary(cut) {
             cut -= 1;
         }
-        let candidate = format!("{}{TRUNCATION_MARKER}", &record.message[..cut]);
-        let trial = LogRecord {
-            message: Cow::Owned(candidate),
-            ..record.clone()
-        };
+        let candidate = format!("{}{TRUNCATION_MARKER}", &message[..cut]);
+        let mut trial = record.clone();
+        trial.line.message = Cow::Owned(candidate);
         if size(&trial) <= MAX_RECORD_BYTES || budget == 0 {
             *record = trial;
             return true;
@@ -530,7 +506,7 @@ mod tests {
     /// The batch transformed, its lines read back as JSON, and which records were errors.
     fn run(data: &LogsData, rules: &Rules) -> (Transformed, Vec<Value>, Vec<bool>) {
         let mut errors = Vec::new();
-        let t = transform(data, "us-east-1", rules, |r| errors.push(r.is_error()));
+        let t = transform(data, "us-east-1", rules, |r| errors.push(r.line.is_error()));
         assert_eq!(t.lines.text.last(), Some(&b'\n'));
         let lines: Vec<Value> = t
             .lines
