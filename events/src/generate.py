@@ -64,6 +64,45 @@ glue_message = {
     ],
 }
 
+# Failed invocations as current runtimes log them (shapes: corpus/log-lines.txt in the
+# transformer). Out of memory, reported on the REPORT line:
+OOM_REQ = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+oom_message = {
+    "messageType": "DATA_MESSAGE",
+    "owner": "123456789012",
+    "logGroup": "/aws/lambda/payments-api",
+    "logStream": "2026/11/23/[$LATEST]1a2b3c4d5e6f708192a3b4c5d6e7f809",
+    "subscriptionFilters": ["lakeops-logs"],
+    "logEvents": [
+        {"id": "38000000000000000000000000000000000000000000000000000200", "timestamp": T0 + 10000,
+         "message": f"START RequestId: {OOM_REQ} Version: $LATEST\n"},
+        {"id": "38000000000000000000000000000000000000000000000000000201", "timestamp": T0 + 11893,
+         "message": f"END RequestId: {OOM_REQ}\n"},
+        {"id": "38000000000000000000000000000000000000000000000000000202", "timestamp": T0 + 11893,
+         "message": f"REPORT RequestId: {OOM_REQ}\tDuration: 1893.20 ms\tBilled Duration: 1894 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory\n"},
+    ],
+}
+
+# The Python runtime's unhandled exception: one event of \r-separated lines.
+PY_REQ = "8d2e3f4a-5b6c-4d7e-9f8a-0b1c2d3e4f5a"
+python_message = {
+    "messageType": "DATA_MESSAGE",
+    "owner": "123456789012",
+    "logGroup": "/aws/lambda/report-builder",
+    "logStream": "2026/11/23/[$LATEST]2b3c4d5e6f708192a3b4c5d6e7f8091a",
+    "subscriptionFilters": ["lakeops-logs"],
+    "logEvents": [
+        {"id": "38000000000000000000000000000000000000000000000000000300", "timestamp": T0 + 20000,
+         "message": f"START RequestId: {PY_REQ} Version: $LATEST\n"},
+        {"id": "38000000000000000000000000000000000000000000000000000301", "timestamp": T0 + 20012,
+         "message": "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, in rare cases, a Lambda runtime update can cause unexpected function behavior.\r[ERROR] ZeroDivisionError: division by zero\rTraceback (most recent call last):\r  File \"/var/task/app.py\", line 12, in handler\r    return total / count\n"},
+        {"id": "38000000000000000000000000000000000000000000000000000302", "timestamp": T0 + 20013,
+         "message": f"END RequestId: {PY_REQ}\n"},
+        {"id": "38000000000000000000000000000000000000000000000000000303", "timestamp": T0 + 20013,
+         "message": f"REPORT RequestId: {PY_REQ}\tDuration: 12.95 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\tMax Memory Used: 61 MB\t\n"},
+    ],
+}
+
 
 def write(name, obj):
     with open(os.path.join(OUT, name), "w") as f:
@@ -84,5 +123,29 @@ write("firehose-cloudwatch-logs.json", {
          "approximateArrivalTimestamp": T0 + 901, "data": pack(control_message)},
         {"recordId": "49546986683135544286507457936321625675700192471156785156",
          "approximateArrivalTimestamp": T0 + 5100, "data": pack(glue_message)},
+    ],
+})
+write("cloudwatch-logs-out-of-memory.json", {"awslogs": {"data": pack(oom_message)}})
+write("cloudwatch-logs-python-unhandled.json", {"awslogs": {"data": pack(python_message)}})
+def an_hour_later(message):
+    """The same batch an hour later: another alert-interval bucket (the e2e test's SNS outage)."""
+    later = json.loads(json.dumps(message))
+    for e in later["logEvents"]:
+        e["timestamp"] += 3600000
+        e["id"] = e["id"][:-4] + "9" + e["id"][-3:]
+    return later
+
+
+write("firehose-cloudwatch-logs-failures.json", {
+    "invocationId": "e4ce2a75-8b2c-4c5d-8e6f-9a7b2d3f4c5e",
+    "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/lakeops-logs",
+    "region": "us-east-1",
+    "records": [
+        {"recordId": "49546986683135544286507457936321625675700192471156785200",
+         "approximateArrivalTimestamp": T0 + 3612000, "data": pack(an_hour_later(oom_message))},
+        {"recordId": "49546986683135544286507457936321625675700192471156785201",
+         "approximateArrivalTimestamp": T0 + 3612001, "data": pack(control_message)},
+        {"recordId": "49546986683135544286507457936321625675700192471156785202",
+         "approximateArrivalTimestamp": T0 + 3621000, "data": pack(an_hour_later(python_message))},
     ],
 })

@@ -38,6 +38,8 @@ impl Unit {
 
 /// CloudWatch accepts at most 100 metrics per EMF directive.
 const MAX_METRICS_PER_LINE: usize = 100;
+/// ... and at most 100 values in one metric's value array.
+const MAX_VALUES_PER_METRIC: usize = 100;
 
 type Dimensions = Vec<(String, String)>;
 
@@ -80,45 +82,74 @@ impl Metrics {
         self.groups.is_empty()
     }
 
-    /// Renders the EMF lines (one per dimension set and at most 100 metrics each), leaving the
-    /// collection empty.
+    /// Renders the EMF lines (one per dimension set, at most 100 metrics and 100 values per
+    /// metric each — more values go on further lines), leaving the collection empty.
     pub fn take_lines(&mut self, timestamp_ms: i64) -> Vec<String> {
         let mut lines = Vec::new();
         for (dims, metrics) in std::mem::take(&mut self.groups) {
             let metrics: Vec<_> = metrics.into_iter().collect();
-            for chunk in metrics.chunks(MAX_METRICS_PER_LINE) {
-                let mut root = Map::new();
-                let definitions: Vec<Value> = chunk
+            let rounds = metrics
+                .iter()
+                .map(|(_, (_, v))| v.len().div_ceil(MAX_VALUES_PER_METRIC))
+                .max()
+                .unwrap_or(0);
+            for round in 0..rounds {
+                let from = round * MAX_VALUES_PER_METRIC;
+                // The metrics that still have values in this round, each with its slice.
+                let this_round: Vec<(&String, Unit, &[f64])> = metrics
                     .iter()
-                    .map(|(name, (unit, _))| json!({"Name": name, "Unit": unit.as_str()}))
+                    .filter(|(_, (_, v))| v.len() > from)
+                    .map(|(name, (unit, v))| {
+                        (
+                            name,
+                            *unit,
+                            &v[from..v.len().min(from + MAX_VALUES_PER_METRIC)],
+                        )
+                    })
                     .collect();
-                let dim_names: Vec<&str> = dims.iter().map(|(k, _)| k.as_str()).collect();
-                root.insert(
-                    "_aws".into(),
-                    json!({
-                        "Timestamp": timestamp_ms,
-                        "CloudWatchMetrics": [{
-                            "Namespace": self.namespace,
-                            "Dimensions": [dim_names],
-                            "Metrics": definitions,
-                        }]
-                    }),
-                );
-                for (k, v) in &dims {
-                    root.insert(k.clone(), Value::String(v.clone()));
+                for chunk in this_round.chunks(MAX_METRICS_PER_LINE) {
+                    lines.push(self.line(&dims, chunk, timestamp_ms));
                 }
-                for (name, (_, values)) in chunk {
-                    let v = if values.len() == 1 {
-                        json!(values[0])
-                    } else {
-                        json!(values)
-                    };
-                    root.insert(name.clone(), v);
-                }
-                lines.push(Value::Object(root).to_string());
             }
         }
         lines
+    }
+
+    fn line(
+        &self,
+        dims: &Dimensions,
+        chunk: &[(&String, Unit, &[f64])],
+        timestamp_ms: i64,
+    ) -> String {
+        let mut root = Map::new();
+        let definitions: Vec<Value> = chunk
+            .iter()
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit.as_str()}))
+            .collect();
+        let dim_names: Vec<&str> = dims.iter().map(|(k, _)| k.as_str()).collect();
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [dim_names],
+                    "Metrics": definitions,
+                }]
+            }),
+        );
+        for (k, v) in dims {
+            root.insert(k.clone(), Value::String(v.clone()));
+        }
+        for (name, _, values) in chunk {
+            let v = if values.len() == 1 {
+                json!(values[0])
+            } else {
+                json!(values)
+            };
+            root.insert((*name).clone(), v);
+        }
+        Value::Object(root).to_string()
     }
 
     /// Writes the collected metrics to stdout as EMF lines, stamped now.
@@ -188,5 +219,41 @@ mod tests {
                 .len(),
             50
         );
+    }
+
+    #[test]
+    fn more_than_100_values_of_one_metric_split_into_several_lines() {
+        let mut m = Metrics::new("N");
+        for i in 0..250 {
+            m.record(
+                &[("FunctionName", "f")],
+                "Duration",
+                i as f64,
+                Unit::Milliseconds,
+            );
+        }
+        m.record(
+            &[("FunctionName", "f")],
+            "InitDuration",
+            9.0,
+            Unit::Milliseconds,
+        );
+        let lines: Vec<Value> = m
+            .take_lines(0)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        let counts: Vec<usize> = lines
+            .iter()
+            .map(|l| l["Duration"].as_array().map_or(1, Vec::len))
+            .collect();
+        assert_eq!(
+            counts,
+            [100, 100, 50],
+            "every value kept, at most 100 a line"
+        );
+        assert_eq!(lines[0]["InitDuration"], 9.0);
+        assert!(lines[1].get("InitDuration").is_none());
     }
 }

@@ -28,6 +28,16 @@ async fn delivered_lines(config: &aws_config::SdkConfig) -> Vec<Value> {
     lines
 }
 
+/// A Firehose-mode answer's `result` per record, in order.
+fn firehose_results(answer: &Value) -> Vec<&str> {
+    answer["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn subscription_to_s3_with_an_alert_and_firehose_mode_answers_every_record() {
     let emu = Emulator::start();
@@ -76,7 +86,9 @@ async fn subscription_to_s3_with_an_alert_and_firehose_mode_answers_every_record
             "{l}"
         );
     }
-    assert_eq!(lines[1]["fields"]["customer_email"], "[REDACTED:email]");
+    // The Parquet layout (default): application fields as one JSON-text column.
+    let fields: Value = serde_json::from_str(lines[1]["fields"].as_str().unwrap()).unwrap();
+    assert_eq!(fields["customer_email"], "[REDACTED:email]");
     assert_eq!(lines[4]["report"]["init_duration_ms"], 412.77);
     let alerts = tap.drain().await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -85,8 +97,9 @@ async fn subscription_to_s3_with_an_alert_and_firehose_mode_answers_every_record
         alerts[0].attributes["log_group"],
         "/aws/lambda/orders-ingest"
     );
+    // Node.js's `Invoke Error` is an unhandled error: the invocation failed.
     assert!(
-        alerts[0].body["details"]["errors"] == 1,
+        alerts[0].body["details"]["unhandled"] == 1 && alerts[0].body["severity"] == "critical",
         "{:?}",
         alerts[0].body
     );
@@ -98,12 +111,7 @@ async fn subscription_to_s3_with_an_alert_and_firehose_mode_answers_every_record
             &event_file("firehose-cloudwatch-logs.json"),
         )
         .unwrap();
-    let results: Vec<&str> = answer["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["result"].as_str().unwrap())
-        .collect();
+    let results = firehose_results(&answer);
     assert_eq!(results, ["Ok", "Dropped", "Ok"]);
     let glue = base64::engine::general_purpose::STANDARD
         .decode(answer["records"][2]["data"].as_str().unwrap())
@@ -140,4 +148,56 @@ async fn subscription_to_s3_with_an_alert_and_firehose_mode_answers_every_record
         err.contains("InvalidInput") && err.contains("not gzip"),
         "{err}"
     );
+
+    // Failed invocations as current runtimes log them: each raises a critical LogErrors alert
+    // naming what failed.
+    for (event, group, count, error_type, first_line) in [
+        (
+            "cloudwatch-logs-out-of-memory.json",
+            "/aws/lambda/payments-api",
+            "crashes",
+            "Runtime.OutOfMemory",
+            "REPORT RequestId",
+        ),
+        (
+            "cloudwatch-logs-python-unhandled.json",
+            "/aws/lambda/report-builder",
+            "unhandled",
+            "ZeroDivisionError",
+            "[ERROR] ZeroDivisionError: division by zero",
+        ),
+    ] {
+        functions
+            .invoke_file("log-subscription-transformer", &event_file(event))
+            .unwrap();
+        let alerts = tap.drain().await;
+        assert_eq!(alerts.len(), 1, "{event}: {alerts:?}");
+        let a = &alerts[0];
+        assert_eq!(
+            (a.kind(), a.attributes["log_group"].as_str()),
+            ("LogErrors", group)
+        );
+        assert_eq!(a.body["severity"], "critical", "{:?}", a.body);
+        assert_eq!(a.body["details"][count], 1, "{:?}", a.body);
+        assert_eq!(a.body["details"]["error_types"][0], error_type);
+        let quoted = a.body["fields"].to_string();
+        assert!(quoted.contains(first_line), "{quoted}");
+    }
+
+    // SNS down during a Firehose-mode invocation: every record is still answered Ok / Dropped
+    // (failing the invocation would make Firehose re-send, and store, the whole batch again).
+    let sns = aws_sdk_sns::Client::new(&config);
+    sns.delete_topic()
+        .topic_arn(&tap.topic_arn)
+        .send()
+        .await
+        .unwrap();
+    let answer = functions
+        .invoke_file(
+            "log-subscription-transformer",
+            &event_file("firehose-cloudwatch-logs-failures.json"),
+        )
+        .unwrap();
+    let results = firehose_results(&answer);
+    assert_eq!(results, ["Ok", "Dropped", "Ok"], "{answer}");
 }

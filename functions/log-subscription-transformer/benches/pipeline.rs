@@ -6,7 +6,7 @@ use log_subscription_transformer::transform::{self, Rules};
 use log_subscription_transformer::{decode, fixtures};
 
 fn bench(c: &mut Criterion) {
-    let rules = Rules::new(None, None, true, true, true, None);
+    let rules = Rules::standard();
     let (data, _events, raw_len) = fixtures::payload_of_compressed_size(1_000_000);
     let mut group = c.benchmark_group("transformer");
     group.throughput(Throughput::Bytes(raw_len as u64));

@@ -121,7 +121,7 @@ fn main() {
     };
     let runs = arg("--runs", 200_000);
     let mut g = Lcg(arg("--seed", 1));
-    let rules = Rules::new(None, None, true, true, true, None);
+    let rules = Rules::standard();
     let event = |name: &str| -> Vec<u8> {
         let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
         let v: serde_json::Value =

@@ -9,6 +9,7 @@
 use std::process::Command;
 use std::time::Instant;
 
+use log_subscription_transformer::redact::{Redactor, Switches};
 use log_subscription_transformer::transform::{self, Rules};
 use log_subscription_transformer::{decode, fixtures};
 
@@ -68,7 +69,7 @@ fn vm_hwm_kib() -> u64 {
 fn main() {
     // As the function does at start-up, so the figures are the deployed configuration's.
     log_subscription_transformer::keep_memory_between_batches();
-    let rules = Rules::new(None, None, true, true, true, None);
+    let rules = Rules::standard();
     let args: Vec<String> = std::env::args().collect();
     if let Some(path) = args
         .iter()
@@ -89,20 +90,18 @@ fn main() {
         .position(|a| a == "--loop")
         .and_then(|i| args.get(i + 1)?.parse::<usize>().ok())
     {
-        // `--rules aws,email,ip` (or `none`): which built-in redactions are on.
+        // `--rules aws,secret,email,ip` (or `none`): which built-in redactions are on.
         let on = args
             .iter()
             .position(|a| a == "--rules")
             .and_then(|i| args.get(i + 1))
-            .map_or("aws,email,ip", String::as_str);
-        let rules = Rules::new(
-            None,
-            None,
-            on.contains("aws"),
-            on.contains("email"),
-            on.contains("ip"),
-            None,
-        );
+            .map_or("aws,secret,email,ip", String::as_str);
+        let rules = rules_with(Switches {
+            aws_keys: on.contains("aws"),
+            secrets: on.contains("secret"),
+            emails: on.contains("email"),
+            ips: on.contains("ip"),
+        });
         let out: usize = (0..n).map(|_| pipeline(&data, &rules)).sum();
         println!("{out}");
         return;
@@ -110,7 +109,12 @@ fn main() {
     let payload_path = std::env::temp_dir().join("lakeops-transformer-payload.b64");
     std::fs::write(&payload_path, &data).expect("write payload");
     let mb = raw_len as f64 / 1e6;
-    let no_redaction = Rules::new(None, None, false, false, false, None);
+    let no_redaction = rules_with(Switches {
+        aws_keys: false,
+        secrets: false,
+        emails: false,
+        ips: false,
+    });
     let t = time_interleaved(&mut [
         &mut || floor(&data),
         &mut || pipeline(&data, &rules),
@@ -182,4 +186,12 @@ fn main() {
         growth_kib / 1024.0,
         hwm_kib / 1024.0
     );
+}
+
+/// The standard rules with only these redactions switched on.
+fn rules_with(switches: Switches) -> Rules {
+    Rules {
+        redactor: Redactor::new(switches, Vec::new(), None),
+        ..Rules::standard()
+    }
 }

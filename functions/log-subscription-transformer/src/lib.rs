@@ -15,10 +15,14 @@
 //! Never processes its own log group (a log loop); alerts at most once per log group per
 //! `ALERT_MIN_INTERVAL_MINUTES`, through the shared alert ledger.
 
+#[cfg(test)]
+mod corpus;
 pub mod decode;
 pub mod fixtures;
+pub mod level;
 pub mod ndjson;
 pub mod parse;
+pub mod redact;
 pub mod sink;
 pub mod transform;
 
@@ -40,7 +44,9 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::decode::LogsData;
-use crate::ndjson::Lines;
+use crate::ndjson::{Layout, Lines};
+use crate::parse::kind;
+use crate::redact::{Redactor, Switches};
 use crate::sink::FirehoseSink;
 use crate::transform::{LogRecord, Rules, Transformed};
 
@@ -55,7 +61,8 @@ pub struct TransformerConfig {
     pub common: CommonConfig,
     /// `FIREHOSE_STREAM`: where subscription-mode records go (not needed in Firehose mode).
     pub firehose_stream: Option<String>,
-    /// `INCLUDE_PATTERN` / `EXCLUDE_PATTERN` (regexes on the raw message; `a|b` for several).
+    /// `INCLUDE_PATTERN` / `EXCLUDE_PATTERN` (regexes on the raw message; `a|b` for several),
+    /// redaction (`REDACT_*`), and the record layout (`LOG_RECORD_LAYOUT`).
     pub rules: Rules,
     /// `ALERT_MIN_INTERVAL_MINUTES` (default 15; 0 = every invocation): per log group.
     pub alert_interval: Duration,
@@ -82,14 +89,30 @@ impl TransformerConfig {
         let include = regex(r, "INCLUDE_PATTERN");
         let exclude = regex(r, "EXCLUDE_PATTERN");
         let custom = regex(r, "REDACT_PATTERN");
-        let rules = Rules::new(
-            include,
-            exclude,
-            r.bool_or("REDACT_AWS_KEYS", true),
-            r.bool_or("REDACT_EMAILS", true),
-            r.bool_or("REDACT_IPS", true),
-            custom,
-        );
+        let switches = Switches {
+            aws_keys: r.bool_or("REDACT_AWS_KEYS", true),
+            secrets: r.bool_or("REDACT_SECRETS", true),
+            emails: r.bool_or("REDACT_EMAILS", true),
+            ips: r.bool_or("REDACT_IPS", true),
+        };
+        let overrides = match r.optional("REDACT_BY_LOG_GROUP") {
+            None => Vec::new(),
+            Some(text) => redact::parse_overrides(&text).unwrap_or_else(|problem| {
+                r.problem("REDACT_BY_LOG_GROUP", problem);
+                Vec::new()
+            }),
+        };
+        let layout = match r.string_or("LOG_RECORD_LAYOUT", "parquet").as_str() {
+            "parquet" => Layout::Parquet,
+            "json" => Layout::Json,
+            other => {
+                r.problem(
+                    "LOG_RECORD_LAYOUT",
+                    format!("must be parquet or json, not {other:?}"),
+                );
+                Layout::Parquet
+            }
+        };
         let interval: u32 = r.parse_or("ALERT_MIN_INTERVAL_MINUTES", 15);
         let own = r.optional("AWS_LAMBDA_LOG_GROUP_NAME").or_else(|| {
             r.optional("AWS_LAMBDA_FUNCTION_NAME")
@@ -98,7 +121,12 @@ impl TransformerConfig {
         Self {
             common,
             firehose_stream: r.optional("FIREHOSE_STREAM"),
-            rules,
+            rules: Rules {
+                include,
+                exclude,
+                redactor: Redactor::new(switches, overrides, custom),
+                layout,
+            },
             alert_interval: Duration::minutes(interval as i64),
             ledger_table: r.required("LEDGER_TABLE"),
             own_log_group: own,
@@ -168,10 +196,14 @@ pub struct RunSummary {
     pub firehose_calls: usize,
     pub skipped_own_log_group: usize,
     pub alerted: Vec<String>,
+    /// Alerts that could not be published: logged whole and counted, never a reason to fail the
+    /// batch (a retried subscription batch would store its records twice).
+    pub alerts_undelivered: Vec<String>,
+    /// What makes the invocation fail (records not delivered).
     pub failures: Vec<String>,
 }
 
-/// Error lines of one log group in this invocation.
+/// Failure and error lines of one log group in this invocation.
 #[derive(Debug, Default)]
 struct GroupErrors {
     stream: String,
@@ -181,6 +213,22 @@ struct GroupErrors {
     errors: usize,
     timeouts: usize,
     crashes: usize,
+    unhandled: usize,
+    /// What failed, each named once, in the order seen.
+    error_types: Vec<String>,
+}
+
+impl GroupErrors {
+    fn failures(&self) -> usize {
+        self.timeouts + self.crashes + self.unhandled
+    }
+}
+
+/// Everything one invocation collects besides its records.
+struct Run {
+    summary: RunSummary,
+    metrics: Metrics,
+    errors: BTreeMap<String, GroupErrors>,
 }
 
 pub async fn handle<A: AlertSink, L: Ledger>(
@@ -193,99 +241,136 @@ pub async fn handle<A: AlertSink, L: Ledger>(
     // Keep 2 s to answer and report.
     let deadline = Instant::now() + remaining.saturating_sub(StdDuration::from_secs(2));
     let payload = &event.payload;
-    let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
-    let mut errors: BTreeMap<String, GroupErrors> = BTreeMap::new();
-    let (summary, answer) = if let Some(data) =
-        payload.pointer("/awslogs/data").and_then(Value::as_str)
-    {
-        let mut summary = RunSummary {
-            trigger: "cloudwatch-logs-subscription",
-            batches: 1,
-            ..Default::default()
-        };
-        let Some(sink) = &deps.sink else {
-            return Err(LakeopsError::Config(ConfigError {
-                problems: vec![ConfigProblem {
-                    variable: "FIREHOSE_STREAM".into(),
-                    problem: "required for CloudWatch Logs subscription events (records need a delivery stream)".into(),
-                }],
-            }));
-        };
-        // A payload that cannot be decoded will never decode: InvalidInput (counted), and the
-        // event is kept by Lambda's on-failure destination for inspection.
-        let lines = match process_payload(data, deps, &mut summary, &mut metrics, &mut errors) {
-            Ok(lines) => lines.unwrap_or_default(),
-            Err(e) => {
-                summary.decode_failed = 1;
-                record_totals(&mut metrics, &summary);
-                metrics.flush();
-                return Err(LakeopsError::InvalidInput(e.to_string()));
-            }
-        };
-        if !lines.is_empty() {
-            let n = lines.count;
-            let delivery = sink.send(&lines, deadline).await;
-            summary.firehose_calls = delivery.calls;
-            summary.records_out = delivery.delivered;
-            summary.delivery_failed = delivery.failed;
-            if delivery.failed > 0 {
-                summary.failures.push(format!(
-                    "{} of {n} records not delivered to Firehose: {}",
-                    delivery.failed,
-                    delivery.last_error.unwrap_or_default()
-                ));
-            }
+    let mut run = Run {
+        summary: RunSummary::default(),
+        metrics: Metrics::new(&deps.config.common.metrics_namespace),
+        errors: BTreeMap::new(),
+    };
+    let answer = if let Some(data) = payload.pointer("/awslogs/data").and_then(Value::as_str) {
+        if let Err(e) = subscription(data, deps, deadline, &mut run).await {
+            record_totals(&mut run.metrics, &run.summary);
+            run.metrics.flush();
+            return Err(e);
         }
-        (summary, None)
+        None
     } else if let Some(records) = payload.get("records").and_then(Value::as_array) {
-        let mut summary = RunSummary {
-            trigger: "firehose-transformation",
-            ..Default::default()
-        };
-        let mut answers = Vec::with_capacity(records.len());
-        let mut response_bytes = 0usize;
-        for rec in records {
-            let id = rec["recordId"].clone();
-            let raw = rec["data"].as_str().unwrap_or_default();
-            summary.batches += 1;
-            let answer = match process_payload(raw, deps, &mut summary, &mut metrics, &mut errors) {
-                Err(e) => {
-                    // Answered, not raised: Firehose keeps it under its processing-failed prefix.
-                    tracing::warn!(record_id = %id, error = %e, "record cannot be decoded");
-                    summary.decode_failed += 1;
-                    json!({"recordId": id, "result": "ProcessingFailed", "data": raw})
-                }
-                Ok(lines) => match lines {
-                    None => json!({"recordId": id, "result": "Dropped", "data": ""}),
-                    Some(lines) if lines.is_empty() => {
-                        json!({"recordId": id, "result": "Dropped", "data": ""})
-                    }
-                    Some(lines) => {
-                        let n = lines.count;
-                        let body = base64::engine::general_purpose::STANDARD.encode(&lines.text);
-                        if response_bytes + body.len() > MAX_RESPONSE_BYTES {
-                            // Over the response limit: handed back failed (Firehose keeps it under
-                            // its processing-failed prefix) rather than cut.
-                            summary.delivery_failed += n;
-                            json!({"recordId": id, "result": "ProcessingFailed", "data": raw})
-                        } else {
-                            summary.records_out += n;
-                            json!({"recordId": id, "result": "Ok", "data": body})
-                        }
-                    }
-                },
-            };
-            response_bytes += answer["data"].as_str().map_or(0, str::len) + 200;
-            answers.push(answer);
-        }
-        (summary, Some(json!({"records": answers})))
+        Some(firehose_transformation(records, deps, &mut run))
     } else {
         return Err(LakeopsError::InvalidInput(
             "expected a CloudWatch Logs subscription event ({\"awslogs\":{\"data\":...}}) or a Firehose transformation event ({\"records\":[...]})".into(),
         ));
     };
-    let mut summary = summary;
-    for (group, e) in errors {
+    send_error_alerts(deps, now, &mut run).await;
+    let Run {
+        summary,
+        mut metrics,
+        ..
+    } = run;
+    record_totals(&mut metrics, &summary);
+    metrics.flush();
+    tracing::info!(summary = %json!(summary), "run finished");
+    if !summary.failures.is_empty() {
+        return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
+    }
+    Ok(answer.unwrap_or_else(|| json!(summary)))
+}
+
+/// Subscription mode: one payload → records → Firehose. An undecodable payload is
+/// `InvalidInput` (Lambda's on-failure destination keeps the event); records Firehose still
+/// refuses after retries are failures that fail the invocation.
+async fn subscription<A, L>(
+    data: &str,
+    deps: &Deps<A, L>,
+    deadline: Instant,
+    run: &mut Run,
+) -> Result<(), LakeopsError> {
+    run.summary.trigger = "cloudwatch-logs-subscription";
+    run.summary.batches = 1;
+    let Some(sink) = &deps.sink else {
+        return Err(LakeopsError::Config(ConfigError {
+            problems: vec![ConfigProblem {
+                variable: "FIREHOSE_STREAM".into(),
+                problem: "required for CloudWatch Logs subscription events (records need a delivery stream)".into(),
+            }],
+        }));
+    };
+    let lines = match process_payload(data, deps, run) {
+        Ok(lines) => lines.unwrap_or_default(),
+        Err(e) => {
+            run.summary.decode_failed = 1;
+            return Err(LakeopsError::InvalidInput(e.to_string()));
+        }
+    };
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let n = lines.count;
+    let delivery = sink.send(&lines, deadline).await;
+    let s = &mut run.summary;
+    s.firehose_calls = delivery.calls;
+    s.records_out = delivery.delivered;
+    s.delivery_failed = delivery.failed;
+    if delivery.failed > 0 {
+        s.failures.push(format!(
+            "{} of {n} records not delivered to Firehose: {}",
+            delivery.failed,
+            delivery.last_error.unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Firehose data-transformation mode: every `recordId` answered `Ok` (its records as JSON
+/// lines), `Dropped` (control message, everything filtered) or `ProcessingFailed` (undecodable,
+/// or over the response limit). A failed record's data is not echoed — Firehose keeps the
+/// original under its error prefix — so the response stays under the 6 MB limit whatever the
+/// input.
+fn firehose_transformation<A, L>(records: &[Value], deps: &Deps<A, L>, run: &mut Run) -> Value {
+    run.summary.trigger = "firehose-transformation";
+    let mut answers = Vec::with_capacity(records.len());
+    let mut response_bytes = 0usize;
+    for rec in records {
+        let id = rec["recordId"].clone();
+        let raw = rec["data"].as_str().unwrap_or_default();
+        run.summary.batches += 1;
+        let (result, data) = match process_payload(raw, deps, run) {
+            Err(e) => {
+                tracing::warn!(record_id = %id, error = %e, "record cannot be decoded");
+                run.summary.decode_failed += 1;
+                ("ProcessingFailed", String::new())
+            }
+            Ok(None) => ("Dropped", String::new()),
+            Ok(Some(lines)) if lines.is_empty() => ("Dropped", String::new()),
+            Ok(Some(lines)) => {
+                let body = base64::engine::general_purpose::STANDARD.encode(&lines.text);
+                if response_bytes + body.len() > MAX_RESPONSE_BYTES {
+                    tracing::warn!(record_id = %id, bytes = body.len(), "over the response limit: answered ProcessingFailed (Firehose keeps the record)");
+                    run.summary.delivery_failed += lines.count;
+                    ("ProcessingFailed", String::new())
+                } else {
+                    run.summary.records_out += lines.count;
+                    ("Ok", body)
+                }
+            }
+        };
+        response_bytes += data.len() + ANSWER_OVERHEAD_BYTES + id.to_string().len();
+        answers.push(json!({"recordId": id, "result": result, "data": data}));
+    }
+    json!({"records": answers})
+}
+
+/// A record's answer without its data: `{"recordId":…,"result":"ProcessingFailed","data":""}`.
+const ANSWER_OVERHEAD_BYTES: usize = 64;
+
+/// One alert per log group with errors, at most one per interval (ledger). A publish that fails
+/// is logged with the whole alert and counted (`AlertsUndelivered`); it does not fail the
+/// invocation, whose records are already delivered or answered.
+async fn send_error_alerts<A: AlertSink, L: Ledger>(
+    deps: &Deps<A, L>,
+    now: DateTime<Utc>,
+    run: &mut Run,
+) {
+    for (group, e) in std::mem::take(&mut run.errors) {
         let alert = error_alert(
             &group,
             &e,
@@ -293,13 +378,14 @@ pub async fn handle<A: AlertSink, L: Ledger>(
             &deps.config.common.region,
             now,
         );
+        let mut failed = Vec::new();
         let sent = lakeops::ledger::send_alert_once(
             &deps.ledger,
             &deps.alerts,
             &alert,
             Duration::days(1),
-            &mut summary.alerted,
-            &mut summary.failures,
+            &mut run.summary.alerted,
+            &mut failed,
         )
         .await;
         if sent == Some(false) {
@@ -308,14 +394,11 @@ pub async fn handle<A: AlertSink, L: Ledger>(
                 "error alert rate-limited (one per interval)"
             );
         }
+        for f in failed {
+            tracing::error!(alert = %alert.json_body(), error = %f, "alert not published; kept in this log line");
+            run.summary.alerts_undelivered.push(f);
+        }
     }
-    record_totals(&mut metrics, &summary);
-    metrics.flush();
-    tracing::info!(summary = %json!(summary), "run finished");
-    if !summary.failures.is_empty() {
-        return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
-    }
-    Ok(answer.unwrap_or_else(|| json!(summary)))
 }
 
 /// The invocation's totals (no dimensions: one series each for the whole function).
@@ -329,6 +412,7 @@ fn record_totals(metrics: &mut Metrics, s: &RunSummary) {
         ("Truncated", s.truncated),
         ("DeliveryFailed", s.delivery_failed),
         ("DecodeFailed", s.decode_failed),
+        ("AlertsUndelivered", s.alerts_undelivered.len()),
     ] {
         metrics.record(&totals, name, value as f64, Unit::Count);
     }
@@ -339,23 +423,16 @@ fn record_totals(metrics: &mut Metrics, s: &RunSummary) {
 fn process_payload<A, L>(
     raw: &str,
     deps: &Deps<A, L>,
-    summary: &mut RunSummary,
-    metrics: &mut Metrics,
-    errors: &mut BTreeMap<String, GroupErrors>,
+    run: &mut Run,
 ) -> Result<Option<Lines>, decode::DecodeError> {
     let json = decode::inflate(raw)?;
     let data = decode::parse(&json)?;
-    Ok(process(&data, deps, summary, metrics, errors))
+    Ok(process(&data, deps, run))
 }
 
 /// One decoded batch → JSON lines (None when the batch is dropped whole).
-fn process<A, L>(
-    data: &LogsData,
-    deps: &Deps<A, L>,
-    summary: &mut RunSummary,
-    metrics: &mut Metrics,
-    errors: &mut BTreeMap<String, GroupErrors>,
-) -> Option<Lines> {
+fn process<A, L>(data: &LogsData, deps: &Deps<A, L>, run: &mut Run) -> Option<Lines> {
+    let summary = &mut run.summary;
     if data.is_control() {
         summary.control_messages += 1;
         summary.dropped += data.log_events.len();
@@ -370,6 +447,7 @@ fn process<A, L>(
         summary.dropped += data.log_events.len();
         return None;
     }
+    let (errors, metrics) = (&mut run.errors, &mut run.metrics);
     let Transformed {
         lines,
         events_in,
@@ -411,12 +489,19 @@ fn note_errors(r: &LogRecord, errors: &mut BTreeMap<String, GroupErrors>) {
             .map(|t| t.with_timezone(&Utc));
     }
     match r.line.kind.as_ref() {
-        "platform.timeout" => e.timeouts += 1,
-        "runtime.crash" => e.crashes += 1,
+        kind::TIMEOUT => e.timeouts += 1,
+        kind::CRASH => e.crashes += 1,
+        kind::UNHANDLED => e.unhandled += 1,
         _ => e.errors += 1,
     }
+    if let Some(t) = &r.line.error_type {
+        if e.error_types.len() < ALERT_LINES && !e.error_types.iter().any(|x| x == t) {
+            e.error_types.push(t.to_string());
+        }
+    }
     if e.lines.len() < ALERT_LINES {
-        e.lines.push(lakeops::alert::truncate(&r.line.message, 500));
+        let line = r.line.summary().unwrap_or(&r.line.message);
+        e.lines.push(lakeops::alert::truncate(line, 500));
     }
 }
 
@@ -435,13 +520,16 @@ fn error_alert(
         // No rate limit: one alert per first-error instant (a retry of the batch repeats it).
         at.timestamp_millis()
     };
-    let what = match (e.timeouts, e.crashes) {
-        (0, 0) => "errors",
-        (_, 0) => "timeouts",
-        (0, _) => "crashes",
-        _ => "timeouts and crashes",
+    let what = match (e.timeouts, e.crashes, e.unhandled) {
+        (0, 0, 0) => "errors",
+        (_, 0, 0) => "timeouts",
+        (0, _, 0) => "crashes",
+        (0, 0, _) => "unhandled errors",
+        _ => "failed invocations",
     };
-    let severity = if e.timeouts + e.crashes > 0 {
+    // A failed invocation (timeout, crash, out of memory, unhandled error) is critical; error
+    // lines the code logged and handled are a warning.
+    let severity = if e.failures() > 0 {
         Severity::Critical
     } else {
         Severity::Warning
@@ -454,12 +542,20 @@ fn error_alert(
         now,
         format!("{} in {group}", capitalize(what)),
         format!(
-            "{group} logged {} error line(s), {} timeout(s) and {} crash(es) in this batch, starting {}.",
-            e.errors, e.timeouts, e.crashes, at.to_rfc3339()
+            "{group} logged {} error line(s), {} timeout(s), {} crash(es) and {} unhandled error(s) in this batch, starting {}.",
+            e.errors, e.timeouts, e.crashes, e.unhandled, at.to_rfc3339()
         ),
     )
     .field("Log group", group)
     .field("Log stream", &e.stream)
+    .field(
+        "Error types",
+        if e.error_types.is_empty() {
+            "-".to_string()
+        } else {
+            e.error_types.join(", ")
+        },
+    )
     .field("First lines", e.lines.join("\n"))
     .attribute("log_group", group)
     .link("Log stream in CloudWatch", console::log_stream(region, group, &e.stream))
@@ -469,6 +565,8 @@ fn error_alert(
     .detail("errors", e.errors)
     .detail("timeouts", e.timeouts)
     .detail("crashes", e.crashes)
+    .detail("unhandled", e.unhandled)
+    .detail("error_types", &e.error_types)
     .detail("first_error_at", at)
     .next_step("Open the log stream at the first line; for timeouts compare Duration with the function's timeout in the REPORT lines.")
 }
@@ -522,7 +620,10 @@ mod tests {
         let fh = json!({"records": [{"recordId": "r1", "data": "not base64!"}]});
         let answer = handle(event(fh), &d).await.unwrap();
         assert_eq!(answer["records"][0]["result"], "ProcessingFailed");
-        assert_eq!(answer["records"][0]["data"], "not base64!");
+        assert_eq!(
+            answer["records"][0]["data"], "",
+            "not echoed: Firehose keeps the original"
+        );
         assert!(d.alerts.alerts.lock().unwrap().is_empty());
     }
 }

@@ -19,9 +19,23 @@ use crate::transform::LogRecord;
 /// Firehose's limit for one record (1,000 KiB).
 pub const MAX_FIREHOSE_RECORD_BYTES: usize = 1000 * 1024;
 
+/// How a record's application `fields` are written.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `fields` as one JSON-text string: the Glue table behind Firehose's Parquet conversion
+    /// declares it `string`, so no application's keys can ever break the conversion
+    /// (`json_extract_scalar(fields, '$.x')` reads them).
+    #[default]
+    Parquet,
+    /// `fields` as a JSON object (keys made unique ignoring case, so JSON SerDes that fold case
+    /// do not reject the line).
+    Json,
+}
+
 /// JSON lines in one buffer, and how they are packed into Firehose records.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Lines {
+    pub layout: Layout,
     /// Every line, each ending in `\n`.
     pub text: Vec<u8>,
     pub count: usize,
@@ -38,8 +52,9 @@ pub struct PackedRange {
 }
 
 impl Lines {
-    pub fn with_capacity(bytes: usize) -> Self {
+    pub fn with_capacity(bytes: usize, layout: Layout) -> Self {
         Self {
+            layout,
             text: Vec::with_capacity(bytes),
             ..Self::default()
         }
@@ -48,7 +63,7 @@ impl Lines {
     /// Appends one record as a line (the caller has capped it to fit a Firehose record).
     pub fn push(&mut self, record: &LogRecord) {
         let start = self.text.len();
-        write_record(&mut self.text, record);
+        write_record(&mut self.text, record, self.layout);
         self.text.push(b'\n');
         self.count += 1;
         let len = self.text.len() - start;
@@ -71,7 +86,7 @@ impl Lines {
 
 /// One record as a JSON object (no newline), in the schema's field order
 /// (`infra/athena/log_records.sql`).
-pub fn write_record(out: &mut Vec<u8>, r: &LogRecord) {
+pub fn write_record(out: &mut Vec<u8>, r: &LogRecord, layout: Layout) {
     // The timestamp needs no escaping: digits, `-`, `:`, `.`, `T`, `Z`.
     out.extend_from_slice(b"{\"timestamp\":\"");
     out.extend_from_slice(r.timestamp.as_str().as_bytes());
@@ -102,11 +117,27 @@ pub fn write_record(out: &mut Vec<u8>, r: &LogRecord) {
         write_key(out, "request_id");
         write_str(out, id);
     }
+    if let Some(t) = &line.error_type {
+        write_key(out, "error_type");
+        write_str(out, t);
+    }
     write_key(out, "message");
     write_str(out, &line.message);
-    if let Some(fields) = &line.fields {
+    if let Some(summary) = line.summary() {
+        write_key(out, "summary");
+        write_str(out, summary);
+    }
+    if let Some(fields) = line.fields.as_ref().filter(|f| !f.is_empty()) {
         write_key(out, "fields");
-        write_fields(out, fields);
+        match layout {
+            Layout::Json => write_fields(out, fields),
+            Layout::Parquet => {
+                let mut object = Vec::new();
+                write_fields(&mut object, fields);
+                // `write_fields` writes valid UTF-8 (keys and raw values come from a `str`).
+                write_str(out, std::str::from_utf8(&object).unwrap_or_default());
+            }
+        }
     }
     if let Some(report) = &line.report {
         write_key(out, "report");
@@ -132,13 +163,29 @@ fn write_key(out: &mut Vec<u8>, key: &str) {
 /// A JSON line's other members, values copied as they came. Whitespace inside a raw value can
 /// hold a newline (a pretty-printed nested object); raw newlines can only be whitespace in JSON
 /// (inside strings they are escaped), so they are dropped to keep one record per line.
+///
+/// Keys are made unique ignoring case (`Level` after `level` becomes `Level_2`): a duplicate or
+/// case-colliding key is valid JSON but breaks JSON SerDes that fold case (Athena's OpenX), and
+/// renaming keeps the value where dropping it would lose data.
 fn write_fields(out: &mut Vec<u8>, fields: &Fields) {
     out.push(b'{');
+    let mut seen: Vec<String> = Vec::new();
     for (i, (k, v)) in fields.0.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_str(out, k);
+        let folded = k.to_lowercase();
+        if seen.contains(&folded) {
+            let unique = (2..)
+                .map(|n| format!("{k}_{n}"))
+                .find(|c| !seen.contains(&c.to_lowercase()))
+                .unwrap_or_default();
+            seen.push(unique.to_lowercase());
+            write_str(out, &unique);
+        } else {
+            seen.push(folded);
+            write_str(out, k);
+        }
         out.push(b':');
         let raw = v.get().as_bytes();
         if memchr::memchr2(b'\n', b'\r', raw).is_some() {
@@ -254,5 +301,17 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["a"]["b"][1], 2);
         assert_eq!(v["c"], "x\ny");
+    }
+
+    #[test]
+    fn duplicate_and_case_colliding_keys_are_renamed_not_lost() {
+        let fields: Fields =
+            serde_json::from_str(r#"{"level":"info","Level":2,"level":3,"Level_2":4}"#).unwrap();
+        let mut out = Vec::new();
+        write_fields(&mut out, &fields);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"level":"info","Level_2":2,"level_3":3,"Level_2_2":4}"#
+        );
     }
 }

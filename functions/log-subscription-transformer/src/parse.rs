@@ -1,6 +1,8 @@
-//! One log line → what it is: a Lambda platform line (START / END / REPORT, in text or JSON log
-//! format), a timeout, a runtime crash, a JSON application log (its fields kept), or plain text;
-//! with its level and request id where the line says them.
+//! One log line → what it is: a Lambda platform line (START / END / REPORT / INIT_REPORT, in
+//! text or JSON log format), a failed invocation (timeout, runtime crash, unhandled error — see
+//! [`kind`]), a JSON application log (its fields kept), or plain text; with its level, request id
+//! and error type where the line says them. The shapes come from each runtime; the corpus in
+//! `tests/corpus/` says where each was seen.
 //!
 //! Everything borrows from the line: a JSON line's fields stay raw JSON text ([`Fields`]) and are
 //! written out as they came, so a line is parsed once and nothing is rebuilt value by value.
@@ -11,6 +13,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+use crate::level;
 
 /// The REPORT line's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -101,48 +105,68 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The record types (`type` column) this module gives, besides the JSON format's own
+/// `platform.*` types. The three failure kinds are what a failed invocation looks like.
+pub mod kind {
+    pub const LOG: &str = "log";
+    pub const START: &str = "platform.start";
+    pub const END: &str = "platform.end";
+    pub const REPORT: &str = "platform.report";
+    pub const INIT_START: &str = "platform.initStart";
+    pub const INIT_REPORT: &str = "platform.initReport";
+    pub const RESTORE_REPORT: &str = "platform.restoreReport";
+    pub const EXTENSION: &str = "platform.extension";
+    /// The invocation (or the init phase) ran out of time.
+    pub const TIMEOUT: &str = "platform.timeout";
+    /// The runtime process died: out of memory, a signal, an exit, an extension crash.
+    pub const CRASH: &str = "runtime.crash";
+    /// The function's code raised an error it did not handle (the invocation failed).
+    pub const UNHANDLED: &str = "function.unhandled";
+}
+
 #[derive(Debug, Clone)]
 pub struct Parsed<'a> {
-    /// `log`, `platform.start`, `platform.end`, `platform.report`, `platform.timeout`,
-    /// `runtime.crash`, or the JSON format's own `platform.*` type.
+    /// One of [`kind`], or the JSON format's own `platform.*` type.
     pub kind: Cow<'a, str>,
     pub level: Option<&'static str>,
     pub request_id: Option<Cow<'a, str>>,
     /// The message text (for JSON application logs: their `message` field when present).
     pub message: Cow<'a, str>,
+    /// What failed, where the line names it: `Runtime.OutOfMemory`, `ZeroDivisionError`,
+    /// `java.lang.RuntimeException`, `panic`.
+    pub error_type: Option<Cow<'a, str>>,
     /// A JSON message's other fields.
     pub fields: Option<Fields<'a>>,
     pub report: Option<Report>,
 }
 
+/// The first line of the Python runtime's unhandled-exception event: the exception follows it.
+const PYTHON_UNHANDLED: &str = "LAMBDA_WARNING: Unhandled exception";
+
 impl Parsed<'_> {
-    /// Whether this line should raise an alert: error levels, timeouts and crashes.
-    pub fn is_error(&self) -> bool {
-        self.kind == "platform.timeout"
-            || self.kind == "runtime.crash"
-            || matches!(self.level, Some("ERROR" | "FATAL" | "CRITICAL"))
+    /// Whether the invocation (or init) failed: a timeout, a crash, an unhandled error.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self.kind.as_ref(),
+            kind::TIMEOUT | kind::CRASH | kind::UNHANDLED
+        )
     }
-}
 
-/// Known levels, as written out (`WARNING` becomes `WARN`).
-const LEVELS: [(&str, &str); 9] = [
-    ("TRACE", "TRACE"),
-    ("DEBUG", "DEBUG"),
-    ("INFO", "INFO"),
-    ("WARN", "WARN"),
-    ("WARNING", "WARN"),
-    ("ERROR", "ERROR"),
-    ("FATAL", "FATAL"),
-    ("CRITICAL", "CRITICAL"),
-    ("NOTICE", "NOTICE"),
-];
+    /// Whether this line should raise an alert: failures and error levels.
+    pub fn is_error(&self) -> bool {
+        self.is_failure() || level::is_error(self.level)
+    }
 
-fn normalize_level(s: &str) -> Option<&'static str> {
-    let word = s.trim().trim_matches(|c| c == '[' || c == ']');
-    LEVELS
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(word))
-        .map(|(_, level)| *level)
+    /// A multi-line event's first line (the Python runtime's warning preamble skipped: the
+    /// exception is the line after it); `None` for a one-line message.
+    pub fn summary(&self) -> Option<&str> {
+        let m = self.message.as_ref();
+        memchr::memchr2(b'\n', b'\r', m.as_bytes())?;
+        m.split(['\r', '\n'])
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .find(|l| !l.contains(PYTHON_UNHANDLED))
+    }
 }
 
 pub fn parse(raw: &str) -> Parsed<'_> {
@@ -162,15 +186,28 @@ fn plain<'a>(kind: &'static str, message: &'a str) -> Parsed<'a> {
         level: None,
         request_id: None,
         message: Cow::Borrowed(message),
+        error_type: None,
         fields: None,
         report: None,
+    }
+}
+
+impl<'a> Parsed<'a> {
+    /// Marks the line as a failure of the given kind (level ERROR unless it says worse).
+    fn failed(mut self, kind: &'static str, error_type: Option<Cow<'a, str>>) -> Self {
+        self.kind = Cow::Borrowed(kind);
+        if !level::is_error(self.level) {
+            self.level = Some("ERROR");
+        }
+        self.error_type = error_type.or(self.error_type);
+        self
     }
 }
 
 fn after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let start = text.find(key)? + key.len();
     let rest = text[start..].trim_start();
-    Some(rest.split([' ', '\t']).next().unwrap_or(rest))
+    Some(rest.split(['\t', '\r', '\n', ' ']).next().unwrap_or(rest))
 }
 
 fn number_after(text: &str, key: &str) -> Option<f64> {
@@ -181,19 +218,32 @@ fn first_word(s: &str) -> Option<Cow<'_, str>> {
     s.split_whitespace().next().map(Cow::Borrowed)
 }
 
+/// A text platform line (REPORT, INIT_REPORT, RESTORE_REPORT, EXTENSION) with its `Status:`
+/// (`timeout`, `error`, `failure`) and `Error Type:` read as a failure.
+fn platform_line<'a>(kind: &'static str, message: &'a str) -> Parsed<'a> {
+    let p = plain(kind, message);
+    let error_type = after(message, "Error Type:").map(Cow::Borrowed);
+    match after(message, "Status:") {
+        Some("timeout") => p.failed(kind::TIMEOUT, error_type),
+        Some("error") => p.failed(kind::CRASH, error_type),
+        Some("failure") => p.failed(kind::UNHANDLED, error_type),
+        _ => p,
+    }
+}
+
 fn parse_text(message: &str) -> Parsed<'_> {
     if let Some(rest) = message.strip_prefix("START RequestId:") {
-        let mut p = plain("platform.start", message);
+        let mut p = plain(kind::START, message);
         p.request_id = first_word(rest);
         return p;
     }
     if let Some(rest) = message.strip_prefix("END RequestId:") {
-        let mut p = plain("platform.end", message);
+        let mut p = plain(kind::END, message);
         p.request_id = first_word(rest);
         return p;
     }
     if let Some(rest) = message.strip_prefix("REPORT RequestId:") {
-        let mut p = plain("platform.report", message);
+        let mut p = platform_line(kind::REPORT, message);
         p.request_id = first_word(rest);
         p.report = Some(Report {
             duration_ms: number_after(message, "\tDuration:")
@@ -203,58 +253,138 @@ fn parse_text(message: &str) -> Parsed<'_> {
             max_memory_used_mb: number_after(message, "Max Memory Used:"),
             init_duration_ms: number_after(message, "Init Duration:"),
         });
-        if message.contains("Status: timeout") {
-            p.kind = Cow::Borrowed("platform.timeout");
-        }
         return p;
     }
-    // Runtime text format: `<time>\t<request id>\t<LEVEL>\t<message>` (Node.js, Python's
-    // `print`-style logger: `[LEVEL]\t<time>\t<request id>\t<message>`).
-    let mut p = plain("log", message);
+    for (prefix, k) in [
+        ("INIT_START ", kind::INIT_START),
+        ("INIT_REPORT ", kind::INIT_REPORT),
+        ("RESTORE_REPORT ", kind::RESTORE_REPORT),
+        ("EXTENSION\t", kind::EXTENSION),
+    ] {
+        if message.starts_with(prefix) {
+            return platform_line(k, message);
+        }
+    }
+    let mut p = plain(kind::LOG, message);
+    // Runtime text format: `<time>\t<request id>\t<LEVEL>\t<message>` (Node.js, Java, .NET;
+    // Python's logger: `[LEVEL]\t<time>\t<request id>\t<message>`).
+    let mut body = message;
     let mut parts = message.splitn(4, '\t');
-    if let (Some(a), Some(b), Some(c), Some(_)) =
+    if let (Some(a), Some(b), Some(c), Some(d)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     {
-        if let Some(level) = normalize_level(a) {
-            p.level = Some(level);
+        if let Some(l) = level::from_word(a) {
+            p.level = Some(l);
             p.request_id = looks_like_request_id(c).then_some(Cow::Borrowed(c));
-        } else if let Some(level) = normalize_level(c) {
-            p.level = Some(level);
+            body = d;
+        } else if let Some(l) = level::from_word(c) {
+            p.level = Some(l);
             p.request_id = looks_like_request_id(b).then_some(Cow::Borrowed(b));
+            body = d;
         }
     }
     if message.contains("Task timed out after") {
-        p.kind = Cow::Borrowed("platform.timeout");
-        p.level = Some("ERROR");
         if p.request_id.is_none() {
             p.request_id = message
                 .split_whitespace()
                 .find(|w| looks_like_request_id(w))
                 .map(Cow::Borrowed);
         }
-        return p;
+        return p.failed(kind::TIMEOUT, Some(Cow::Borrowed("Sandbox.Timedout")));
     }
-    if message.contains("Runtime exited with error")
-        || message.contains("Runtime.ExitError")
-        || message.contains("Runtime.OutOfMemory")
-        || message.contains("signal: killed")
-    {
-        p.kind = Cow::Borrowed("runtime.crash");
-        p.level = Some("ERROR");
-        return p;
+    if let Some(error_type) = crash_type(message) {
+        return p.failed(kind::CRASH, Some(Cow::Borrowed(error_type)));
+    }
+    if let Some(error_type) = unhandled_type(message, body) {
+        return p.failed(kind::UNHANDLED, error_type);
     }
     if p.level.is_none() {
-        // A level word near the start: `[ERROR] ...`, `ERROR: ...`, Glue/Spark `... ERROR Logger: ...`.
-        let mut end = message.len().min(64);
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        p.level = message[..end]
-            .split(|c: char| c.is_whitespace() || c == ':' || c == '[' || c == ']')
-            .filter(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_uppercase()))
-            .find_map(normalize_level);
+        p.level = level::from_text_start(message).or_else(|| level::from_logfmt(message));
+    }
+    if level::is_error(p.level) {
+        p.error_type = json_error_type(body).map(Cow::Borrowed);
     }
     p
+}
+
+/// A runtime that died, and how: Lambda's own lines for a runtime exit (`Runtime.ExitError`,
+/// `Runtime exited with error: signal: killed`, the OOM `Runtime.OutOfMemory`), a process that
+/// ended before answering, the JVM's `OutOfMemoryError`, an extension crash.
+fn crash_type(message: &str) -> Option<&'static str> {
+    const SIGNS: [(&str, &str); 8] = [
+        ("Runtime.OutOfMemory", "Runtime.OutOfMemory"),
+        ("java.lang.OutOfMemoryError", "java.lang.OutOfMemoryError"),
+        ("signal: killed", "Runtime.ExitError"),
+        ("Runtime exited with error", "Runtime.ExitError"),
+        (
+            "Runtime exited without providing a reason",
+            "Runtime.ExitError",
+        ),
+        ("Runtime.ExitError", "Runtime.ExitError"),
+        (
+            "Process exited before completing request",
+            "Runtime.ExitError",
+        ),
+        ("Extension.Crash", "Extension.Crash"),
+    ];
+    SIGNS
+        .iter()
+        .find(|(sign, _)| message.contains(sign))
+        .map(|(_, t)| *t)
+}
+
+/// An error the function's code did not handle, in each runtime's shape: Python's warning
+/// preamble or `[ERROR] Type: …` with a traceback, Node.js's `Invoke Error` / `Uncaught
+/// Exception` / `Unhandled Promise Rejection`, Java's `Exception in thread`, .NET's `Unhandled
+/// exception.`, a Go or Rust panic. `Some(error type)` when it is one.
+fn unhandled_type<'a>(message: &'a str, body: &'a str) -> Option<Option<Cow<'a, str>>> {
+    let name_at = |text: &'a str| {
+        let name = text
+            .split([':', ' ', '\r', '\n'])
+            .next()
+            .unwrap_or_default();
+        (!name.is_empty()).then_some(Cow::Borrowed(name))
+    };
+    let python_error = || {
+        let at = message.find("[ERROR] ")? + "[ERROR] ".len();
+        name_at(&message[at..])
+    };
+    if message.contains(PYTHON_UNHANDLED)
+        || (message.contains("Traceback (most recent call last)") && message.contains("[ERROR] "))
+        || message.starts_with("[ERROR] Runtime.")
+    {
+        return Some(python_error());
+    }
+    for node in [
+        "Invoke Error",
+        "Uncaught Exception",
+        "Unhandled Promise Rejection",
+    ] {
+        if body.starts_with(node) {
+            return Some(json_error_type(body).map(Cow::Borrowed));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("Exception in thread \"") {
+        return Some(rest.split_once("\" ").and_then(|(_, r)| name_at(r)));
+    }
+    if let Some(rest) = body.strip_prefix("Unhandled exception. ") {
+        return Some(name_at(rest));
+    }
+    if message.starts_with("panic: ")
+        || message.contains("\ngoroutine ")
+        || (message.starts_with("thread '") && message.contains("' panicked at"))
+    {
+        return Some(Some(Cow::Borrowed("panic")));
+    }
+    None
+}
+
+/// The `"errorType":"…"` a runtime's error document names, found in a text line.
+fn json_error_type(text: &str) -> Option<&str> {
+    let at = text.find("\"errorType\":")? + "\"errorType\":".len();
+    let rest = text[at..].trim_start().strip_prefix('"')?;
+    let name = &rest[..rest.find('"')?];
+    (!name.is_empty() && !name.contains('\\')).then_some(name)
 }
 
 fn looks_like_request_id(s: &str) -> bool {
@@ -263,7 +393,7 @@ fn looks_like_request_id(s: &str) -> bool {
         && s.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-')
 }
 
-/// The `record` of a Lambda JSON-format platform line.
+/// The `record` of a Lambda JSON-format platform line (the Telemetry API schema).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct PlatformRecord<'a> {
@@ -271,6 +401,8 @@ struct PlatformRecord<'a> {
     request_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    error_type: Option<Cow<'a, str>>,
     #[serde(default)]
     metrics: Option<PlatformMetrics>,
 }
@@ -289,16 +421,13 @@ struct PlatformMetrics {
 
 fn parse_json<'a>(mut fields: Fields<'a>, raw: &'a str) -> Parsed<'a> {
     // Lambda JSON log format, platform events: {"time", "type": "platform.*", "record": {...}}.
-    if let Some(kind) = fields.str("type").filter(|t| t.starts_with("platform.")) {
+    if let Some(k) = fields.str("type").filter(|t| t.starts_with("platform.")) {
         let record: PlatformRecord = fields
             .get("record")
             .and_then(|r| serde_json::from_str(r.get()).ok())
             .unwrap_or_default();
-        let is_report = kind == "platform.report";
-        let mut p = plain("log", raw);
-        p.kind = kind;
-        p.request_id = record.request_id;
-        if is_report {
+        let mut p = plain(kind::LOG, raw);
+        if k == kind::REPORT {
             let m = record.metrics.unwrap_or_default();
             p.report = Some(Report {
                 duration_ms: m.duration_ms,
@@ -308,40 +437,54 @@ fn parse_json<'a>(mut fields: Fields<'a>, raw: &'a str) -> Parsed<'a> {
                 init_duration_ms: m.init_duration_ms,
             });
         }
-        match record.status.as_deref() {
-            Some("timeout") => {
-                p.kind = Cow::Borrowed("platform.timeout");
-                p.level = Some("ERROR");
-            }
-            Some("error" | "failure") if !is_report => {
-                p.kind = Cow::Borrowed("runtime.crash");
-                p.level = Some("ERROR");
-            }
-            _ => {}
-        }
-        return p;
+        p.kind = k;
+        p.request_id = record.request_id;
+        // Telemetry API statuses: `failure` = the function's error, `error` = the runtime or
+        // environment's, `timeout`.
+        return match record.status.as_deref() {
+            Some("timeout") => p.failed(kind::TIMEOUT, record.error_type),
+            Some("error") => p.failed(kind::CRASH, record.error_type),
+            Some("failure") => p.failed(kind::UNHANDLED, record.error_type),
+            _ => p,
+        };
     }
     // An application log in JSON: its level, request id and message, the rest as fields.
-    let level = ["level", "levelname", "severity", "log.level"]
-        .iter()
-        .find_map(|k| fields.str(k))
-        .and_then(|l| normalize_level(&l));
+    let level = level::JSON_KEYS.iter().find_map(|(key, scale)| {
+        let v = fields.get(key)?;
+        match json_str(v) {
+            Some(word) => level::from_word(&word),
+            None => level::from_number(v.get().parse().ok()?, *scale),
+        }
+    });
     let request_id = ["requestId", "request_id", "AWSRequestId", "aws_request_id"]
         .iter()
         .find_map(|k| fields.str(k));
-    let message = ["message", "msg"]
+    // A runtime's error document (Python, Java, .NET, Go, Node.js init errors; Python's JSON
+    // format adds `log_level`): the invocation failed with this error.
+    let document_error = fields.str("errorType");
+    let is_document = document_error.is_some() && fields.get("errorMessage").is_some();
+    let message = ["message", "msg", "errorMessage"]
         .iter()
         .find_map(|k| fields.remove(k))
         .map(|v| json_str(v).unwrap_or(Cow::Borrowed(v.get())))
         .unwrap_or(Cow::Borrowed(raw));
-    Parsed {
-        kind: Cow::Borrowed("log"),
+    let mut p = Parsed {
+        kind: Cow::Borrowed(kind::LOG),
         level,
         request_id,
         message,
+        error_type: None,
         fields: Some(fields),
         report: None,
+    };
+    if is_document {
+        return p.failed(kind::UNHANDLED, document_error);
     }
+    if level::is_error(p.level) {
+        // Node.js's JSON format logs an error object as the message.
+        p.error_type = json_error_type(&p.message).map(|t| Cow::Owned(t.to_string()));
+    }
+    p
 }
 
 #[cfg(test)]
