@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start fuzz-transformer invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start bench-log-layout fuzz-transformer invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -68,6 +68,11 @@ bench-sweep: setup build ## API calls and wall time of one cost-watcher sweep ov
 
 bench-transformer: ## the transformer vs the floor and a Python baseline, and its peak memory (release build; README figures)
 	cargo run --release -q -p log-subscription-transformer --example transformer_bench
+
+bench-log-layout: setup ## bytes stored and bytes a query reads: gzip JSON lines vs Parquet by source_type (pyarrow; README figures)
+	$(VENV)/bin/pip install --quiet -r requirements-bench.txt
+	cargo run --release -q -p log-subscription-transformer --example log_layout -- target/log-layout
+	$(PY) scripts/bench/log_layout.py target/log-layout
 
 bench-cold-start: setup ## each function's init time, first invoke and peak memory: fresh release processes against the emulator (README figures)
 	cargo build --release -q $(addprefix --bin ,$(FUNCTIONS))

@@ -72,7 +72,9 @@ def sdk_operations():
 
 
 def without_tests(text):
-    """The code without its test module and comments."""
+    """The code without its test module and comments. A `#[cfg(test)] mod x;` declaration is
+    passed over: only an inline test module ends the code."""
+    text = re.sub(r"#\[cfg\(test\)\]\s*mod\s+\w+\s*;", "", text)
     i = text.find("#[cfg(test)]")
     code = text if i < 0 else text[:i]
     return re.sub(r"(^|\s)//[^\n]*", r"\1", code)
