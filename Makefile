@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start bench-log-layout fuzz-transformer invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -52,8 +52,9 @@ dashboards: setup ## regenerate the CloudWatch (in infra/template.yaml) and Graf
 fmt: ## format the code
 	cargo fmt --all
 
-tests-unit: ## pure logic and SDK-behaviour (aws-smithy-mocks) tests
+tests-unit: ## pure logic and SDK-behaviour (aws-smithy-mocks) tests, and a quick run of the transformer's stable fuzzer
 	cargo test --workspace --exclude lakeops-e2e
+	cargo run -q -p log-subscription-transformer --example decoder_fuzz -- --runs 20000 --seed 7
 
 tests-integ: setup build ## end-to-end: functions under cargo lambda watch against the local emulator
 	cargo test -p lakeops-e2e --test e2e -- --test-threads=1
@@ -80,6 +81,15 @@ bench-cold-start: setup ## each function's init time, first invoke and peak memo
 
 fuzz-transformer: ## the transformer's stable-Rust fuzzer: RUNS inputs broken at every layer, no panic allowed (README figure)
 	cargo run --release -q -p log-subscription-transformer --example decoder_fuzz -- --runs $(or $(RUNS),1000000) --seed $(or $(SEED),1)
+
+FUZZ_DIR := functions/log-subscription-transformer/fuzz
+fuzz-libfuzzer: ## coverage-guided fuzzing (cargo-fuzz / libFuzzer on the stable toolchain): targets decoder and classify, RUNS executions each (default 10,000,000; README figures)
+	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.2
+	cd $(FUZZ_DIR) && for t in decoder classify; do \
+	  mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O -s none $$t corpus/$$t seeds/$$t -- \
+	    -runs=$(or $(RUNS),10000000) -max_len=16384 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
+	done
 
 invoke: setup build ## invoke one function against a fresh emulator: make invoke FN=long-query-killer EVENT=events/...
 	cargo run --quiet -p lakeops-e2e --bin demo -- --only $(FN) --event $(EVENT)

@@ -1,9 +1,9 @@
 //! `make fuzz-transformer`: a stable-Rust fuzzer over the decoder and the whole transform.
 //!
-//! cargo-fuzz (libFuzzer) needs a nightly toolchain, which this project does not require and
-//! this build machine cannot install; this harness does the same job without coverage feedback:
-//! from real-shaped seeds (the sample subscription payload, the control message, a generated
-//! mixed batch) it makes inputs broken at every layer — bad base64, flipped / cut / extended
+//! The quick, deterministic check (`make test` runs 20,000 inputs); the coverage-guided fuzzing
+//! is `fuzz/` (cargo-fuzz / libFuzzer, `make fuzz-libfuzzer`). This harness needs no
+//! instrumented build and no coverage feedback. From real-shaped seeds (the sample subscription
+//! payload, the control message, a generated mixed batch) it makes inputs broken at every layer — bad base64, flipped / cut / extended
 //! gzip, gzip bombs, invalid UTF-8, cut and flipped JSON, deeply nested JSON inside and outside
 //! the messages, huge and empty lines — and runs each through decode → parse → redact → enrich →
 //! serialize, under `catch_unwind`. Any panic is reported with the input saved to a file, and
