@@ -107,24 +107,25 @@ pub const JSON_KEYS: [(&str, Scale); 14] = [
     ("SeverityNumber", Scale::OpenTelemetry),
 ];
 
-/// A logfmt line's level: `level=error msg=…` (also `lvl=`, `severity=`, quoted values).
+/// A logfmt line's level: `level=error msg=…` (also `lvl=`, `severity=`, quoted values). Walks
+/// the `=` signs of the line's head (no substring searcher to set up per line).
 pub fn from_logfmt(line: &str) -> Option<&'static str> {
     let head = prefix(line, 512);
-    for key in ["level=", "lvl=", "severity="] {
-        let mut from = 0;
-        while let Some(i) = head[from..].find(key) {
-            let at = from + i;
-            from = at + key.len();
-            if at > 0 && !head.as_bytes()[at - 1].is_ascii_whitespace() {
-                continue;
-            }
-            let value = head[from..]
-                .split(|c: char| c.is_ascii_whitespace())
-                .next()
-                .unwrap_or_default();
-            if let Some(level) = from_word(value.trim_matches('"')) {
-                return Some(level);
-            }
+    let b = head.as_bytes();
+    for eq in memchr::memchr_iter(b'=', b) {
+        let key_start = b[..eq]
+            .iter()
+            .rposition(|c| c.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        if !matches!(&b[key_start..eq], b"level" | b"lvl" | b"severity") {
+            continue;
+        }
+        let value = head[eq + 1..]
+            .split(|c: char| c.is_ascii_whitespace())
+            .next()
+            .unwrap_or_default();
+        if let Some(level) = from_word(value.trim_matches('"')) {
+            return Some(level);
         }
     }
     None

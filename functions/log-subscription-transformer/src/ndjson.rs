@@ -131,12 +131,12 @@ pub fn write_record(out: &mut Vec<u8>, r: &LogRecord, layout: Layout) {
         write_key(out, "fields");
         match layout {
             Layout::Json => write_fields(out, fields),
-            Layout::Parquet => {
-                let mut object = Vec::new();
-                write_fields(&mut object, fields);
+            Layout::Parquet => SCRATCH.with_borrow_mut(|object| {
+                object.clear();
+                write_fields(object, fields);
                 // `write_fields` writes valid UTF-8 (keys and raw values come from a `str`).
-                write_str(out, std::str::from_utf8(&object).unwrap_or_default());
-            }
+                write_str(out, std::str::from_utf8(object).unwrap_or_default());
+            }),
         }
     }
     if let Some(report) = &line.report {
@@ -153,6 +153,12 @@ pub fn write_record(out: &mut Vec<u8>, r: &LogRecord, layout: Layout) {
     out.push(b'}');
 }
 
+thread_local! {
+    /// The Parquet layout's fields object before it is escaped into a string: one buffer reused
+    /// for every record instead of one allocation each.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// `,"key":` for our own keys (plain ASCII: nothing to escape).
 fn write_key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b",\"");
@@ -164,26 +170,31 @@ fn write_key(out: &mut Vec<u8>, key: &str) {
 /// hold a newline (a pretty-printed nested object); raw newlines can only be whitespace in JSON
 /// (inside strings they are escaped), so they are dropped to keep one record per line.
 ///
-/// Keys are made unique ignoring case (`Level` after `level` becomes `Level_2`): a duplicate or
-/// case-colliding key is valid JSON but breaks JSON SerDes that fold case (Athena's OpenX), and
-/// renaming keeps the value where dropping it would lose data.
+/// Keys are made unique ignoring (ASCII) case (`Level` after `level` becomes `Level_2`): a
+/// duplicate or case-colliding key is valid JSON but breaks JSON SerDes that fold case (Athena's
+/// OpenX), and renaming keeps the value where dropping it would lose data. Compared in place: a
+/// record's keys are few, and nothing is allocated unless a key collides.
 fn write_fields(out: &mut Vec<u8>, fields: &Fields) {
     out.push(b'{');
-    let mut seen: Vec<String> = Vec::new();
+    let mut renamed: Vec<String> = Vec::new();
     for (i, (k, v)) in fields.0.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let folded = k.to_lowercase();
-        if seen.contains(&folded) {
+        let taken = |name: &str| {
+            fields.0[..i]
+                .iter()
+                .any(|(e, _)| e.eq_ignore_ascii_case(name))
+                || renamed.iter().any(|r| r.eq_ignore_ascii_case(name))
+        };
+        if taken(k) {
             let unique = (2..)
                 .map(|n| format!("{k}_{n}"))
-                .find(|c| !seen.contains(&c.to_lowercase()))
+                .find(|c| !taken(c) && !fields.0.iter().any(|(e, _)| e.eq_ignore_ascii_case(c)))
                 .unwrap_or_default();
-            seen.push(unique.to_lowercase());
             write_str(out, &unique);
+            renamed.push(unique);
         } else {
-            seen.push(folded);
             write_str(out, k);
         }
         out.push(b':');
@@ -311,7 +322,8 @@ mod tests {
         write_fields(&mut out, &fields);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"level":"info","Level_2":2,"level_3":3,"Level_2_2":4}"#
+            r#"{"level":"info","Level_3":2,"level_4":3,"Level_2":4}"#,
+            "a renamed key never takes another key's own name"
         );
     }
 }

@@ -5,23 +5,39 @@
 #![no_main]
 
 use base64::Engine;
+use std::sync::LazyLock;
+
 use libfuzzer_sys::fuzz_target;
 use log_subscription_transformer::decode;
 use log_subscription_transformer::transform::{self, Rules};
 
+/// Built once: compiling the patterns per input would be most of the time.
+static RULES: LazyLock<Rules> = LazyLock::new(Rules::standard);
+
 fn transform_all(json: &[u8]) {
-    let Ok(data) = decode::parse(json) else { return };
-    let rules = Rules::standard();
-    let out = transform::transform(&data, "us-east-1", &rules, |_| {});
-    for line in out.lines.text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+    let Ok(data) = decode::parse(json) else {
+        return;
+    };
+    let out = transform::transform(&data, "us-east-1", &RULES, |_| {});
+    for line in out
+        .lines
+        .text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
         if let Err(e) = serde_json::from_slice::<serde_json::Value>(line) {
-            panic!("written line is not JSON ({e}): {}", String::from_utf8_lossy(line));
+            panic!(
+                "written line is not JSON ({e}): {}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, body)) = input.split_first() else { return };
+    let Some((&mode, body)) = input.split_first() else {
+        return;
+    };
     match mode % 3 {
         0 => {
             if let Ok(text) = std::str::from_utf8(body) {
