@@ -603,6 +603,23 @@ mod tests {
         LambdaEvent::new(v, lambda_runtime::Context::default())
     }
 
+    #[test]
+    fn bad_layout_and_redaction_overrides_fail_start_up_naming_each_variable() {
+        let mut r = ConfigReader::from_map([
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+            ("LEDGER_TABLE", "l"),
+            ("LOG_RECORD_LAYOUT", "csv"),
+            (
+                "REDACT_BY_LOG_GROUP",
+                r#"[{"log_group":"/aws/*","ipz":true}]"#,
+            ),
+        ]);
+        TransformerConfig::read(&mut r);
+        let problems = r.finish().unwrap_err().to_string();
+        assert!(problems.contains("LOG_RECORD_LAYOUT"), "{problems}");
+        assert!(problems.contains("REDACT_BY_LOG_GROUP"), "{problems}");
+    }
+
     #[tokio::test]
     async fn bad_events_and_missing_configuration_are_clear_errors() {
         let d = deps();
