@@ -207,14 +207,68 @@ impl<'a> Parsed<'a> {
     }
 }
 
-fn after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let start = text.find(key)? + key.len();
-    let rest = text[start..].trim_start();
-    Some(rest.split(['\t', '\r', '\n', ' ']).next().unwrap_or(rest))
+/// The `Key: value` pairs of a text platform line (REPORT, INIT_REPORT, RESTORE_REPORT,
+/// EXTENSION), read in one pass over its colons: a colon's key is the longest known key that
+/// the text before it ends with, at the line's start or after whitespace (so `Billed Duration`
+/// is not `Duration`); its value is the next word. Lambda separates the pairs with tabs; spaces
+/// read the same. The first of a key counts.
+#[derive(Default)]
+struct PlatformValues<'a> {
+    status: Option<&'a str>,
+    error_type: Option<&'a str>,
+    duration: Option<&'a str>,
+    billed_duration: Option<&'a str>,
+    memory_size: Option<&'a str>,
+    max_memory_used: Option<&'a str>,
+    init_duration: Option<&'a str>,
 }
 
-fn number_after(text: &str, key: &str) -> Option<f64> {
-    after(text, key)?.parse().ok()
+impl<'a> PlatformValues<'a> {
+    fn read(message: &'a str) -> Self {
+        // Longest first; SnapStart's restore durations are known only so that they are not
+        // taken for `Duration`.
+        const KEYS: [&str; 9] = [
+            "Billed Restore Duration",
+            "Billed Duration",
+            "Restore Duration",
+            "Max Memory Used",
+            "Init Duration",
+            "Memory Size",
+            "Error Type",
+            "Duration",
+            "Status",
+        ];
+        let mut values = Self::default();
+        for colon in memchr::memchr_iter(b':', message.as_bytes()) {
+            let before = &message[..colon];
+            let Some(key) = KEYS.iter().find(|k| {
+                before
+                    .strip_suffix(**k)
+                    .is_some_and(|head| head.chars().next_back().is_none_or(char::is_whitespace))
+            }) else {
+                continue;
+            };
+            let slot = match *key {
+                "Status" => &mut values.status,
+                "Error Type" => &mut values.error_type,
+                "Duration" => &mut values.duration,
+                "Billed Duration" => &mut values.billed_duration,
+                "Memory Size" => &mut values.memory_size,
+                "Max Memory Used" => &mut values.max_memory_used,
+                "Init Duration" => &mut values.init_duration,
+                _ => continue,
+            };
+            if slot.is_none() {
+                let rest = message[colon + 1..].trim_start();
+                *slot = rest.split(['\t', '\r', '\n', ' ']).next();
+            }
+        }
+        values
+    }
+}
+
+fn number(value: Option<&str>) -> Option<f64> {
+    value?.parse().ok()
 }
 
 fn first_word(s: &str) -> Option<Cow<'_, str>> {
@@ -223,10 +277,14 @@ fn first_word(s: &str) -> Option<Cow<'_, str>> {
 
 /// A text platform line (REPORT, INIT_REPORT, RESTORE_REPORT, EXTENSION) with its `Status:`
 /// (`timeout`, `error`, `failure`) and `Error Type:` read as a failure.
-fn platform_line<'a>(kind: &'static str, message: &'a str) -> Parsed<'a> {
+fn platform_line<'a>(
+    kind: &'static str,
+    message: &'a str,
+    values: &PlatformValues<'a>,
+) -> Parsed<'a> {
     let p = plain(kind, message);
-    let error_type = after(message, "Error Type:").map(Cow::Borrowed);
-    match after(message, "Status:") {
+    let error_type = values.error_type.map(Cow::Borrowed);
+    match values.status {
         Some("timeout") => p.failed(kind::TIMEOUT, error_type),
         Some("error") => p.failed(kind::CRASH, error_type),
         Some("failure") => p.failed(kind::UNHANDLED, error_type),
@@ -246,15 +304,15 @@ fn parse_text(message: &str) -> Parsed<'_> {
         return p;
     }
     if let Some(rest) = message.strip_prefix("REPORT RequestId:") {
-        let mut p = platform_line(kind::REPORT, message);
+        let values = PlatformValues::read(message);
+        let mut p = platform_line(kind::REPORT, message, &values);
         p.request_id = first_word(rest);
         p.report = Some(Report {
-            duration_ms: number_after(message, "\tDuration:")
-                .or_else(|| number_after(message, " Duration:")),
-            billed_duration_ms: number_after(message, "Billed Duration:"),
-            memory_size_mb: number_after(message, "Memory Size:"),
-            max_memory_used_mb: number_after(message, "Max Memory Used:"),
-            init_duration_ms: number_after(message, "Init Duration:"),
+            duration_ms: number(values.duration),
+            billed_duration_ms: number(values.billed_duration),
+            memory_size_mb: number(values.memory_size),
+            max_memory_used_mb: number(values.max_memory_used),
+            init_duration_ms: number(values.init_duration),
         });
         return p;
     }
@@ -265,7 +323,7 @@ fn parse_text(message: &str) -> Parsed<'_> {
         ("EXTENSION\t", kind::EXTENSION),
     ] {
         if message.starts_with(prefix) {
-            return platform_line(k, message);
+            return platform_line(k, message, &PlatformValues::read(message));
         }
     }
     let mut p = plain(kind::LOG, message);
@@ -558,6 +616,33 @@ mod tests {
             warm.report.unwrap().init_duration_ms,
             None,
             "warm start: no Init Duration"
+        );
+        // SnapStart's REPORT (AWS Lambda docs, "Monitoring for Lambda SnapStart") puts its
+        // restore durations after the others: neither is the invocation's `Duration`.
+        let restored = parse_owned(format!("REPORT RequestId: {REQ}\tDuration: 77.38 ms\tBilled Duration: 270 ms\tMemory Size: 512 MB\tMax Memory Used: 97 MB\tRestore Duration: 413.73 ms\tBilled Restore Duration: 192 ms\t"));
+        let rep = restored.report.unwrap();
+        assert_eq!(
+            (
+                rep.duration_ms,
+                rep.billed_duration_ms,
+                rep.init_duration_ms
+            ),
+            (Some(77.38), Some(270.0), None)
+        );
+        // Pairs separated by spaces (tabs lost on the way) read the same.
+        let spaced = parse_owned(format!("REPORT RequestId: {REQ} Duration: 12.5 ms Billed Duration: 13 ms Memory Size: 128 MB Max Memory Used: 128 MB Status: error Error Type: Runtime.OutOfMemory"));
+        assert_eq!(
+            (spaced.kind.as_ref(), spaced.error_type.as_deref()),
+            ("runtime.crash", Some("Runtime.OutOfMemory"))
+        );
+        let rep = spaced.report.unwrap();
+        assert_eq!(
+            (
+                rep.duration_ms,
+                rep.billed_duration_ms,
+                rep.max_memory_used_mb
+            ),
+            (Some(12.5), Some(13.0), Some(128.0))
         );
     }
 
