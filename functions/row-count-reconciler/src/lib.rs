@@ -40,7 +40,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::catalog::{Catalog, TableInfo};
-use crate::checks::{Check, CheckSeverity, Comparison, Counted, FreshnessMeasure, Side};
+use crate::checks::{Check, CheckSeverity, Comparison, Counted, Freshness, FreshnessMeasure, Side};
 use crate::runner::{Job, Outcome, QueryRunner};
 use crate::sqlsafe::{literal, quote_identifier};
 use crate::template::RunDate;
@@ -307,6 +307,92 @@ enum JobFor {
     Freshness { run: usize, target: bool },
 }
 
+impl JobFor {
+    /// The planned run and side (target or not) the answer belongs to.
+    fn side(self) -> (usize, bool) {
+        match self {
+            JobFor::Count { run, target }
+            | JobFor::Metadata { run, target }
+            | JobFor::Freshness { run, target } => (run, target),
+        }
+    }
+}
+
+/// One check on one day: the run date (`lookback_day` 0) or a look-back day.
+struct Plan {
+    check: usize,
+    lookback_day: u32,
+    date: RunDate,
+}
+
+/// Every check on its run date and each look-back day.
+fn plan(selected: &[Check], base: &RunDate) -> Vec<Plan> {
+    selected
+        .iter()
+        .enumerate()
+        .flat_map(|(check, c)| {
+            (0..=c.lookback_days).map(move |k| Plan {
+                check,
+                lookback_day: k,
+                date: base.days_before(k as i64),
+            })
+        })
+        .collect()
+}
+
+/// The planned runs' sides (source, target) and the queries that will fill them in.
+#[derive(Default)]
+struct Prepared {
+    sides: Vec<[SideResult; 2]>,
+    jobs: Vec<Job>,
+    job_for: Vec<JobFor>,
+}
+
+impl Prepared {
+    fn add(&mut self, purpose: JobFor, sql: String, bytes_cap: Option<u64>) {
+        self.jobs.push(Job {
+            key: self.job_for.len(),
+            sql,
+            bytes_cap,
+        });
+        self.job_for.push(purpose);
+    }
+}
+
+/// The verdicts, and the EMF metrics of each check's own run date.
+fn evaluate_all(
+    selected: &[Check],
+    plans: &[Plan],
+    sides: Vec<[SideResult; 2]>,
+    common: &CommonConfig,
+) -> Vec<CheckResult> {
+    let mut metrics = Metrics::new(&common.metrics_namespace);
+    let mut results = Vec::with_capacity(plans.len());
+    let mut scanned = 0;
+    for (plan, [mut source, mut target]) in plans.iter().zip(sides) {
+        for s in [&mut source, &mut target] {
+            s.age_seconds = s
+                .fresh_as_of
+                .map(|t| (plan.date.time - t).num_seconds().max(0));
+            scanned += s.scanned_bytes;
+        }
+        let result = evaluate(
+            &selected[plan.check],
+            plan.lookback_day,
+            &plan.date,
+            source,
+            target,
+        );
+        if plan.lookback_day == 0 {
+            record_metrics(&mut metrics, &result);
+        }
+        results.push(result);
+    }
+    metrics.record(&[], "ReconcilerBytesScanned", scanned as f64, Unit::Bytes);
+    metrics.flush();
+    results
+}
+
 impl<A: AlertSink, L: Ledger> Deps<A, L> {
     /// Loads the checks file: S3 or a local path.
     pub async fn load_checks(&self) -> Result<Vec<Check>, LakeopsError> {
@@ -338,6 +424,8 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             .map_err(|e| LakeopsError::Config(config_error(origin, e.problems)))
     }
 
+    /// One run, in its phases: choose the checks, plan every (check, day), prepare each side
+    /// (window, query, what Glue knows), run the queries, evaluate, report.
     pub async fn reconcile(
         &self,
         run: &ScheduledRun,
@@ -347,6 +435,34 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         now: DateTime<Utc>,
     ) -> Result<RunSummary, LakeopsError> {
         let config = &self.config;
+        let selected = self.select_checks(o, run_id, now).await?;
+        let base = match o.date {
+            Some(d) => RunDate::on(d, run.time, config.timezone),
+            None => RunDate::at(run.time, config.timezone),
+        };
+        let mut summary = RunSummary {
+            run_date: base.day.to_string(),
+            checks: selected.len(),
+            ..Default::default()
+        };
+        let plans = plan(&selected, &base);
+        let mut prepared = self.prepare(&selected, &plans).await;
+        self.run_queries(&selected, &plans, &mut prepared, deadline, &mut summary)
+            .await;
+        let results = evaluate_all(&selected, &plans, prepared.sides, &config.common);
+        self.report(&results, &base, run_id, now, &mut summary)
+            .await;
+        Ok(summary)
+    }
+
+    /// The checks file's checks, or those the event names. A broken file runs nothing and
+    /// raises `ChecksFileInvalid`; an S3 read error is returned for a retry.
+    async fn select_checks(
+        &self,
+        o: &RunOverrides,
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Check>, LakeopsError> {
         let all = match self.load_checks().await {
             Ok(c) => c,
             // S3 could not be read: a retryable AWS error, not a broken file.
@@ -362,7 +478,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     "Row-count checks did not run: the checks file is invalid",
                     e.to_string(),
                 )
-                .field("Checks file", &config.checks_config)
+                .field("Checks file", &self.config.checks_config)
                 .next_step("Fix the problems listed (each names its check and line) and re-run.");
                 let mut failures = Vec::new();
                 lakeops::ledger::send_alert_once(
@@ -380,51 +496,34 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 return Err(e);
             }
         };
-        let selected: Vec<Check> = match &o.checks {
-            None => all,
-            Some(names) => {
-                let unknown: Vec<&String> = names
-                    .iter()
-                    .filter(|n| !all.iter().any(|c| &c.name == *n))
-                    .collect();
-                if !unknown.is_empty() {
-                    return Err(LakeopsError::InvalidInput(format!(
-                        "unknown checks {unknown:?}; the file declares {:?}",
-                        all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>()
-                    )));
-                }
-                all.into_iter()
-                    .filter(|c| names.contains(&c.name))
-                    .collect()
-            }
+        let Some(names) = &o.checks else {
+            return Ok(all);
         };
-        let base = match o.date {
-            Some(d) => RunDate::on(d, run.time, config.timezone),
-            None => RunDate::at(run.time, config.timezone),
-        };
-        let mut summary = RunSummary {
-            run_date: base.day.to_string(),
-            checks: selected.len(),
-            ..Default::default()
-        };
-
-        // Plan: every check on its run date and each look-back day.
-        let mut plans: Vec<(usize, u32, RunDate)> = Vec::new();
-        for (i, c) in selected.iter().enumerate() {
-            for k in 0..=c.lookback_days {
-                plans.push((i, k, base.days_before(k as i64)));
-            }
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !all.iter().any(|c| &c.name == *n))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(LakeopsError::InvalidInput(format!(
+                "unknown checks {unknown:?}; the file declares {:?}",
+                all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>()
+            )));
         }
+        Ok(all
+            .into_iter()
+            .filter(|c| names.contains(&c.name))
+            .collect())
+    }
+
+    /// Every planned (check, day)'s two sides, and the queries they need.
+    async fn prepare(&self, selected: &[Check], plans: &[Plan]) -> Prepared {
         let mut tables: BTreeMap<String, Result<TableInfo, String>> = BTreeMap::new();
-        let mut sides: Vec<[SideResult; 2]> = Vec::with_capacity(plans.len());
-        let mut jobs: Vec<Job> = Vec::new();
-        let mut job_for: Vec<JobFor> = Vec::new();
-        for (run_idx, (ci, k, date)) in plans.iter().enumerate() {
-            let c = &selected[*ci];
+        let mut prepared = Prepared::default();
+        for (run_idx, plan) in plans.iter().enumerate() {
+            let c = &selected[plan.check];
             let mut pair = Vec::with_capacity(2);
             for (target, side) in [(false, &c.source), (true, &c.target)] {
-                let (mut result, info) = self.prepare_side(side, date, &mut tables).await;
-                let k_is_today = *k == 0;
+                let (mut result, info) = self.prepare_side(side, &plan.date, &mut tables).await;
                 if result.error.is_none() {
                     let purpose = if result.method == CountMethod::IcebergMetadata {
                         JobFor::Metadata {
@@ -437,85 +536,104 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                             target,
                         }
                     };
-                    jobs.push(Job {
-                        key: job_for.len(),
-                        sql: result.sql.clone(),
-                        bytes_cap: c.bytes_cap,
-                    });
-                    job_for.push(purpose);
+                    prepared.add(purpose, result.sql.clone(), c.bytes_cap);
                 }
                 // Freshness is about now, not about a look-back day: measured once per check.
-                if let (Some(f), true) = (&side.freshness, k_is_today) {
-                    result.max_age_hours = Some(f.max_age_hours);
-                    match (&f.measure, side.table(), info) {
-                        (FreshnessMeasure::TableUpdated, _, Some(info)) => {
-                            result.fresh_as_of = info.updated_at
-                        }
-                        (
-                            FreshnessMeasure::NewestPartitionCreated
-                            | FreshnessMeasure::NewestPartitionValue,
-                            Some(t),
-                            Some(_),
-                        ) => {
-                            let by_value = f.measure == FreshnessMeasure::NewestPartitionValue;
-                            match self.catalog.newest_partition(t, by_value).await {
-                                Ok(Some(p)) if by_value => {
-                                    result.fresh_as_of = p.values.first().and_then(|v| {
-                                        catalog::partition_value_end(v, config.timezone)
-                                    });
-                                    if result.fresh_as_of.is_none() {
-                                        result.error = Some(format!(
-                                            "newest partition value {:?} is not a date",
-                                            p.values.first()
-                                        ));
-                                    }
-                                }
-                                Ok(Some(p)) => result.fresh_as_of = p.created_at,
-                                Ok(None) => {}
-                                Err(e) => result.error = Some(e.to_string()),
-                            }
-                        }
-                        (FreshnessMeasure::Column(col), Some(t), _) => {
-                            jobs.push(Job {
-                                key: job_for.len(),
-                                sql: format!(
-                                    "SELECT max({}) FROM {}",
-                                    quote_identifier(col),
-                                    t.quoted("")
-                                ),
-                                bytes_cap: c.bytes_cap,
-                            });
-                            job_for.push(JobFor::Freshness {
-                                run: run_idx,
-                                target,
-                            });
-                        }
-                        _ => {}
+                if plan.lookback_day == 0 {
+                    if let Some(f) = &side.freshness {
+                        self.prepare_freshness(
+                            f,
+                            side,
+                            info.as_ref(),
+                            &mut result,
+                            &mut prepared,
+                            (run_idx, target, c.bytes_cap),
+                        )
+                        .await;
                     }
                 }
                 pair.push(result);
             }
             let target = pair.pop().expect("two sides");
             let source = pair.pop().expect("two sides");
-            sides.push([source, target]);
+            prepared.sides.push([source, target]);
         }
+        prepared
+    }
 
-        // Run every query at once; then the count(*) fallbacks for Iceberg tables with deletes.
+    /// Reads a side's freshness from Glue, or plans the `max(column)` query that reads it.
+    async fn prepare_freshness(
+        &self,
+        f: &Freshness,
+        side: &Side,
+        info: Option<&TableInfo>,
+        result: &mut SideResult,
+        prepared: &mut Prepared,
+        (run, target, bytes_cap): (usize, bool, Option<u64>),
+    ) {
+        result.max_age_hours = Some(f.max_age_hours);
+        match (&f.measure, side.table(), info) {
+            (FreshnessMeasure::TableUpdated, _, Some(info)) => result.fresh_as_of = info.updated_at,
+            (
+                FreshnessMeasure::NewestPartitionCreated | FreshnessMeasure::NewestPartitionValue,
+                Some(t),
+                Some(_),
+            ) => {
+                let by_value = f.measure == FreshnessMeasure::NewestPartitionValue;
+                match self.catalog.newest_partition(t, by_value).await {
+                    Ok(Some(p)) if by_value => {
+                        result.fresh_as_of = p
+                            .values
+                            .first()
+                            .and_then(|v| catalog::partition_value_end(v, self.config.timezone));
+                        if result.fresh_as_of.is_none() {
+                            result.error = Some(format!(
+                                "newest partition value {:?} is not a date",
+                                p.values.first()
+                            ));
+                        }
+                    }
+                    Ok(Some(p)) => result.fresh_as_of = p.created_at,
+                    Ok(None) => {}
+                    Err(e) => result.error = Some(e.to_string()),
+                }
+            }
+            (FreshnessMeasure::Column(col), Some(t), _) => prepared.add(
+                JobFor::Freshness { run, target },
+                format!(
+                    "SELECT max({}) FROM {}",
+                    quote_identifier(col),
+                    t.quoted("")
+                ),
+                bytes_cap,
+            ),
+            _ => {}
+        }
+    }
+
+    /// Runs every query at once; then the `count(*)` fallbacks for Iceberg tables whose
+    /// metadata cannot be trusted.
+    async fn run_queries(
+        &self,
+        selected: &[Check],
+        plans: &[Plan],
+        prepared: &mut Prepared,
+        deadline: Instant,
+        summary: &mut RunSummary,
+    ) {
         let started = std::time::Instant::now();
-        let mut fallbacks: Vec<Job> = Vec::new();
-        let mut fallback_for: Vec<JobFor> = Vec::new();
-        let outcomes = self.runner.run(jobs, deadline).await;
+        let mut fallbacks = Prepared::default();
+        let outcomes = self
+            .runner
+            .run(std::mem::take(&mut prepared.jobs), deadline)
+            .await;
         summary.queries += outcomes.len();
         for (key, outcome) in outcomes {
-            let purpose = job_for[key];
-            let (run_idx, target) = match purpose {
-                JobFor::Count { run, target }
-                | JobFor::Metadata { run, target }
-                | JobFor::Freshness { run, target } => (run, target),
-            };
-            let bytes_cap = selected[plans[run_idx].0].bytes_cap;
-            let side = &mut sides[run_idx][usize::from(target)];
-            record_outcome(side, purpose, &outcome, &mut summary);
+            let purpose = prepared.job_for[key];
+            let (run_idx, target) = purpose.side();
+            let bytes_cap = selected[plans[run_idx].check].bytes_cap;
+            let side = &mut prepared.sides[run_idx][usize::from(target)];
+            record_outcome(side, purpose, &outcome, summary);
             if let (JobFor::Metadata { .. }, Outcome::Succeeded { rows, .. }) = (purpose, &outcome)
             {
                 let delete_files = cell_u64(rows, 0);
@@ -524,60 +642,47 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     side.rows = None;
                     side.error = None;
                     if let Some(sql) = side.fallback_sql.clone() {
-                        fallbacks.push(Job {
-                            key: fallback_for.len(),
+                        fallbacks.add(
+                            JobFor::Count {
+                                run: run_idx,
+                                target,
+                            },
                             sql,
                             bytes_cap,
-                        });
-                        fallback_for.push(JobFor::Count {
-                            run: run_idx,
-                            target,
-                        });
+                        );
                     }
                 }
             }
         }
-        if !fallbacks.is_empty() {
-            let outcomes = self.runner.run(fallbacks, deadline).await;
+        if !fallbacks.jobs.is_empty() {
+            let outcomes = self.runner.run(fallbacks.jobs, deadline).await;
             summary.queries += outcomes.len();
             for (key, outcome) in outcomes {
-                let purpose = fallback_for[key];
-                if let JobFor::Count { run, target } = purpose {
-                    record_outcome(
-                        &mut sides[run][usize::from(target)],
-                        purpose,
-                        &outcome,
-                        &mut summary,
-                    );
-                }
+                let purpose = fallbacks.job_for[key];
+                let (run, target) = purpose.side();
+                record_outcome(
+                    &mut prepared.sides[run][usize::from(target)],
+                    purpose,
+                    &outcome,
+                    summary,
+                );
             }
         }
         summary.query_wall_ms = started.elapsed().as_millis();
-        summary.cost_usd = config.athena.price.usd_for_scan(summary.scanned_bytes);
+        summary.cost_usd = self.config.athena.price.usd_for_scan(summary.scanned_bytes);
+    }
 
-        // Evaluate, report.
-        let mut metrics = Metrics::new(&config.common.metrics_namespace);
-        let mut results = Vec::with_capacity(plans.len());
-        for ((ci, k, date), [mut source, mut target]) in plans.iter().zip(sides) {
-            let c = &selected[*ci];
-            for s in [&mut source, &mut target] {
-                s.age_seconds = s.fresh_as_of.map(|t| (date.time - t).num_seconds().max(0));
-            }
-            let result = evaluate(c, *k, date, source, target);
-            if *k == 0 {
-                record_metrics(&mut metrics, &result);
-            }
-            results.push(result);
-        }
-        metrics.record(
-            &[],
-            "ReconcilerBytesScanned",
-            summary.scanned_bytes as f64,
-            Unit::Bytes,
-        );
-        metrics.flush();
-
-        for r in &results {
+    /// One alert per failing result (once, through the ledger), and the results file.
+    async fn report(
+        &self,
+        results: &[CheckResult],
+        base: &RunDate,
+        run_id: &str,
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+    ) {
+        let config = &self.config;
+        for r in results {
             summary.results.push(json!(r));
             if r.status == Status::Ok {
                 continue;
@@ -622,7 +727,6 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     .push(LakeopsError::aws("s3:PutObject", e).to_string()),
             }
         }
-        Ok(summary)
     }
 
     /// Renders a side's window and query, and asks Glue what it needs.
