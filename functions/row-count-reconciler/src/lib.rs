@@ -759,8 +759,8 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 r.method = CountMethod::Sql;
                 match template::render(sql, date) {
                     Ok(s) => {
-                        r.window = s.clone();
-                        r.sql = s;
+                        r.sql = sqlsafe::count_query(&s);
+                        r.window = s;
                     }
                     Err(e) => r.error = Some(e),
                 }
@@ -859,6 +859,22 @@ fn config_error(origin: &str, problems: Vec<String>) -> ConfigError {
     }
 }
 
+/// `2 rows × 3 columns`, `no row`, `an empty (NULL) cell`: a result described without its data.
+fn shape(rows: &[Vec<Option<String>>]) -> String {
+    match rows {
+        [] => "no row".into(),
+        [row] if row.len() == 1 && row[0].is_none() => "NULL".into(),
+        [row] if row.len() == 1 => "a value that is not a whole number".into(),
+        _ => format!(
+            "{} row{} × {} column{}",
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" },
+            rows[0].len(),
+            if rows[0].len() == 1 { "" } else { "s" }
+        ),
+    }
+}
+
 fn cell_u64(rows: &[Vec<Option<String>>], col: usize) -> Option<u64> {
     rows.first()?.get(col)?.as_deref()?.trim().parse().ok()
 }
@@ -880,18 +896,24 @@ fn record_outcome(
         } => {
             summary.query_engine_ms_sum += engine_ms.unwrap_or(0);
             match purpose {
+                // What a query returned is described by its shape, never echoed: a cell could
+                // be any table's data, and this text goes into the alert and the results file.
                 JobFor::Count { .. } => match cell_u64(rows, 0) {
                     Some(n) => side.rows = Some(n),
                     None => {
-                        side.error =
-                            Some(format!("the count query returned {rows:?}, not one count"))
+                        side.error = Some(format!(
+                            "the count query returned {}, not one count",
+                            shape(rows)
+                        ))
                     }
                 },
                 JobFor::Metadata { .. } => {
                     side.rows = cell_u64(rows, 1);
                     if side.rows.is_none() {
-                        side.error =
-                            Some(format!("Iceberg metadata returned {rows:?}, not a count"));
+                        side.error = Some(format!(
+                            "Iceberg metadata returned {}, not a count",
+                            shape(rows)
+                        ));
                     }
                     if side.expect_partition {
                         side.partition_present = cell_u64(rows, 2).map(|files| files > 0);
@@ -902,7 +924,10 @@ fn record_outcome(
                         Some(v) => match catalog::parse_timestamp(&v) {
                             Some(t) => side.fresh_as_of = Some(t),
                             None => {
-                                side.error = Some(format!("max() returned {v:?}, not a timestamp"))
+                                side.error = Some(
+                                    "max() of the freshness column is not a date or timestamp"
+                                        .into(),
+                                )
                             }
                         },
                         None => side.error = Some("the table is empty: no freshness".into()),

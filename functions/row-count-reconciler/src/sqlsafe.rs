@@ -81,11 +81,38 @@ pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// Words that begin or continue a statement rather than a predicate: in a `filter`, outside
+/// parentheses (where `x IN (SELECT …)` is still a predicate) they are refused.
+const STATEMENT_WORDS: [&str; 18] = [
+    "select",
+    "from",
+    "where",
+    "union",
+    "intersect",
+    "except",
+    "group",
+    "having",
+    "order",
+    "limit",
+    "offset",
+    "insert",
+    "update",
+    "delete",
+    "merge",
+    "drop",
+    "create",
+    "alter",
+];
+
 /// Checks a predicate (a `filter`) or a whole statement (a `sql` side) for what could turn it
-/// into more than one expression or statement: `;`, comments and unbalanced quotes (outside
-/// string literals). `statement` additionally requires a single `SELECT` / `WITH` query.
+/// into more than one expression or statement: `;`, comments, unbalanced quotes or parentheses
+/// (outside string literals and quoted names). A `filter` must also be one boolean expression:
+/// no statement words ([`STATEMENT_WORDS`]) outside parentheses, so `1=1) OR (1=1` or
+/// `1=1 UNION SELECT …` cannot widen or leave the window. `statement` requires a single
+/// `SELECT` / `WITH` query instead.
 pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
     let chars: Vec<char> = s.chars().collect();
+    let mut depth: usize = 0;
     let mut i = 0;
     while i < chars.len() {
         match chars[i] {
@@ -100,6 +127,12 @@ pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
                     }
                 }
             }
+            '(' => depth += 1,
+            ')' => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or("a `)` closes a parenthesis that was never opened")?;
+            }
             ';' => {
                 let rest: String = chars[i + 1..].iter().collect();
                 if !(statement && rest.trim().is_empty()) {
@@ -112,9 +145,30 @@ pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
             '/' if chars.get(i + 1) == Some(&'*') => {
                 return Err("SQL comments (`/*`) are not allowed".into())
             }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let start = i;
+                while chars
+                    .get(i + 1)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
+                {
+                    i += 1;
+                }
+                let word: String = chars[start..=i].iter().collect::<String>().to_lowercase();
+                if !statement && depth == 0 && STATEMENT_WORDS.contains(&word.as_str()) {
+                    return Err(format!(
+                        "`{word}` outside parentheses: a filter is one boolean expression"
+                    ));
+                }
+            }
             _ => {}
         }
         i += 1;
+    }
+    if depth > 0 {
+        return Err(format!(
+            "{depth} unclosed parenthes{}",
+            if depth == 1 { "is" } else { "es" }
+        ));
     }
     if statement {
         let head = s.trim_start().to_ascii_lowercase();
@@ -123,6 +177,12 @@ pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A `sql` side as it is run: its query as a scalar subquery cast to `bigint`, so whatever
+/// it selects, the answer is one number or a failed query — never rows of a table.
+pub fn count_query(sql: &str) -> String {
+    format!("SELECT CAST(({sql}) AS bigint)")
 }
 
 #[cfg(test)]
@@ -167,6 +227,30 @@ mod tests {
         assert!(check_fragment("SELECT count(*) FROM t;", true).is_ok());
         assert!(check_fragment("SELECT 1; SELECT 2", true).is_err());
         assert!(check_fragment("DELETE FROM t", true).is_err());
+        // A filter is one balanced boolean expression.
+        for bad in [
+            "1=1) OR (1=1",
+            "(dt = '1'",
+            "dt = '1' UNION SELECT secret FROM t",
+            "dt = '1' ORDER BY 1",
+            "dt = '1') UNION (SELECT 1",
+            "x = 1 or 1=1 limit 1",
+        ] {
+            assert!(check_fragment(bad, false).is_err(), "{bad}");
+        }
+        for good in [
+            "customer_id IN (SELECT id FROM sales.vip)",
+            "(region = 'eu' OR region = 'us') AND status <> 'test'",
+            "note = 'a ) or ( b' AND \"from\" = 'x'",
+            "selected_flag = true AND updated_at >= timestamp '{{ yesterday_start }}'",
+        ] {
+            assert!(check_fragment(good, false).is_ok(), "{good}");
+        }
+        assert!(check_fragment("SELECT count(*) FROM (SELECT 1) t WHERE (1=1", true).is_err());
+        assert_eq!(
+            count_query("SELECT count(*) FROM t"),
+            "SELECT CAST((SELECT count(*) FROM t) AS bigint)"
+        );
         assert_eq!(literal("it's"), "'it''s'");
         assert!(identifier("dt").is_ok());
         assert!(identifier("d\"t").is_err());
