@@ -108,3 +108,154 @@ async fn five_checks_three_alerts_in_parallel() {
     assert_eq!(again["alerted"], serde_json::json!([]), "{again}");
     assert!(tap.drain().await.is_empty());
 }
+
+/// No silent pass: a freshness Glue cannot measure (a projected table lists no partitions), a
+/// `target_le_source` target emptied to 0 against a million, and an empty day on both sides with
+/// `min_rows` each fail with their own alert; a `sql` side runs as one CAST number and passes.
+#[tokio::test]
+async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
+    use aws_sdk_glue::types::{Column, DatabaseInput, TableInput};
+    use lakeops_e2e::lake::CHECKS_BUCKET;
+    let emu = Emulator::start();
+    let (config, tap) = athena_watch_setup(&emu, &["reconciler"]).await;
+    let glue = aws_sdk_glue::Client::new(&config);
+    glue.create_database()
+        .database_input(DatabaseInput::builder().name("quiet").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    for name in ["src", "projected", "emptied", "empty_a", "empty_b", "copy"] {
+        let mut table = TableInput::builder().name(name);
+        if name == "projected" {
+            // Partition projection: Athena works the partitions out; Glue lists none.
+            table = table
+                .partition_keys(
+                    Column::builder()
+                        .name("dt")
+                        .r#type("string")
+                        .build()
+                        .unwrap(),
+                )
+                .parameters("projection.enabled", "true")
+                .parameters("projection.dt.type", "date");
+        }
+        glue.create_table()
+            .database_name("quiet")
+            .table_input(table.build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let count = |contains: &str, n: u64| serde_json::json!({"SqlContains": contains, "Rows": [[n.to_string()]], "DataScannedInBytes": 1u64 << 20});
+    emu.seed_results(vec![
+        // The sql side is answered only in its CAST form: the rule proves the wrapper.
+        count(
+            "select cast((select count(*) from quiet.src) as bigint)",
+            1_000_000,
+        ),
+        count("\"quiet\".\"src\"", 1_000_000),
+        count("\"quiet\".\"projected\"", 1_000_000),
+        count("\"quiet\".\"emptied\"", 0),
+        count("\"quiet\".\"empty_a\"", 0),
+        count("\"quiet\".\"empty_b\"", 0),
+        count("\"quiet\".\"copy\"", 1_000_000),
+    ]);
+    let checks = r#"checks:
+  - name: unmeasurable_freshness
+    source: {table: quiet.src}
+    target:
+      table: quiet.projected
+      freshness: {max_age_hours: 24, measure: newest_partition}
+  - name: emptied_target
+    source: {table: quiet.src}
+    target: {table: quiet.emptied}
+    tolerance: {direction: target_le_source}
+  - name: empty_day
+    min_rows: 1
+    source: {table: quiet.empty_a}
+    target: {table: quiet.empty_b}
+  - name: sql_is_one_number
+    source: {sql: "SELECT count(*) FROM quiet.src"}
+    target: {table: quiet.copy}
+"#;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    s3.create_bucket()
+        .bucket(CHECKS_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket(CHECKS_BUCKET)
+        .key("quiet.yaml")
+        .body(checks.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let checks_uri = format!("s3://{CHECKS_BUCKET}/quiet.yaml");
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("CHECKS_CONFIG", checks_uri.as_str()),
+            ("ATHENA_WORKGROUP", "reconciler"),
+        ],
+    );
+    let run = functions
+        .invoke_file(
+            "row-count-reconciler",
+            &event_file("schedule-row-count-reconciler.json"),
+        )
+        .unwrap();
+    let result = |name: &str| {
+        run["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["check"] == name)
+            .unwrap_or_else(|| panic!("no result for {name}: {run}"))
+            .clone()
+    };
+    let freshness = result("unmeasurable_freshness");
+    assert_eq!(freshness["status"], "error", "{freshness}");
+    assert!(
+        freshness["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("freshness cannot be measured: Glue lists no partitions"),
+        "{freshness}"
+    );
+    let emptied = result("emptied_target");
+    assert_eq!(emptied["status"], "mismatch", "{emptied}");
+    assert!(
+        emptied["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("beyond the TargetLeSource bound of 50%"),
+        "{emptied}"
+    );
+    let empty = result("empty_day");
+    assert_eq!(empty["status"], "too_few_rows", "{empty}");
+    assert_eq!(
+        empty["comparison"]["within"], true,
+        "0 vs 0 is still a match"
+    );
+    let sql = result("sql_is_one_number");
+    assert_eq!(sql["status"], "ok", "{sql}");
+    assert_eq!(sql["source"]["rows"], 1_000_000);
+
+    let mut alerts: Vec<(String, String)> = tap
+        .drain()
+        .await
+        .iter()
+        .map(|a| (a.kind().to_string(), a.attributes["check"].clone()))
+        .collect();
+    alerts.sort();
+    let expected = [
+        ("CheckError", "unmeasurable_freshness"),
+        ("RowCountMismatch", "emptied_target"),
+        ("TooFewRows", "empty_day"),
+    ]
+    .map(|(k, c)| (k.to_string(), c.to_string()));
+    assert_eq!(alerts, expected);
+}

@@ -50,6 +50,8 @@ struct CheckModel {
     lookback_days: u32,
     #[serde(default)]
     bytes_cap: Option<u64>,
+    #[serde(default)]
+    min_rows: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +87,10 @@ struct ToleranceModel {
     percent: Option<f64>,
     #[serde(default)]
     direction: Option<String>,
+    #[serde(default)]
+    max_drop_percent: Option<f64>,
+    #[serde(default)]
+    max_growth_percent: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -163,7 +169,19 @@ pub struct Tolerance {
     pub rows: u64,
     pub percent: Option<f64>,
     pub direction: Direction,
+    /// A one-sided direction's bound on its allowed side, in percent of the source: how many
+    /// fewer rows `target_le_source` accepts (`max_drop_percent`, default
+    /// [`DEFAULT_MAX_DROP_PERCENT`]), how many more `target_ge_source` accepts
+    /// (`max_growth_percent`, default [`DEFAULT_MAX_GROWTH_PERCENT`]). Without it a target of 0
+    /// against a source of a million would pass. `None` for `equal`.
+    pub allowed_side_percent: Option<f64>,
 }
+
+/// A filtering target that lost more than half its source's rows is not "filtering".
+pub const DEFAULT_MAX_DROP_PERCENT: f64 = 50.0;
+/// An accumulating target that holds more than twice its source's rows for the same window is
+/// not "accumulating".
+pub const DEFAULT_MAX_GROWTH_PERCENT: f64 = 100.0;
 
 /// The comparison of two counts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -174,6 +192,8 @@ pub struct Comparison {
     /// difference — no division by zero, and 0 vs 0 is a match).
     pub diff_pct: Option<f64>,
     pub within: bool,
+    /// The difference is on the allowed side of a one-sided direction but beyond its bound.
+    pub beyond_allowed_side: bool,
 }
 
 impl Tolerance {
@@ -188,12 +208,23 @@ impl Tolerance {
             Direction::TargetLeSource => diff.max(0) as u64,
         };
         let pct_of_counted = (source > 0).then(|| counted as f64 / source as f64 * 100.0);
-        let within = counted <= self.rows
+        let within_tolerance = counted <= self.rows
             || matches!((self.percent, pct_of_counted), (Some(limit), Some(p)) if p <= limit);
+        // The allowed side: no percentage of a source of 0 (then `min_rows` is the guard).
+        let allowed = match self.direction {
+            Direction::Equal => 0,
+            Direction::TargetGeSource => diff.max(0) as u64,
+            Direction::TargetLeSource => (-diff).max(0) as u64,
+        };
+        let beyond_allowed_side = matches!(
+            (self.allowed_side_percent, source > 0),
+            (Some(bound), true) if allowed as f64 / source as f64 * 100.0 > bound
+        );
         Comparison {
             diff,
             diff_pct,
-            within,
+            within: within_tolerance && !beyond_allowed_side,
+            beyond_allowed_side,
         }
     }
 }
@@ -210,6 +241,9 @@ pub struct Check {
     pub tolerance: Tolerance,
     pub lookback_days: u32,
     pub bytes_cap: Option<u64>,
+    /// Fewer rows than this on either side is a failure (`TooFewRows`), also when both sides
+    /// agree: 0 vs 0 is a match, which is wrong for a table that must fill every day.
+    pub min_rows: Option<u64>,
 }
 
 /// Why the checks file is unusable: every problem, each with its line where known.
@@ -290,6 +324,49 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Check>, ChecksError> {
                 problem("tolerance.percent: must be between 0 and 100".into());
             }
         }
+        let allowed_side_percent = match direction {
+            Direction::Equal => None,
+            Direction::TargetLeSource => Some(
+                m.tolerance
+                    .max_drop_percent
+                    .unwrap_or(DEFAULT_MAX_DROP_PERCENT),
+            ),
+            Direction::TargetGeSource => Some(
+                m.tolerance
+                    .max_growth_percent
+                    .unwrap_or(DEFAULT_MAX_GROWTH_PERCENT),
+            ),
+        };
+        for (field, value, needs, max) in [
+            (
+                "max_drop_percent",
+                m.tolerance.max_drop_percent,
+                Direction::TargetLeSource,
+                100.0,
+            ),
+            (
+                "max_growth_percent",
+                m.tolerance.max_growth_percent,
+                Direction::TargetGeSource,
+                f64::MAX,
+            ),
+        ] {
+            let Some(v) = value else { continue };
+            if direction != needs {
+                problem(format!(
+                    "tolerance.{field}: bounds the allowed side of direction {}",
+                    serde_json::to_value(needs)
+                        .ok()
+                        .and_then(|d| d.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ));
+            } else if !(v.is_finite() && v >= 0.0 && v <= max) {
+                problem(format!(
+                    "tolerance.{field}: must be a percentage from 0{}",
+                    if max == 100.0 { " to 100" } else { "" }
+                ));
+            }
+        }
         if m.lookback_days > MAX_LOOKBACK_DAYS {
             problem(format!("lookback_days: at most {MAX_LOOKBACK_DAYS}"));
         }
@@ -309,9 +386,11 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Check>, ChecksError> {
                     rows: m.tolerance.rows.unwrap_or(0),
                     percent: m.tolerance.percent,
                     direction,
+                    allowed_side_percent,
                 },
                 lookback_days: m.lookback_days,
                 bytes_cap: m.bytes_cap,
+                min_rows: m.min_rows,
             });
         }
     }
@@ -563,6 +642,7 @@ checks:
             rows,
             percent,
             direction,
+            allowed_side_percent: None,
         };
         let eq = t(0, None, Direction::Equal);
         assert_eq!(
@@ -570,7 +650,8 @@ checks:
             Comparison {
                 diff: 0,
                 diff_pct: None,
-                within: true
+                within: true,
+                beyond_allowed_side: false,
             }
         );
         assert!(
@@ -591,5 +672,68 @@ checks:
         let le = t(0, None, Direction::TargetLeSource);
         assert!(le.compare(100, 50).within && !le.compare(100, 101).within);
         assert!(!t(0, Some(50.0), Direction::Equal).compare(0, 1).within);
+    }
+
+    #[test]
+    fn one_sided_directions_bound_their_allowed_side() {
+        let file = |tolerance: &str| {
+            format!("checks:\n  - name: c\n    source: {{table: a.b}}\n    target: {{table: a.c}}\n    tolerance: {tolerance}\n")
+        };
+        let le = parse(&file("{direction: target_le_source}"), "f").unwrap()[0].tolerance;
+        assert_eq!(le.allowed_side_percent, Some(DEFAULT_MAX_DROP_PERCENT));
+        let cmp = le.compare(1_000_000, 0);
+        assert!(
+            !cmp.within && cmp.beyond_allowed_side,
+            "0 vs a million fails"
+        );
+        assert!(
+            le.compare(1_000_000, 600_000).within,
+            "a 40% drop is filtering"
+        );
+        assert!(le.compare(0, 0).within, "0 vs 0 stays a match");
+        let strict = parse(
+            &file("{direction: target_le_source, max_drop_percent: 5}"),
+            "f",
+        )
+        .unwrap()[0]
+            .tolerance;
+        assert!(!strict.compare(100, 90).within && strict.compare(100, 96).within);
+        let ge = parse(
+            &file("{direction: target_ge_source, max_growth_percent: 10}"),
+            "f",
+        )
+        .unwrap()[0]
+            .tolerance;
+        assert!(ge.compare(100, 110).within && !ge.compare(100, 111).within);
+        assert_eq!(
+            parse(&file("{direction: target_ge_source}"), "f").unwrap()[0]
+                .tolerance
+                .allowed_side_percent,
+            Some(DEFAULT_MAX_GROWTH_PERCENT)
+        );
+        assert_eq!(
+            parse(&file("{}"), "f").unwrap()[0]
+                .tolerance
+                .allowed_side_percent,
+            None
+        );
+        let err = parse(
+            &file("{direction: equal, max_drop_percent: 5, max_growth_percent: -1}"),
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("max_drop_percent: bounds the allowed side of direction target_le_source"),
+            "{err}"
+        );
+        assert!(err.contains("max_growth_percent: bounds"), "{err}");
+        let err = parse(
+            &file("{direction: target_le_source, max_drop_percent: 150}"),
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("from 0 to 100"), "{err}");
     }
 }

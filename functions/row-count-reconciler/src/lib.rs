@@ -189,6 +189,7 @@ pub enum Status {
     Ok,
     Stale,
     Mismatch,
+    TooFewRows,
     MissingPartition,
     Unfinished,
     Error,
@@ -200,6 +201,7 @@ impl Status {
             Status::Ok => "RowCountOk",
             Status::Stale => "StaleData",
             Status::Mismatch => "RowCountMismatch",
+            Status::TooFewRows => "TooFewRows",
             Status::MissingPartition => "MissingPartition",
             Status::Unfinished => "CheckUnfinished",
             Status::Error => "CheckError",
@@ -572,8 +574,17 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         (run, target, bytes_cap): (usize, bool, Option<u64>),
     ) {
         result.max_age_hours = Some(f.max_age_hours);
+        // A freshness that cannot be measured is an error naming why, never a silent pass.
+        let cannot = |result: &mut SideResult, why: &str| {
+            if result.error.is_none() {
+                result.error = Some(format!("freshness cannot be measured: {why}"));
+            }
+        };
         match (&f.measure, side.table(), info) {
-            (FreshnessMeasure::TableUpdated, _, Some(info)) => result.fresh_as_of = info.updated_at,
+            (FreshnessMeasure::TableUpdated, _, Some(info)) => match info.updated_at {
+                Some(t) => result.fresh_as_of = Some(t),
+                None => cannot(result, "Glue has no UpdateTime for the table"),
+            },
             (
                 FreshnessMeasure::NewestPartitionCreated | FreshnessMeasure::NewestPartitionValue,
                 Some(t),
@@ -593,8 +604,14 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                             ));
                         }
                     }
-                    Ok(Some(p)) => result.fresh_as_of = p.created_at,
-                    Ok(None) => {}
+                    Ok(Some(p)) => match p.created_at {
+                        Some(t) => result.fresh_as_of = Some(t),
+                        None => cannot(result, "Glue gives the newest partition no creation time"),
+                    },
+                    Ok(None) => cannot(
+                        result,
+                        "Glue lists no partitions (a partition-projected or Iceberg table? use column:<name>)",
+                    ),
                     Err(e) => result.error = Some(e.to_string()),
                 }
             }
@@ -607,7 +624,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 ),
                 bytes_cap,
             ),
-            _ => {}
+            // The table's Glue entry could not be read: that error is already the side's.
+            (_, _, None) => cannot(result, "the table's Glue entry could not be read"),
+            _ => cannot(result, "this measure does not apply to this side"),
         }
     }
 
@@ -997,25 +1016,45 @@ pub fn evaluate(
             }
         }
     }
-    let comparison =
-        match (source.rows, target.rows) {
-            (Some(s), Some(t)) => {
-                let cmp = c.tolerance.compare(s, t);
-                if !cmp.within {
-                    worse(
-                        Status::Mismatch,
-                        format!(
-                        "target has {t} rows, source {s}: difference {:+} ({}) beyond tolerance",
-                        cmp.diff,
-                        cmp.diff_pct.map(|p| format!("{p:.2}%")).unwrap_or_else(|| "n/a".into())
-                    ),
-                        &mut problems,
-                    );
-                }
-                Some(cmp)
+    if let Some(min) = c.min_rows {
+        for (label, s) in [("source", &source), ("target", &target)] {
+            if let Some(n) = s.rows.filter(|n| *n < min) {
+                worse(
+                    Status::TooFewRows,
+                    format!("{label} has {n} rows, fewer than min_rows {min}"),
+                    &mut problems,
+                );
             }
-            _ => None,
-        };
+        }
+    }
+    let comparison = match (source.rows, target.rows) {
+        (Some(s), Some(t)) => {
+            let cmp = c.tolerance.compare(s, t);
+            if !cmp.within {
+                let pct = cmp
+                    .diff_pct
+                    .map(|p| format!("{p:.2}%"))
+                    .unwrap_or_else(|| "n/a".into());
+                let why = match (cmp.beyond_allowed_side, c.tolerance.allowed_side_percent) {
+                    (true, Some(bound)) => format!(
+                        "beyond the {direction:?} bound of {bound}%",
+                        direction = c.tolerance.direction
+                    ),
+                    _ => "beyond tolerance".into(),
+                };
+                worse(
+                    Status::Mismatch,
+                    format!(
+                        "target has {t} rows, source {s}: difference {:+} ({pct}) {why}",
+                        cmp.diff
+                    ),
+                    &mut problems,
+                );
+            }
+            Some(cmp)
+        }
+        _ => None,
+    };
     CheckResult {
         check: c.name.clone(),
         run_date: date.day.to_string(),
@@ -1076,6 +1115,7 @@ pub fn check_alert(
     };
     let what = match r.status {
         Status::Mismatch => "row counts differ",
+        Status::TooFewRows => "too few rows",
         Status::Stale => "data is stale",
         Status::MissingPartition => "a partition is missing",
         Status::Unfinished => "did not finish",
@@ -1126,13 +1166,17 @@ pub fn check_alert(
     .field(
         "Tolerance",
         format!(
-            "{} rows{} ({:?})",
+            "{} rows{} ({:?}{})",
             r.tolerance.rows,
             r.tolerance
                 .percent
                 .map(|p| format!(" or {p}%"))
                 .unwrap_or_default(),
-            r.tolerance.direction
+            r.tolerance.direction,
+            r.tolerance
+                .allowed_side_percent
+                .map(|p| format!(", allowed side at most {p}%"))
+                .unwrap_or_default()
         ),
     )
     .field(
@@ -1177,6 +1221,7 @@ pub fn check_alert(
         .detail("result", r)
         .next_step(match r.status {
             Status::Mismatch => "Compare the two windows: late or duplicate loads, a failed upstream job, or a filter that differs between the sides.",
+            Status::TooFewRows => "The window holds fewer rows than the check's min_rows: check the upstream load (an empty or partial day), even if both sides agree.",
             Status::Stale => "Check the pipeline that feeds the stale side: its last run, its schedule and its errors.",
             Status::MissingPartition => "The load for this window did not arrive: check the upstream job, or add the partition (MSCK REPAIR / ALTER TABLE ADD PARTITION) if the data is there.",
             Status::Unfinished => "Raise the function timeout or DEADLINE_MARGIN_SECONDS, or make the count cheaper (partition filter, Iceberg).",
