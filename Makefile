@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -55,6 +55,7 @@ fmt: ## format the code
 tests-unit: ## pure logic and SDK-behaviour (aws-smithy-mocks) tests, and a quick run of the transformer's stable fuzzer
 	cargo test --workspace --exclude lakeops-e2e
 	cargo run -q -p log-subscription-transformer --example decoder_fuzz -- --runs 20000 --seed 7
+	cargo run -q -p row-count-reconciler --bin check-config -- functions/row-count-reconciler/checks.example.yaml
 
 tests-integ: setup build ## end-to-end: functions under cargo lambda watch against the local emulator
 	cargo test -p lakeops-e2e --test e2e -- --test-threads=1
@@ -90,6 +91,9 @@ fuzz-libfuzzer: ## coverage-guided fuzzing (cargo-fuzz / libFuzzer on the stable
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O -s none $$t corpus/$$t seeds/$$t -- \
 	    -runs=$(or $(RUNS),10000000) -max_len=16384 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
 	done
+
+check-config: ## validate a reconciler checks file as the function does, every problem with its line: make check-config FILE=checks.yaml
+	cargo run -q -p row-count-reconciler --bin check-config -- $(or $(FILE),functions/row-count-reconciler/checks.example.yaml)
 
 invoke: setup build ## invoke one function against a fresh emulator: make invoke FN=long-query-killer EVENT=events/...
 	cargo run --quiet -p lakeops-e2e --bin demo -- --only $(FN) --event $(EVENT)

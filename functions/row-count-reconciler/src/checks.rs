@@ -516,6 +516,32 @@ fn side(m: &SideModel, which: &str, problem: &mut impl FnMut(String)) -> Option<
     }
 }
 
+/// What `check-config` prints for a checks file: the checks it declares (name, line, what each
+/// side counts) when it is valid, every problem with its line when it is not — exactly the
+/// validation the function runs before any query.
+pub fn check_config_report(text: &str, origin: &str) -> Result<String, String> {
+    let checks = parse(text, origin).map_err(|e| e.to_string())?;
+    let side = |s: &Side| match &s.counted {
+        Counted::Table { name, .. } => name.to_string(),
+        Counted::Sql(_) => "sql".to_string(),
+    };
+    let mut out = format!(
+        "{origin}: valid, {} check{}",
+        checks.len(),
+        if checks.len() == 1 { "" } else { "s" }
+    );
+    for c in &checks {
+        out.push_str(&format!(
+            "\n  - {} (line {}): {} vs {}",
+            c.name,
+            c.line.map_or("?".to_string(), |l| l.to_string()),
+            side(&c.source),
+            side(&c.target)
+        ));
+    }
+    Ok(out)
+}
+
 /// The 1-based line of `name: <name>` in the file, for messages.
 fn line_of(text: &str, name: &str) -> Option<usize> {
     text.lines()
@@ -624,6 +650,22 @@ checks:
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn check_config_lists_the_checks_or_every_problem() {
+        let ok = check_config_report(GOOD, "checks.yaml").unwrap();
+        assert!(ok.starts_with("checks.yaml: valid, 2 checks"), "{ok}");
+        assert!(
+            ok.contains("orders_daily (line 3): mysql_prod.shop.orders vs awsdatacatalog.sales.orders_clean"),
+            "{ok}"
+        );
+        let bad = GOOD.replace("percent: 0.5}", "percent: 0.5, direction: up}");
+        let err = check_config_report(&bad, "checks.yaml").unwrap_err();
+        assert!(
+            err.contains("(line 3): tolerance.direction: \"up\""),
+            "{err}"
+        );
     }
 
     #[test]
