@@ -111,10 +111,14 @@ async fn five_checks_three_alerts_in_parallel() {
 
 /// No silent pass: a freshness Glue cannot measure (a projected table lists no partitions), a
 /// `target_le_source` target emptied to 0 against a million, and an empty day on both sides with
-/// `min_rows` each fail with their own alert; a `sql` side runs as one CAST number and passes.
+/// `min_rows` each fail with their own alert; a `sql` side runs as one CAST number and passes;
+/// DATE and INT partition keys get typed literals (`DATE '2026-11-22'`, `20261122`) in the count
+/// and in Glue's partition lookup, and pass.
 #[tokio::test]
 async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
-    use aws_sdk_glue::types::{Column, DatabaseInput, TableInput};
+    use aws_sdk_glue::types::{
+        Column, DatabaseInput, PartitionInput, StorageDescriptor, TableInput,
+    };
     use lakeops_e2e::lake::CHECKS_BUCKET;
     let emu = Emulator::start();
     let (config, tap) = athena_watch_setup(&emu, &["reconciler"]).await;
@@ -124,24 +128,51 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         .send()
         .await
         .unwrap();
-    for name in ["src", "projected", "emptied", "empty_a", "empty_b", "copy"] {
+    let key = |name: &str, t: &str| Column::builder().name(name).r#type(t).build().unwrap();
+    for name in [
+        "src",
+        "projected",
+        "emptied",
+        "empty_a",
+        "empty_b",
+        "copy",
+        "dated",
+        "numbered",
+    ] {
         let mut table = TableInput::builder().name(name);
-        if name == "projected" {
+        match name {
             // Partition projection: Athena works the partitions out; Glue lists none.
-            table = table
-                .partition_keys(
-                    Column::builder()
-                        .name("dt")
-                        .r#type("string")
-                        .build()
-                        .unwrap(),
-                )
-                .parameters("projection.enabled", "true")
-                .parameters("projection.dt.type", "date");
+            "projected" => {
+                table = table
+                    .partition_keys(key("dt", "string"))
+                    .parameters("projection.enabled", "true")
+                    .parameters("projection.dt.type", "date")
+            }
+            "dated" => table = table.partition_keys(key("dt", "date")),
+            "numbered" => table = table.partition_keys(key("day", "int")),
+            _ => {}
         }
         glue.create_table()
             .database_name("quiet")
             .table_input(table.build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    for (table, value) in [("dated", "2026-11-22"), ("numbered", "20261122")] {
+        glue.create_partition()
+            .database_name("quiet")
+            .table_name(table)
+            .partition_input(
+                PartitionInput::builder()
+                    .values(value)
+                    .storage_descriptor(
+                        StorageDescriptor::builder()
+                            .location(format!("s3://lake/{table}/{value}/"))
+                            .build(),
+                    )
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -159,6 +190,9 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         count("\"quiet\".\"empty_a\"", 0),
         count("\"quiet\".\"empty_b\"", 0),
         count("\"quiet\".\"copy\"", 1_000_000),
+        // Answered only with the typed literals.
+        count("\"quiet\".\"dated\" where \"dt\" = date '2026-11-22'", 500),
+        count("\"quiet\".\"numbered\" where \"day\" = 20261122", 500),
     ]);
     let checks = r#"checks:
   - name: unmeasurable_freshness
@@ -177,6 +211,9 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
   - name: sql_is_one_number
     source: {sql: "SELECT count(*) FROM quiet.src"}
     target: {table: quiet.copy}
+  - name: typed_partitions
+    source: {table: quiet.dated, partition: {dt: "{{ yesterday }}"}}
+    target: {table: quiet.numbered, partition: {day: "{{ yesterday_compact }}"}}
 "#;
     let s3 = aws_sdk_s3::Client::new(&config);
     s3.create_bucket()
@@ -243,6 +280,12 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     let sql = result("sql_is_one_number");
     assert_eq!(sql["status"], "ok", "{sql}");
     assert_eq!(sql["source"]["rows"], 1_000_000);
+    let typed = result("typed_partitions");
+    assert_eq!(typed["status"], "ok", "{typed}");
+    assert_eq!(typed["source"]["window"], "\"dt\" = DATE '2026-11-22'");
+    assert_eq!(typed["target"]["window"], "\"day\" = 20261122");
+    assert_eq!(typed["source"]["partition_present"], true, "{typed}");
+    assert_eq!(typed["target"]["partition_present"], true, "{typed}");
 
     let mut alerts: Vec<(String, String)> = tap
         .drain()

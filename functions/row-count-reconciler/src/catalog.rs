@@ -12,7 +12,33 @@ use crate::sqlsafe::{literal, TableName};
 pub struct TableInfo {
     pub updated_at: Option<DateTime<Utc>>,
     pub iceberg: bool,
-    pub partition_keys: Vec<String>,
+    /// The partition keys with their Glue types (`string`, `date`, `int`, …), in order.
+    pub partition_keys: Vec<(String, String)>,
+    /// The other columns with their types (an Iceberg table's identity partitions are columns).
+    pub columns: Vec<(String, String)>,
+}
+
+impl TableInfo {
+    /// The Glue type of a partition key or column (names compare without case, as Athena's do).
+    pub fn column_type(&self, name: &str) -> Option<&str> {
+        self.partition_keys
+            .iter()
+            .chain(&self.columns)
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, t)| t.as_str())
+    }
+}
+
+fn typed_columns(columns: &[aws_sdk_glue::types::Column]) -> Vec<(String, String)> {
+    columns
+        .iter()
+        .map(|c| {
+            (
+                c.name().to_string(),
+                c.r#type().unwrap_or("string").to_ascii_lowercase(),
+            )
+        })
+        .collect()
 }
 
 /// The newest partition of a table.
@@ -50,24 +76,31 @@ impl Catalog {
         Ok(TableInfo {
             updated_at: table.update_time().and_then(to_utc),
             iceberg,
-            partition_keys: table
-                .partition_keys()
-                .iter()
-                .map(|c| c.name().to_string())
-                .collect(),
+            partition_keys: typed_columns(table.partition_keys()),
+            columns: table
+                .storage_descriptor()
+                .map(|d| typed_columns(d.columns()))
+                .unwrap_or_default(),
         })
     }
 
     /// Whether a partition with exactly these key values exists (`GetPartitions` with an
-    /// expression, so it works whatever the key order).
+    /// expression, so it works whatever the key order). Glue's expressions take integer keys'
+    /// values bare and every other type's (`date`, `timestamp`, strings) quoted.
     pub async fn partition_exists(
         &self,
         t: &TableName,
+        info: &TableInfo,
         values: &[(String, String)],
     ) -> Result<bool, LakeopsError> {
         let expression = values
             .iter()
-            .map(|(k, v)| format!("{k} = {}", literal(v)))
+            .map(
+                |(k, v)| match info.column_type(k).map(TypedLiteral::of_type) {
+                    Some(TypedLiteral::Integer) if v.parse::<i64>().is_ok() => format!("{k} = {v}"),
+                    _ => format!("{k} = {}", literal(v)),
+                },
+            )
             .collect::<Vec<_>>()
             .join(" AND ");
         let out = self
@@ -123,6 +156,68 @@ impl Catalog {
     }
 }
 
+/// How a partition value is written in SQL, from its column's Glue type: Athena (Trino) will
+/// not compare a DATE, TIMESTAMP or integer column with a string literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypedLiteral {
+    Date,
+    Timestamp,
+    Integer,
+    Decimal,
+    Boolean,
+    /// `string`, `varchar(n)`, `char(n)` and anything else: a quoted string.
+    Text,
+}
+
+impl TypedLiteral {
+    pub fn of_type(glue_type: &str) -> Self {
+        let t = glue_type.trim().to_ascii_lowercase();
+        let base = t.split('(').next().unwrap_or_default();
+        match base {
+            "date" => Self::Date,
+            "timestamp" => Self::Timestamp,
+            "tinyint" | "smallint" | "int" | "integer" | "bigint" => Self::Integer,
+            "decimal" | "double" | "float" | "real" => Self::Decimal,
+            "boolean" => Self::Boolean,
+            _ => Self::Text,
+        }
+    }
+
+    /// The value as a literal of this type (`DATE '2026-11-22'`, `TIMESTAMP '2026-11-22
+    /// 13:00:00'`, `42`, `true`, `'eu-west-1'`), or why it is not one.
+    pub fn write(self, value: &str) -> Result<String, String> {
+        let v = value.trim();
+        let bad = |what: &str| format!("{value:?} is not {what}");
+        match self {
+            Self::Date => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map(|d| format!("DATE '{}'", d.format("%Y-%m-%d")))
+                .map_err(|_| bad("a date (YYYY-MM-DD)")),
+            Self::Timestamp => parse_timestamp(v)
+                .map(|t| format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.f")))
+                .ok_or_else(|| bad("a timestamp (YYYY-MM-DD HH:MM:SS)")),
+            Self::Integer => v
+                .parse::<i64>()
+                .map(|n| n.to_string())
+                .map_err(|_| bad("an integer")),
+            Self::Decimal => v
+                .parse::<f64>()
+                .ok()
+                .filter(|f| {
+                    f.is_finite()
+                        && v.bytes()
+                            .all(|c| c.is_ascii_digit() || b"+-.eE".contains(&c))
+                })
+                .map(|_| v.to_string())
+                .ok_or_else(|| bad("a number")),
+            Self::Boolean => match v.to_ascii_lowercase().as_str() {
+                "true" | "false" => Ok(v.to_ascii_lowercase()),
+                _ => Err(bad("true or false")),
+            },
+            Self::Text => Ok(literal(value)),
+        }
+    }
+}
+
 /// When data in a partition named by a date value is complete: the end of that day (local) or
 /// hour. Understands `2026-11-22`, `20261122`, `2026-11-22-13`, `2026-11-22 13`, `2026112213`.
 pub fn partition_value_end(value: &str, tz: Tz) -> Option<DateTime<Utc>> {
@@ -162,6 +257,33 @@ pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use chrono_tz::Asia::Seoul;
+
+    #[test]
+    fn partition_literals_follow_the_column_type() {
+        let lit = |t: &str, v: &str| TypedLiteral::of_type(t).write(v);
+        assert_eq!(lit("date", "2026-11-22").unwrap(), "DATE '2026-11-22'");
+        assert_eq!(
+            lit("timestamp", "2026-11-22 13:00:00").unwrap(),
+            "TIMESTAMP '2026-11-22 13:00:00'"
+        );
+        for t in ["int", "bigint", "smallint", "tinyint", "INT"] {
+            assert_eq!(lit(t, "20261122").unwrap(), "20261122", "{t}");
+        }
+        assert_eq!(lit("decimal(10,2)", "12.50").unwrap(), "12.50");
+        assert_eq!(lit("boolean", "TRUE").unwrap(), "true");
+        assert_eq!(lit("string", "eu-west-1").unwrap(), "'eu-west-1'");
+        assert_eq!(lit("varchar(10)", "it's").unwrap(), "'it''s'");
+        assert_eq!(lit("char(2)", "kr").unwrap(), "'kr'");
+        // A value that is not of the column's type is an error, not a wrong literal.
+        assert!(lit("date", "20261122").unwrap_err().contains("not a date"));
+        assert!(lit("int", "2026-11-22")
+            .unwrap_err()
+            .contains("not an integer"));
+        assert!(lit("int", "1 OR 1=1").is_err());
+        assert!(lit("decimal(10,2)", "1e3); DROP").is_err());
+        assert!(lit("timestamp", "yesterday").is_err());
+        assert!(lit("boolean", "yes").is_err());
+    }
 
     #[test]
     fn partition_values_and_timestamps() {

@@ -39,7 +39,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::catalog::{Catalog, TableInfo};
+use crate::catalog::{Catalog, TableInfo, TypedLiteral};
 use crate::checks::{Check, CheckSeverity, Comparison, Counted, Freshness, FreshnessMeasure, Side};
 use crate::runner::{Job, Outcome, QueryRunner};
 use crate::sqlsafe::{literal, quote_identifier};
@@ -791,12 +791,41 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 filter,
             } => {
                 r.counted = name.to_string();
+                let info = if name.in_glue() {
+                    // One Glue read per table and run, however many sides and days use it.
+                    let entry = match tables.entry(name.to_string()) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(self.catalog.table(name).await.map_err(|e| e.to_string()))
+                        }
+                    };
+                    match entry {
+                        Ok(i) => Some(i.clone()),
+                        Err(e) => {
+                            r.error = Some(e.clone());
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                // Each value as a literal of its column's type (a DATE column is compared with
+                // `DATE '…'`); a table outside Glue has no types to read: strings.
+                let typed =
+                    |key: &str, value: &str| match info.as_ref().and_then(|i| i.column_type(key)) {
+                        Some(t) => TypedLiteral::of_type(t)
+                            .write(value)
+                            .map_err(|e| format!("partition {key} ({t}): {e}")),
+                        None => Ok(literal(value)),
+                    };
                 let mut rendered_partition = Vec::new();
+                let mut typed_values = Vec::new();
                 let mut predicates = Vec::new();
                 for (key, value) in partition {
-                    match template::render(value, date) {
-                        Ok(v) => {
-                            predicates.push(format!("{} = {}", quote_identifier(key), literal(&v)));
+                    match template::render(value, date).and_then(|v| Ok((typed(key, &v)?, v))) {
+                        Ok((lit, v)) => {
+                            predicates.push(format!("{} = {lit}", quote_identifier(key)));
+                            typed_values.push((key.clone(), lit));
                             rendered_partition.push((key.clone(), v));
                         }
                         Err(e) => r.error = Some(e),
@@ -815,45 +844,28 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 };
                 r.window = predicates.join(" AND ");
                 r.sql = format!("SELECT count(*) FROM {}{where_clause}", name.quoted(""));
-                let info = if name.in_glue() {
-                    let entry = tables
-                        .entry(name.to_string())
-                        .or_insert(match self.catalog.table(name).await {
-                            Ok(i) => Ok(i),
-                            Err(e) => Err(e.to_string()),
-                        })
-                        .clone();
-                    match entry {
-                        Ok(i) => Some(i),
-                        Err(e) => {
-                            r.error = Some(e);
-                            None
-                        }
-                    }
-                } else {
-                    None
-                };
                 let iceberg = info.as_ref().is_some_and(|i| i.iceberg);
                 if iceberg && filter.is_none() {
                     // Iceberg keeps partitioning in its own metadata (Glue lists no partitions):
                     // the `partition` keys are read as identity partition columns of `$files`.
                     r.method = CountMethod::IcebergMetadata;
                     r.fallback_sql = Some(r.sql.clone());
-                    let files_where: Vec<String> = rendered_partition
+                    let files_where: Vec<String> = typed_values
                         .iter()
-                        .map(|(k, v)| {
-                            format!("\"partition\".{} = {}", quote_identifier(k), literal(v))
-                        })
+                        .map(|(k, lit)| format!("\"partition\".{} = {lit}", quote_identifier(k)))
                         .collect();
                     r.sql = format!(
                         "SELECT count_if(content <> 0) AS delete_files, coalesce(sum(CASE WHEN content = 0 THEN record_count ELSE 0 END), 0) AS data_rows, count(*) AS files FROM {}{}",
                         name.quoted("$files"),
                         if files_where.is_empty() { String::new() } else { format!(" WHERE {}", files_where.join(" AND ")) }
                     );
-                } else if side.expect_partition && !iceberg && r.error.is_none() {
+                } else if let Some(glue) = info
+                    .as_ref()
+                    .filter(|_| side.expect_partition && !iceberg && r.error.is_none())
+                {
                     match self
                         .catalog
-                        .partition_exists(name, &rendered_partition)
+                        .partition_exists(name, glue, &rendered_partition)
                         .await
                     {
                         Ok(present) => r.partition_present = Some(present),
