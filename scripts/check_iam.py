@@ -40,6 +40,14 @@ IMPLIED = {
     },
 }
 
+# API operations whose IAM action has another name (the S3 listing calls are authorised by the
+# bucket-level `s3:ListBucket`, per the S3 actions reference).
+ACTION_OF_OPERATION = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+}
+
 SERVICE_OF_CRATE = {
     "athena": "athena",
     "glue": "glue",
@@ -67,7 +75,8 @@ def sdk_operations():
         for op in os.listdir(dirs[0]):
             if os.path.isdir(os.path.join(dirs[0], op)):
                 pascal = "".join(w.capitalize() for w in op.split("_"))
-                ops.setdefault(op, set()).add(f"{service}:{pascal}")
+                action = f"{service}:{pascal}"
+                ops.setdefault(op, set()).add(ACTION_OF_OPERATION.get(action, action))
     return ops
 
 

@@ -113,7 +113,8 @@ async fn five_checks_three_alerts_in_parallel() {
 /// `target_le_source` target emptied to 0 against a million, and an empty day on both sides with
 /// `min_rows` each fail with their own alert; a `sql` side runs as one CAST number and passes;
 /// DATE and INT partition keys get typed literals (`DATE '2026-11-22'`, `20261122`) in the count
-/// and in Glue's partition lookup, and pass.
+/// and in Glue's partition lookup, and pass; a projected table's partition exists when S3 has
+/// files under its location (Hive layout or `storage.location.template`), not when Glue lists it.
 #[tokio::test]
 async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     use aws_sdk_glue::types::{
@@ -138,6 +139,8 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "copy",
         "dated",
         "numbered",
+        "proj_in",
+        "proj_out",
     ] {
         let mut table = TableInput::builder().name(name);
         match name {
@@ -149,6 +152,24 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
                     .parameters("projection.dt.type", "date")
             }
             "dated" => table = table.partition_keys(key("dt", "date")),
+            // Files under the table location, Hive-style: s3://lake-data/in/dt=2026-11-22/.
+            "proj_in" => {
+                table = table
+                    .partition_keys(key("dt", "string"))
+                    .parameters("projection.enabled", "true")
+                    .storage_descriptor(
+                        StorageDescriptor::builder()
+                            .location("s3://lake-data/in/")
+                            .build(),
+                    )
+            }
+            // A location template, and no files for the day.
+            "proj_out" => {
+                table = table
+                    .partition_keys(key("dt", "string"))
+                    .parameters("projection.enabled", "true")
+                    .parameters("storage.location.template", "s3://lake-data/out/${dt}/")
+            }
             "numbered" => table = table.partition_keys(key("day", "int")),
             _ => {}
         }
@@ -193,6 +214,8 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         // Answered only with the typed literals.
         count("\"quiet\".\"dated\" where \"dt\" = date '2026-11-22'", 500),
         count("\"quiet\".\"numbered\" where \"day\" = 20261122", 500),
+        count("\"quiet\".\"proj_in\"", 10),
+        count("\"quiet\".\"proj_out\"", 10),
     ]);
     let checks = r#"checks:
   - name: unmeasurable_freshness
@@ -214,6 +237,9 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
   - name: typed_partitions
     source: {table: quiet.dated, partition: {dt: "{{ yesterday }}"}}
     target: {table: quiet.numbered, partition: {day: "{{ yesterday_compact }}"}}
+  - name: projected_day
+    source: {table: quiet.proj_in, partition: {dt: "{{ yesterday }}"}}
+    target: {table: quiet.proj_out, partition: {dt: "{{ yesterday }}"}}
 "#;
     let s3 = aws_sdk_s3::Client::new(&config);
     s3.create_bucket()
@@ -221,6 +247,19 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         .send()
         .await
         .unwrap();
+    s3.create_bucket().bucket("lake-data").send().await.unwrap();
+    for key in [
+        "in/dt=2026-11-22/part-00000.parquet",
+        "out/2026-11-21/part-00000.parquet",
+    ] {
+        s3.put_object()
+            .bucket("lake-data")
+            .key(key)
+            .body(b"PAR1".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
     s3.put_object()
         .bucket(CHECKS_BUCKET)
         .key("quiet.yaml")
@@ -286,6 +325,16 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     assert_eq!(typed["target"]["window"], "\"day\" = 20261122");
     assert_eq!(typed["source"]["partition_present"], true, "{typed}");
     assert_eq!(typed["target"]["partition_present"], true, "{typed}");
+    let projected = result("projected_day");
+    assert_eq!(projected["status"], "missing_partition", "{projected}");
+    assert_eq!(
+        projected["source"]["partition_present"], true,
+        "{projected}"
+    );
+    assert_eq!(
+        projected["target"]["partition_present"], false,
+        "{projected}"
+    );
 
     let mut alerts: Vec<(String, String)> = tap
         .drain()
@@ -296,6 +345,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     alerts.sort();
     let expected = [
         ("CheckError", "unmeasurable_freshness"),
+        ("MissingPartition", "projected_day"),
         ("RowCountMismatch", "emptied_target"),
         ("TooFewRows", "empty_day"),
     ]

@@ -16,6 +16,61 @@ pub struct TableInfo {
     pub partition_keys: Vec<(String, String)>,
     /// The other columns with their types (an Iceberg table's identity partitions are columns).
     pub columns: Vec<(String, String)>,
+    /// Partition projection (`projection.enabled=true`): Athena works the partitions out from
+    /// the table's properties and Glue lists none.
+    pub projection: Option<Projection>,
+}
+
+/// Where a partition-projected table keeps a partition's files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    /// `storage.location.template` (`s3://bucket/logs/${dt}/`), if the table sets one.
+    pub location_template: Option<String>,
+    /// The table's own location: partitions under it Hive-style (`dt=2026-11-22/`) otherwise.
+    pub table_location: Option<String>,
+}
+
+impl Projection {
+    /// The S3 prefix of one partition: the template with each `${key}` filled in, or the table
+    /// location with `key=value/` per partition key in order (as far as values are given).
+    pub fn partition_location(
+        &self,
+        keys: &[(String, String)],
+        values: &[(String, String)],
+    ) -> Result<String, String> {
+        let value = |key: &str| {
+            values
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some(template) = &self.location_template {
+            let mut location = template.clone();
+            for (key, _) in keys {
+                if let Some(v) = value(key) {
+                    location = location.replace(&format!("${{{key}}}"), v);
+                }
+            }
+            if location.contains("${") {
+                return Err(format!(
+                    "storage.location.template {template:?} needs a value for every key it names"
+                ));
+            }
+            return Ok(location);
+        }
+        let mut location = self
+            .table_location
+            .clone()
+            .ok_or("a projected table with neither storage.location.template nor a location")?;
+        if !location.ends_with('/') {
+            location.push('/');
+        }
+        for (key, _) in keys {
+            let Some(v) = value(key) else { break };
+            location.push_str(&format!("{key}={v}/"));
+        }
+        Ok(location)
+    }
 }
 
 impl TableInfo {
@@ -69,10 +124,17 @@ impl Catalog {
         let table = out
             .table()
             .ok_or_else(|| LakeopsError::InvalidInput(format!("Glue has no table {t}")))?;
-        let iceberg = table
-            .parameters()
-            .and_then(|p| p.get("table_type"))
-            .is_some_and(|v| v.eq_ignore_ascii_case("iceberg"));
+        let parameter = |name: &str| table.parameters().and_then(|p| p.get(name));
+        let iceberg = parameter("table_type").is_some_and(|v| v.eq_ignore_ascii_case("iceberg"));
+        let projection = parameter("projection.enabled")
+            .filter(|v| v.eq_ignore_ascii_case("true"))
+            .map(|_| Projection {
+                location_template: parameter("storage.location.template").cloned(),
+                table_location: table
+                    .storage_descriptor()
+                    .and_then(|d| d.location())
+                    .map(str::to_string),
+            });
         Ok(TableInfo {
             updated_at: table.update_time().and_then(to_utc),
             iceberg,
@@ -81,6 +143,7 @@ impl Catalog {
                 .storage_descriptor()
                 .map(|d| typed_columns(d.columns()))
                 .unwrap_or_default(),
+            projection,
         })
     }
 
@@ -257,6 +320,49 @@ pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use chrono_tz::Asia::Seoul;
+
+    #[test]
+    fn projected_partitions_are_found_where_the_table_keeps_them() {
+        let keys = vec![
+            ("dt".to_string(), "string".to_string()),
+            ("region".to_string(), "string".to_string()),
+        ];
+        let values = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let hive = Projection {
+            location_template: None,
+            table_location: Some("s3://lake/logs".into()),
+        };
+        assert_eq!(
+            hive.partition_location(&keys, &values(&[("region", "eu"), ("dt", "2026-11-22")])),
+            Ok("s3://lake/logs/dt=2026-11-22/region=eu/".into())
+        );
+        assert_eq!(
+            hive.partition_location(&keys, &values(&[("dt", "2026-11-22")])),
+            Ok("s3://lake/logs/dt=2026-11-22/".into()),
+            "a prefix as far as values are given"
+        );
+        let templated = Projection {
+            location_template: Some("s3://lake/raw/${region}/${dt}/".into()),
+            table_location: Some("s3://elsewhere/".into()),
+        };
+        assert_eq!(
+            templated.partition_location(&keys, &values(&[("dt", "2026-11-22"), ("region", "eu")])),
+            Ok("s3://lake/raw/eu/2026-11-22/".into())
+        );
+        assert!(templated
+            .partition_location(&keys, &values(&[("dt", "2026-11-22")]))
+            .unwrap_err()
+            .contains("needs a value for every key"));
+        let nowhere = Projection {
+            location_template: None,
+            table_location: None,
+        };
+        assert!(nowhere.partition_location(&keys, &[]).is_err());
+    }
 
     #[test]
     fn partition_literals_follow_the_column_type() {

@@ -748,6 +748,23 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         }
     }
 
+    /// Whether any object lies under an `s3://bucket/prefix/` location (one `ListObjectsV2` of
+    /// at most one key).
+    async fn any_object_under(&self, location: &str) -> Result<bool, String> {
+        let (bucket, prefix) = parse_s3_uri(location)
+            .ok_or_else(|| format!("partition location {location:?} is not an s3:// URI"))?;
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("s3:ListObjectsV2", e).to_string())?;
+        Ok(out.key_count().unwrap_or(0) > 0 || !out.contents().is_empty())
+    }
+
     /// Renders a side's window and query, and asks Glue what it needs.
     async fn prepare_side(
         &self,
@@ -863,13 +880,25 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     .as_ref()
                     .filter(|_| side.expect_partition && !iceberg && r.error.is_none())
                 {
-                    match self
-                        .catalog
-                        .partition_exists(name, glue, &rendered_partition)
-                        .await
-                    {
+                    let present = match &glue.projection {
+                        // Glue lists no partitions of a projected table: its files decide.
+                        Some(projection) => {
+                            match projection
+                                .partition_location(&glue.partition_keys, &rendered_partition)
+                            {
+                                Ok(location) => self.any_object_under(&location).await,
+                                Err(e) => Err(format!("partition projection: {e}")),
+                            }
+                        }
+                        None => self
+                            .catalog
+                            .partition_exists(name, glue, &rendered_partition)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    };
+                    match present {
                         Ok(present) => r.partition_present = Some(present),
-                        Err(e) => r.error = Some(e.to_string()),
+                        Err(e) => r.error = Some(e),
                     }
                 }
                 (r, info)
