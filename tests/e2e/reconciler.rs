@@ -114,7 +114,9 @@ async fn five_checks_three_alerts_in_parallel() {
 /// `min_rows` each fail with their own alert; a `sql` side runs as one CAST number and passes;
 /// DATE and INT partition keys get typed literals (`DATE '2026-11-22'`, `20261122`) in the count
 /// and in Glue's partition lookup, and pass; a projected table's partition exists when S3 has
-/// files under its location (Hive layout or `storage.location.template`), not when Glue lists it.
+/// files under its location (Hive layout or `storage.location.template`), not when Glue lists it;
+/// an Iceberg table whose current snapshot summary counts deletes (after a MERGE) is counted with
+/// `count(*)`, not from `$files` (which shows no delete file), and says why.
 #[tokio::test]
 async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     use aws_sdk_glue::types::{
@@ -141,6 +143,8 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "numbered",
         "proj_in",
         "proj_out",
+        "merged_src",
+        "merged",
     ] {
         let mut table = TableInput::builder().name(name);
         match name {
@@ -152,6 +156,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
                     .parameters("projection.dt.type", "date")
             }
             "dated" => table = table.partition_keys(key("dt", "date")),
+            "merged" => table = table.parameters("table_type", "ICEBERG"),
             // Files under the table location, Hive-style: s3://lake-data/in/dt=2026-11-22/.
             "proj_in" => {
                 table = table
@@ -215,6 +220,13 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         count("\"quiet\".\"dated\" where \"dt\" = date '2026-11-22'", 500),
         count("\"quiet\".\"numbered\" where \"day\" = 20261122", 500),
         count("\"quiet\".\"proj_in\"", 10),
+        // $files: 500 rows in data files and no delete file; the snapshot: 1 delete file with
+        // 20 position deletes. The real count is 480.
+        serde_json::json!({"SqlContains": "\"quiet\".\"merged$files\"",
+            "Columns": ["delete_files", "data_rows", "files", "total-delete-files", "total-position-deletes", "total-equality-deletes"],
+            "Rows": [["0", "500", "2", "1", "20", "0"]]}),
+        count("\"quiet\".\"merged\"", 480),
+        count("\"quiet\".\"merged_src\"", 480),
         count("\"quiet\".\"proj_out\"", 10),
     ]);
     let checks = r#"checks:
@@ -237,6 +249,9 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
   - name: typed_partitions
     source: {table: quiet.dated, partition: {dt: "{{ yesterday }}"}}
     target: {table: quiet.numbered, partition: {day: "{{ yesterday_compact }}"}}
+  - name: after_merge
+    source: {table: quiet.merged_src}
+    target: {table: quiet.merged}
   - name: projected_day
     source: {table: quiet.proj_in, partition: {dt: "{{ yesterday }}"}}
     target: {table: quiet.proj_out, partition: {dt: "{{ yesterday }}"}}
@@ -325,6 +340,14 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     assert_eq!(typed["target"]["window"], "\"day\" = 20261122");
     assert_eq!(typed["source"]["partition_present"], true, "{typed}");
     assert_eq!(typed["target"]["partition_present"], true, "{typed}");
+    let merged = result("after_merge");
+    assert_eq!(merged["status"], "ok", "{merged}");
+    assert_eq!(merged["target"]["method"], "count_star_iceberg_has_deletes");
+    assert_eq!(
+        merged["target"]["method_reason"],
+        "snapshot summary: total-delete-files 1, total-position-deletes 20"
+    );
+    assert_eq!(merged["target"]["rows"], 480);
     let projected = result("projected_day");
     assert_eq!(projected["status"], "missing_partition", "{projected}");
     assert_eq!(

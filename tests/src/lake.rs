@@ -362,8 +362,8 @@ pub async fn seed_reconciliation(
     let partition = |t: &str| format!("\"lake\".\"{t}\" where \"dt\" = '{d}'");
     emu.seed_results(vec![
         count(partition("orders_raw"), 1000),
-        json!({"SqlContains": "orders_iceberg$files", "Columns": ["delete_files", "data_rows", "files"],
-               "Rows": [["0", "1000", "4"]], "DelaySeconds": delay_seconds, "DataScannedInBytes": 1u64 << 20}),
+        json!({"SqlContains": "orders_iceberg$files", "Columns": ["delete_files", "data_rows", "files", "total-delete-files", "total-position-deletes", "total-equality-deletes"],
+               "Rows": [["0", "1000", "4", "0", "0", "0"]], "DelaySeconds": delay_seconds, "DataScannedInBytes": 1u64 << 20}),
         count(partition("payments_raw"), 1000),
         count(partition("payments_clean"), 998),
         count(partition("events_raw"), 5000),

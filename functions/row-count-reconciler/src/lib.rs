@@ -10,12 +10,14 @@
 //!
 //! Counting method per side: an Iceberg table (Glue `table_type=ICEBERG`) counted over identity
 //! partition keys only is counted from its `$files` metadata (`record_count` of the data files) —
-//! unless delete files exist, which make metadata over-count; then a `COUNT(*)` is run. Other
+//! unless its current snapshot's summary states deletes (or no delete totals), which make metadata
+//! over-count; then a `COUNT(*)` is run ([`iceberg`]). Other
 //! tables always get a `COUNT(*)` pruned by the partition and filter. Glue's crawler
 //! `recordCount` is an estimate and is never used.
 
 pub mod catalog;
 pub mod checks;
+pub mod iceberg;
 pub mod runner;
 pub mod sqlsafe;
 pub mod template;
@@ -150,9 +152,11 @@ impl Deps {
 pub enum CountMethod {
     /// `SELECT count(*)` pruned by the partition and filter.
     CountStar,
-    /// Sum of `record_count` over the Iceberg data files (`$files`), no delete files present.
+    /// Sum of `record_count` over the Iceberg data files (`$files`); the current snapshot's
+    /// summary states no deletes ([`iceberg`]).
     IcebergMetadata,
-    /// Iceberg with delete files: metadata would over-count, so `count(*)`.
+    /// Iceberg whose metadata cannot be trusted (deletes, or a summary without delete totals):
+    /// `count(*)`; `method_reason` says why.
     CountStarIcebergHasDeletes,
     /// The check's own query.
     Sql,
@@ -166,6 +170,9 @@ pub struct SideResult {
     /// The rendered window (`WHERE` text) or query.
     pub window: String,
     pub method: CountMethod,
+    /// Why this method rather than the cheaper one, where it was not the first choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method_reason: Option<String>,
     pub rows: Option<u64>,
     pub query_ids: Vec<String>,
     pub scanned_bytes: u64,
@@ -655,9 +662,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             record_outcome(side, purpose, &outcome, summary);
             if let (JobFor::Metadata { .. }, Outcome::Succeeded { rows, .. }) = (purpose, &outcome)
             {
-                let delete_files = cell_u64(rows, 0);
-                if delete_files != Some(0) {
+                if let Some(why) = iceberg::untrusted_because(rows) {
                     side.method = CountMethod::CountStarIcebergHasDeletes;
+                    side.method_reason = Some(why);
                     side.rows = None;
                     side.error = None;
                     if let Some(sql) = side.fallback_sql.clone() {
@@ -776,6 +783,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             counted: String::new(),
             window: String::new(),
             method: CountMethod::CountStar,
+            method_reason: None,
             rows: None,
             query_ids: Vec::new(),
             scanned_bytes: 0,
@@ -871,11 +879,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                         .iter()
                         .map(|(k, lit)| format!("\"partition\".{} = {lit}", quote_identifier(k)))
                         .collect();
-                    r.sql = format!(
-                        "SELECT count_if(content <> 0) AS delete_files, coalesce(sum(CASE WHEN content = 0 THEN record_count ELSE 0 END), 0) AS data_rows, count(*) AS files FROM {}{}",
-                        name.quoted("$files"),
-                        if files_where.is_empty() { String::new() } else { format!(" WHERE {}", files_where.join(" AND ")) }
-                    );
+                    r.sql = iceberg::metadata_query(name, &files_where);
                 } else if let Some(glue) = info
                     .as_ref()
                     .filter(|_| side.expect_partition && !iceberg && r.error.is_none())
@@ -968,7 +972,7 @@ fn record_outcome(
                     }
                 },
                 JobFor::Metadata { .. } => {
-                    side.rows = cell_u64(rows, 1);
+                    side.rows = cell_u64(rows, iceberg::DATA_ROWS);
                     if side.rows.is_none() {
                         side.error = Some(format!(
                             "Iceberg metadata returned {}, not a count",
@@ -976,7 +980,8 @@ fn record_outcome(
                         ));
                     }
                     if side.expect_partition {
-                        side.partition_present = cell_u64(rows, 2).map(|files| files > 0);
+                        side.partition_present =
+                            cell_u64(rows, iceberg::FILES).map(|files| files > 0);
                     }
                 }
                 JobFor::Freshness { .. } => {
@@ -1300,6 +1305,7 @@ mod tests {
             counted: format!("awsdatacatalog.lake.{table}"),
             window: "\"dt\" = '2026-11-22'".into(),
             method: CountMethod::CountStar,
+            method_reason: None,
             rows: Some(rows),
             query_ids: vec![id.into()],
             scanned_bytes: 1 << 20,
