@@ -37,6 +37,9 @@ IMPLIED = {
         "s3:GetBucketLocation": "Athena checks the data and result buckets' regions as the caller",
         "s3:PutObject": "Athena writes query results to the output location as the caller",
         "s3:AbortMultipartUpload": "Athena abandons result uploads of a stopped query as the caller",
+        "athena:GetDataCatalog": "Athena looks up a federated source's data catalog as the caller",
+        "lambda:InvokeFunction": "Athena invokes a federated source's connector as the caller",
+        "s3:ListMultipartUploadParts": "Athena reads a connector's spilled results as the caller",
     },
 }
 
@@ -150,6 +153,16 @@ def as_list(v):
     return v if isinstance(v, list) else [v]
 
 
+def statements(items):
+    """A policy's statements; one under `!If [condition, statement, AWS::NoValue]` counts with
+    the statements of both branches (the check is about what the policy can ever grant)."""
+    for st in items:
+        if isinstance(st, dict) and "Fn::If" in st:
+            yield from statements([b for b in st["Fn::If"][1:] if isinstance(b, dict) and "Action" in b])
+        else:
+            yield st
+
+
 def check(template, ops, shared):
     """(problems, one line per function)."""
     problems = []
@@ -160,7 +173,7 @@ def check(template, ops, shared):
         binary = res["Metadata"]["BuildProperties"]["Binary"]
         granted = set()
         for policy in res["Properties"].get("Policies", []):
-            for st in policy.get("Statement", []):
+            for st in statements(policy.get("Statement", [])):
                 granted |= set(as_list(st["Action"]))
         called = called_actions(binary, ops, shared)
         implied = {}
