@@ -116,7 +116,9 @@ async fn five_checks_three_alerts_in_parallel() {
 /// and in Glue's partition lookup, and pass; a projected table's partition exists when S3 has
 /// files under its location (Hive layout or `storage.location.template`), not when Glue lists it;
 /// an Iceberg table whose current snapshot summary counts deletes (after a MERGE) is counted with
-/// `count(*)`, not from `$files` (which shows no delete file), and says why.
+/// `count(*)`, not from `$files` (which shows no delete file), and says why; a day whose counts
+/// match but whose target is far below its history of successful runs (the failed runs in the
+/// results files left out) raises `VolumeAnomaly` with the history.
 #[tokio::test]
 async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     use aws_sdk_glue::types::{
@@ -145,6 +147,8 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "proj_out",
         "merged_src",
         "merged",
+        "vol_src",
+        "vol_tgt",
     ] {
         let mut table = TableInput::builder().name(name);
         match name {
@@ -227,6 +231,8 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
             "Rows": [["0", "500", "2", "1", "20", "0"]]}),
         count("\"quiet\".\"merged\"", 480),
         count("\"quiet\".\"merged_src\"", 480),
+        count("\"quiet\".\"vol_src\"", 300),
+        count("\"quiet\".\"vol_tgt\"", 300),
         count("\"quiet\".\"proj_out\"", 10),
     ]);
     let checks = r#"checks:
@@ -252,6 +258,9 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
   - name: after_merge
     source: {table: quiet.merged_src}
     target: {table: quiet.merged}
+  - name: volume_drop
+    source: {table: quiet.vol_src}
+    target: {table: quiet.vol_tgt}
   - name: projected_day
     source: {table: quiet.proj_in, partition: {dt: "{{ yesterday }}"}}
     target: {table: quiet.proj_out, partition: {dt: "{{ yesterday }}"}}
@@ -263,6 +272,29 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         .await
         .unwrap();
     s3.create_bucket().bucket("lake-data").send().await.unwrap();
+    s3.create_bucket()
+        .bucket(RESULTS_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    // History in the results files of earlier runs: eight good days near 1,000 rows, then nine
+    // failed runs at 300 (which must not count, or 300 would be the median).
+    for day in 5..=21 {
+        let (status, rows) = if day <= 12 {
+            ("ok", 990 + (day * 7) % 25)
+        } else {
+            ("mismatch", 300)
+        };
+        let line = serde_json::json!({"check": "volume_drop", "run_date": format!("2026-11-{day:02}"),
+            "lookback_day": 0, "status": status, "source": {"rows": rows}, "target": {"rows": rows}});
+        s3.put_object()
+            .bucket(RESULTS_BUCKET)
+            .key(format!("quiet/run_date=2026-11-{day:02}/run-{day}.json"))
+            .body(format!("{line}\n").into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
     for key in [
         "in/dt=2026-11-22/part-00000.parquet",
         "out/2026-11-21/part-00000.parquet",
@@ -283,6 +315,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         .await
         .unwrap();
     let checks_uri = format!("s3://{CHECKS_BUCKET}/quiet.yaml");
+    let results_uri = format!("s3://{RESULTS_BUCKET}/quiet");
     let functions = Functions::start(
         &emu,
         &[
@@ -290,6 +323,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
             ("LEDGER_TABLE", LEDGER_TABLE),
             ("CHECKS_CONFIG", checks_uri.as_str()),
             ("ATHENA_WORKGROUP", "reconciler"),
+            ("RESULTS_S3_URI", results_uri.as_str()),
         ],
     );
     let run = functions
@@ -348,6 +382,12 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "snapshot summary: total-delete-files 1, total-position-deletes 20"
     );
     assert_eq!(merged["target"]["rows"], 480);
+    let volume = result("volume_drop");
+    assert_eq!(volume["status"], "volume_anomaly", "{volume}");
+    assert_eq!(volume["comparison"]["within"], true, "the counts agree");
+    let anomaly = &volume["volume_anomaly"];
+    assert_eq!(anomaly["history"].as_array().unwrap().len(), 8, "{anomaly}");
+    assert!(anomaly["median"].as_f64().unwrap() > 990.0, "{anomaly}");
     let projected = result("projected_day");
     assert_eq!(projected["status"], "missing_partition", "{projected}");
     assert_eq!(
@@ -371,6 +411,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         ("MissingPartition", "projected_day"),
         ("RowCountMismatch", "emptied_target"),
         ("TooFewRows", "empty_day"),
+        ("VolumeAnomaly", "volume_drop"),
     ]
     .map(|(k, c)| (k.to_string(), c.to_string()));
     assert_eq!(alerts, expected);

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::history::VolumeSettings;
 use crate::sqlsafe::{self, TableName};
 use crate::template;
 
@@ -52,6 +53,21 @@ struct CheckModel {
     bytes_cap: Option<u64>,
     #[serde(default)]
     min_rows: Option<u64>,
+    #[serde(default)]
+    volume_anomaly: Option<VolumeModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VolumeModel {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    history_days: Option<u32>,
+    #[serde(default)]
+    min_history: Option<usize>,
+    #[serde(default)]
+    threshold: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -244,6 +260,8 @@ pub struct Check {
     /// Fewer rows than this on either side is a failure (`TooFewRows`), also when both sides
     /// agree: 0 vs 0 is a match, which is wrong for a table that must fill every day.
     pub min_rows: Option<u64>,
+    /// The target count against its own history ([`crate::history`]); on unless switched off.
+    pub volume: Option<VolumeSettings>,
 }
 
 /// Why the checks file is unusable: every problem, each with its line where known.
@@ -373,6 +391,33 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Check>, ChecksError> {
         if m.bytes_cap == Some(0) {
             problem("bytes_cap: must be above 0".into());
         }
+        let volume = match &m.volume_anomaly {
+            Some(v) if v.enabled == Some(false) => None,
+            v => {
+                let d = VolumeSettings::default();
+                let s = VolumeSettings {
+                    history_days: v
+                        .as_ref()
+                        .and_then(|v| v.history_days)
+                        .unwrap_or(d.history_days),
+                    min_history: v
+                        .as_ref()
+                        .and_then(|v| v.min_history)
+                        .unwrap_or(d.min_history),
+                    threshold: v.as_ref().and_then(|v| v.threshold).unwrap_or(d.threshold),
+                };
+                if !(1..=366).contains(&s.history_days) {
+                    problem("volume_anomaly.history_days: from 1 to 366".into());
+                }
+                if s.min_history < 3 || s.min_history > s.history_days as usize {
+                    problem("volume_anomaly.min_history: at least 3, at most history_days".into());
+                }
+                if !(s.threshold.is_finite() && s.threshold > 0.0) {
+                    problem("volume_anomaly.threshold: must be above 0".into());
+                }
+                Some(s)
+            }
+        };
         if let (Some(source), Some(target)) = (source, target) {
             checks.push(Check {
                 name: m.name,
@@ -391,6 +436,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Check>, ChecksError> {
                 lookback_days: m.lookback_days,
                 bytes_cap: m.bytes_cap,
                 min_rows: m.min_rows,
+                volume,
             });
         }
     }

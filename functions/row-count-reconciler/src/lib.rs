@@ -17,6 +17,7 @@
 
 pub mod catalog;
 pub mod checks;
+pub mod history;
 pub mod iceberg;
 pub mod runner;
 pub mod sqlsafe;
@@ -71,6 +72,15 @@ pub struct ReconcilerConfig {
     pub results_uri: Option<(String, String)>,
     /// Price (USD_PER_TB), Athena pace and the alert ledger (LEDGER_TABLE).
     pub athena: AthenaWatchSettings,
+}
+
+/// The results files' key prefix: `RESULTS_S3_URI`'s path with a trailing `/` (or nothing).
+fn results_prefix(prefix: &str) -> String {
+    if prefix.is_empty() || prefix.ends_with('/') {
+        prefix.to_string()
+    } else {
+        format!("{prefix}/")
+    }
 }
 
 /// `s3://bucket/key` → (bucket, key).
@@ -196,6 +206,7 @@ pub enum Status {
     Ok,
     Stale,
     Mismatch,
+    VolumeAnomaly,
     TooFewRows,
     MissingPartition,
     Unfinished,
@@ -209,6 +220,7 @@ impl Status {
             Status::Stale => "StaleData",
             Status::Mismatch => "RowCountMismatch",
             Status::TooFewRows => "TooFewRows",
+            Status::VolumeAnomaly => "VolumeAnomaly",
             Status::MissingPartition => "MissingPartition",
             Status::Unfinished => "CheckUnfinished",
             Status::Error => "CheckError",
@@ -228,6 +240,9 @@ pub struct CheckResult {
     pub source: SideResult,
     pub target: SideResult,
     pub comparison: Option<Comparison>,
+    /// The target count far outside its history, with that history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_anomaly: Option<history::Anomaly>,
     pub tolerance: checks::Tolerance,
     pub severity: CheckSeverity,
     pub owner: Option<String>,
@@ -373,6 +388,7 @@ fn evaluate_all(
     selected: &[Check],
     plans: &[Plan],
     sides: Vec<[SideResult; 2]>,
+    history: &history::History,
     common: &CommonConfig,
 ) -> Vec<CheckResult> {
     let mut metrics = Metrics::new(&common.metrics_namespace);
@@ -391,6 +407,7 @@ fn evaluate_all(
             &plan.date,
             source,
             target,
+            history,
         );
         if plan.lookback_day == 0 {
             record_metrics(&mut metrics, &result);
@@ -458,7 +475,8 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         let mut prepared = self.prepare(&selected, &plans).await;
         self.run_queries(&selected, &plans, &mut prepared, deadline, &mut summary)
             .await;
-        let results = evaluate_all(&selected, &plans, prepared.sides, &config.common);
+        let history = self.load_history(&selected, &base, &mut summary).await;
+        let results = evaluate_all(&selected, &plans, prepared.sides, &history, &config.common);
         self.report(&results, &base, run_id, now, &mut summary)
             .await;
         Ok(summary)
@@ -698,6 +716,98 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         summary.cost_usd = self.config.athena.price.usd_for_scan(summary.scanned_bytes);
     }
 
+    /// The volume history of the checks that use it, from the results files of the run dates
+    /// before this one (none without `RESULTS_S3_URI`). A read error costs the anomaly test for
+    /// this run, not the run: it is listed in the summary's failures (the run then fails and is
+    /// retried).
+    async fn load_history(
+        &self,
+        selected: &[Check],
+        base: &RunDate,
+        summary: &mut RunSummary,
+    ) -> history::History {
+        let mut history = history::History::default();
+        let Some(days) = selected
+            .iter()
+            .filter_map(|c| c.volume)
+            .map(|v| v.history_days)
+            .max()
+        else {
+            return history;
+        };
+        let Some((bucket, prefix)) = &self.config.results_uri else {
+            return history;
+        };
+        let first = base.days_before(i64::from(days)).day;
+        let dates = format!("{}run_date=", results_prefix(prefix));
+        let mut keys: Vec<(aws_smithy_types::DateTime, String)> = Vec::new();
+        let mut token = None;
+        loop {
+            let page = match self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&dates)
+                .start_after(format!("{dates}{first}"))
+                .set_continuation_token(token)
+                .send()
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    summary
+                        .failures
+                        .push(LakeopsError::aws("s3:ListObjectsV2", e).to_string());
+                    return history;
+                }
+            };
+            for o in page.contents() {
+                let key = o.key().unwrap_or_default();
+                // This run's own date (a re-run) is not its own history.
+                if key.starts_with(&format!("{dates}{}", base.day)) {
+                    continue;
+                }
+                if let Some(t) = o.last_modified() {
+                    keys.push((*t, key.to_string()));
+                }
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        // Oldest first, so a later re-run of a date overwrites an earlier one.
+        keys.sort();
+        for (_, key) in keys {
+            let text = match self.s3.get_object().bucket(bucket).key(&key).send().await {
+                Ok(o) => match o.body.collect().await {
+                    Ok(b) => String::from_utf8_lossy(&b.into_bytes()).into_owned(),
+                    Err(e) => {
+                        summary
+                            .failures
+                            .push(LakeopsError::aws("s3:GetObject", e).to_string());
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    summary
+                        .failures
+                        .push(LakeopsError::aws("s3:GetObject", e).to_string());
+                    continue;
+                }
+            };
+            let unreadable = history.add_file(&text);
+            if unreadable > 0 {
+                tracing::warn!(
+                    key,
+                    unreadable,
+                    "results lines that are not results were skipped"
+                );
+            }
+        }
+        history
+    }
+
     /// One alert per failing result (once, through the ledger), and the results file.
     async fn report(
         &self,
@@ -728,11 +838,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         if let Some((bucket, prefix)) = &config.results_uri {
             let key = format!(
                 "{}run_date={}/{}.json",
-                if prefix.is_empty() || prefix.ends_with('/') {
-                    prefix.clone()
-                } else {
-                    format!("{prefix}/")
-                },
+                results_prefix(prefix),
                 base.day,
                 run_id.replace([':', '/'], "-")
             );
@@ -1021,6 +1127,7 @@ pub fn evaluate(
     date: &RunDate,
     source: SideResult,
     target: SideResult,
+    history: &history::History,
 ) -> CheckResult {
     let mut problems = Vec::new();
     let mut status = Status::Ok;
@@ -1101,6 +1208,28 @@ pub fn evaluate(
         }
         _ => None,
     };
+    // Volume history: the run date's own target count only (a look-back day is a re-count).
+    let volume_anomaly = match (c.volume, target.rows, k) {
+        (Some(settings), Some(rows), 0) => history::anomaly(
+            rows,
+            history.points(&c.name, &date.day.to_string(), settings.history_days),
+            &settings,
+        ),
+        _ => None,
+    };
+    if let Some(a) = &volume_anomaly {
+        worse(
+            Status::VolumeAnomaly,
+            format!(
+                "target has {} rows against a median of {:.0} over the last {} successful runs (modified z-score {:.1})",
+                a.rows,
+                a.median,
+                a.history.len(),
+                a.z
+            ),
+            &mut problems,
+        );
+    }
     CheckResult {
         check: c.name.clone(),
         run_date: date.day.to_string(),
@@ -1110,6 +1239,7 @@ pub fn evaluate(
         source,
         target,
         comparison,
+        volume_anomaly,
         tolerance: c.tolerance,
         severity: c.severity,
         owner: c.owner.clone(),
@@ -1162,6 +1292,7 @@ pub fn check_alert(
     let what = match r.status {
         Status::Mismatch => "row counts differ",
         Status::TooFewRows => "too few rows",
+        Status::VolumeAnomaly => "volume far outside its history",
         Status::Stale => "data is stale",
         Status::MissingPartition => "a partition is missing",
         Status::Unfinished => "did not finish",
@@ -1235,6 +1366,24 @@ pub fn check_alert(
     )
     .field("Owner", r.owner.as_deref().unwrap_or("-"))
     .attribute("check", &r.check);
+    if let Some(a) = &r.volume_anomaly {
+        alert = alert
+            .field(
+                "Volume",
+                format!(
+                    "{} rows; median {:.0}, MAD {:.0}, modified z {:.1}",
+                    a.rows, a.median, a.mad, a.z
+                ),
+            )
+            .field(
+                "History",
+                a.history
+                    .iter()
+                    .map(|p| format!("{} {}", p.run_date, p.rows))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+    }
     if !r.tags.is_empty() {
         alert = alert.field(
             "Tags",
@@ -1267,6 +1416,7 @@ pub fn check_alert(
         .detail("result", r)
         .next_step(match r.status {
             Status::Mismatch => "Compare the two windows: late or duplicate loads, a failed upstream job, or a filter that differs between the sides.",
+            Status::VolumeAnomaly => "Today's count is far from this check's recent counts (history above): a partial or duplicated load upstream, or a real change in volume to confirm with the data's owner.",
             Status::TooFewRows => "The window holds fewer rows than the check's min_rows: check the upstream load (an empty or partial day), even if both sides agree.",
             Status::Stale => "Check the pipeline that feeds the stale side: its last run, its schedule and its errors.",
             Status::MissingPartition => "The load for this window did not arrive: check the upstream job, or add the partition (MSCK REPAIR / ALTER TABLE ADD PARTITION) if the data is there.",
@@ -1325,6 +1475,7 @@ mod tests {
             &run,
             side("events_raw", 5000, "q-src"),
             side("events_clean", 4100, "q-tgt"),
+            &history::History::default(),
         );
         assert_eq!(r.status, Status::Mismatch);
         let alert = check_alert(&r, "evt-1", "us-east-1", chrono_tz::Asia::Seoul, Utc::now());
@@ -1352,6 +1503,7 @@ mod tests {
             &run,
             side("events_raw", 0, "a"),
             side("events_clean", 0, "b"),
+            &history::History::default(),
         );
         assert_eq!(zero.status, Status::Ok);
         assert_eq!(zero.comparison.unwrap().diff_pct, None);
