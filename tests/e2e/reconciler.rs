@@ -2,7 +2,7 @@
 //! invoke through `cargo lambda invoke`; exactly the three failing checks alert; the count
 //! queries ran in parallel.
 
-use lakeops_e2e::lake::{seed_reconciliation, RESULTS_BUCKET};
+use lakeops_e2e::lake::{put_iceberg_metadata, seed_reconciliation, RESULTS_BUCKET};
 use lakeops_e2e::{athena_watch_setup, event_file, s3_text, Emulator, Functions, LEDGER_TABLE};
 
 #[tokio::test]
@@ -118,7 +118,9 @@ async fn five_checks_three_alerts_in_parallel() {
 /// an Iceberg table whose current snapshot summary counts deletes (after a MERGE) is counted with
 /// `count(*)`, not from `$files` (which shows no delete file), and says why; a day whose counts
 /// match but whose target is far below its history of successful runs (the failed runs in the
-/// results files left out) raises `VolumeAnomaly` with the history.
+/// results files left out) raises `VolumeAnomaly` with the history; a day window on an Iceberg
+/// table partitioned by `day(ts)` is counted from `$files` of that day's partition, and on one
+/// partitioned by `month(ts)` with `count(*)` over the day's range, saying why.
 #[tokio::test]
 async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     use aws_sdk_glue::types::{
@@ -149,6 +151,9 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "merged",
         "vol_src",
         "vol_tgt",
+        "events_src",
+        "events_daily",
+        "events_monthly",
     ] {
         let mut table = TableInput::builder().name(name);
         match name {
@@ -161,6 +166,26 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
             }
             "dated" => table = table.partition_keys(key("dt", "date")),
             "merged" => table = table.parameters("table_type", "ICEBERG"),
+            "events_src" => {
+                table = table.storage_descriptor(
+                    StorageDescriptor::builder()
+                        .columns(key("ts", "timestamp"))
+                        .build(),
+                )
+            }
+            "events_daily" | "events_monthly" => {
+                table = table
+                    .parameters("table_type", "ICEBERG")
+                    .parameters(
+                        "metadata_location",
+                        format!("s3://lake-data/{name}/metadata/00001.metadata.json"),
+                    )
+                    .storage_descriptor(
+                        StorageDescriptor::builder()
+                            .columns(key("ts", "timestamp"))
+                            .build(),
+                    )
+            }
             // Files under the table location, Hive-style: s3://lake-data/in/dt=2026-11-22/.
             "proj_in" => {
                 table = table
@@ -232,6 +257,12 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         count("\"quiet\".\"merged\"", 480),
         count("\"quiet\".\"merged_src\"", 480),
         count("\"quiet\".\"vol_src\"", 300),
+        // The day partition's files only; the day's range for the others.
+        serde_json::json!({"SqlContains": "\"quiet\".\"events_daily$files\" where \"partition\".\"ts_day\" = date '2026-11-22'",
+            "Columns": ["delete_files", "data_rows", "files", "total-delete-files", "total-position-deletes", "total-equality-deletes"],
+            "Rows": [["0", "700", "3", "0", "0", "0"]]}),
+        count("\"quiet\".\"events_src\" where \"ts\" >= timestamp '2026-11-22 00:00:00' and \"ts\" < timestamp '2026-11-23 00:00:00'", 700),
+        count("\"quiet\".\"events_monthly\" where \"ts\" >= timestamp '2026-11-22 00:00:00' and \"ts\" < timestamp '2026-11-23 00:00:00'", 700),
         count("\"quiet\".\"vol_tgt\"", 300),
         count("\"quiet\".\"proj_out\"", 10),
     ]);
@@ -258,6 +289,12 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
   - name: after_merge
     source: {table: quiet.merged_src}
     target: {table: quiet.merged}
+  - name: iceberg_day
+    source: {table: quiet.events_src, window: {column: ts, day: "{{ yesterday }}"}}
+    target: {table: quiet.events_daily, window: {column: ts, day: "{{ yesterday }}"}}
+  - name: iceberg_month
+    source: {table: quiet.events_src, window: {column: ts, day: "{{ yesterday }}"}}
+    target: {table: quiet.events_monthly, window: {column: ts, day: "{{ yesterday }}"}}
   - name: volume_drop
     source: {table: quiet.vol_src}
     target: {table: quiet.vol_tgt}
@@ -277,6 +314,14 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         .send()
         .await
         .unwrap();
+    for (table, transform) in [("events_daily", "day"), ("events_monthly", "month")] {
+        put_iceberg_metadata(
+            &s3,
+            &format!("s3://lake-data/{table}/metadata/00001.metadata.json"),
+            &[("ts", "timestamptz", transform)],
+        )
+        .await;
+    }
     // History in the results files of earlier runs: eight good days near 1,000 rows, then nine
     // failed runs at 300 (which must not count, or 300 would be the median).
     for day in 5..=21 {
@@ -382,6 +427,17 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "snapshot summary: total-delete-files 1, total-position-deletes 20"
     );
     assert_eq!(merged["target"]["rows"], 480);
+    let day = result("iceberg_day");
+    assert_eq!(day["status"], "ok", "{day}");
+    assert_eq!(day["target"]["method"], "iceberg_metadata", "{day}");
+    assert_eq!(day["target"]["rows"], 700);
+    let month = result("iceberg_month");
+    assert_eq!(month["status"], "ok", "{month}");
+    assert_eq!(month["target"]["method"], "count_star_iceberg", "{month}");
+    assert_eq!(
+        month["target"]["method_reason"],
+        "ts is partitioned by month(ts), which does not map to one day"
+    );
     let volume = result("volume_drop");
     assert_eq!(volume["status"], "volume_anomaly", "{volume}");
     assert_eq!(volume["comparison"]["within"], true, "the counts agree");

@@ -227,6 +227,51 @@ pub struct ReconciliationLake {
 }
 
 pub const CHECKS_BUCKET: &str = "lakeops-config";
+/// Where the seeded lake's table files (Iceberg metadata) are.
+pub const LAKE_BUCKET: &str = "lake-data";
+const ORDERS_ICEBERG_METADATA: &str =
+    "s3://lake-data/orders_iceberg/metadata/00003-5b1c.metadata.json";
+
+/// Writes an Iceberg table metadata file (format v2, the table spec's shape) at `location`:
+/// one partition spec with a field per `(column, column type, transform)` — `day` names the
+/// field `<column>_day` as Iceberg does, `identity` keeps the column's name.
+pub async fn put_iceberg_metadata(
+    s3: &aws_sdk_s3::Client,
+    location: &str,
+    partitioning: &[(&str, &str, &str)],
+) {
+    let columns: Vec<serde_json::Value> = partitioning
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t, _))| json!({"id": i + 1, "name": name, "required": false, "type": t}))
+        .collect();
+    let fields: Vec<serde_json::Value> = partitioning
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _, transform))| {
+            let field = if *transform == "identity" {
+                name.to_string()
+            } else {
+                format!("{name}_{transform}")
+            };
+            json!({"name": field, "transform": transform, "source-id": i + 1, "field-id": 1000 + i})
+        })
+        .collect();
+    let metadata = json!({"format-version": 2, "current-schema-id": 0,
+        "schemas": [{"schema-id": 0, "type": "struct", "fields": columns}],
+        "default-spec-id": 0, "partition-specs": [{"spec-id": 0, "fields": fields}]});
+    let (bucket, key) = location
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .expect("s3://bucket/key");
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(metadata.to_string().into_bytes().into())
+        .send()
+        .await
+        .expect("put Iceberg metadata");
+}
 pub const RESULTS_BUCKET: &str = "lakeops-results";
 
 /// The five checks: a match (Iceberg target counted from metadata), a difference within
@@ -292,6 +337,7 @@ pub async fn seed_reconciliation(
         TableInput::builder()
             .name("orders_iceberg")
             .parameters("table_type", "ICEBERG")
+            .parameters("metadata_location", ORDERS_ICEBERG_METADATA)
             .build()
             .expect("table"),
         TableInput::builder()
@@ -376,13 +422,20 @@ pub async fn seed_reconciliation(
     ]);
 
     let s3 = aws_sdk_s3::Client::new(config);
-    for bucket in [CHECKS_BUCKET, RESULTS_BUCKET] {
+    for bucket in [CHECKS_BUCKET, RESULTS_BUCKET, LAKE_BUCKET] {
         s3.create_bucket()
             .bucket(bucket)
             .send()
             .await
             .expect("create bucket");
     }
+    // The Iceberg table's metadata file: partitioned by identity(dt).
+    put_iceberg_metadata(
+        &s3,
+        ORDERS_ICEBERG_METADATA,
+        &[("dt", "string", "identity")],
+    )
+    .await;
     s3.put_object()
         .bucket(CHECKS_BUCKET)
         .key("reconciler/checks.yaml")

@@ -19,6 +19,9 @@ pub struct TableInfo {
     /// Partition projection (`projection.enabled=true`): Athena works the partitions out from
     /// the table's properties and Glue lists none.
     pub projection: Option<Projection>,
+    /// An Iceberg table's current metadata file (`metadata_location`), where its partition
+    /// specs are.
+    pub metadata_location: Option<String>,
 }
 
 /// Where a partition-projected table keeps a partition's files.
@@ -144,6 +147,7 @@ impl Catalog {
                 .map(|d| typed_columns(d.columns()))
                 .unwrap_or_default(),
             projection,
+            metadata_location: parameter("metadata_location").cloned(),
         })
     }
 

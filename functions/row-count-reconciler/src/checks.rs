@@ -80,11 +80,20 @@ struct SideModel {
     #[serde(default)]
     partition: BTreeMap<String, String>,
     #[serde(default)]
+    window: Option<WindowModel>,
+    #[serde(default)]
     filter: Option<String>,
     #[serde(default)]
     expect_partition: Option<bool>,
     #[serde(default)]
     freshness: Option<FreshnessModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowModel {
+    column: String,
+    day: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,14 +129,27 @@ pub enum CheckSeverity {
 /// What one side counts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Counted {
-    /// A table, with its partition equalities and extra filter (templates not yet rendered).
+    /// A table, with its partition equalities, its window on a column and extra filter
+    /// (templates not yet rendered).
     Table {
         name: TableName,
         partition: Vec<(String, String)>,
+        window: Option<Window>,
         filter: Option<String>,
     },
     /// A query returning one count.
     Sql(String),
+}
+
+/// One day of a column's values (`window: {column: ts, day: "{{ yesterday }}"}`): the rows whose
+/// `ts` falls on that calendar day of the column's own values (UTC for a zoned timestamp) — the
+/// days Iceberg's `day(ts)` partitions by. Counted with a range predicate, or from the metadata
+/// of the `day(ts)` (or identity, for a DATE column) partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub column: String,
+    /// The day, as a template (`{{ yesterday }}`) or a date.
+    pub day: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -471,6 +493,19 @@ fn side(m: &SideModel, which: &str, problem: &mut impl FnMut(String)) -> Option<
                 }
                 partition.push((key.clone(), value.clone()));
             }
+            let window = m.window.as_ref().and_then(|w| {
+                let column = sqlsafe::identifier(w.column.trim())
+                    .map_err(|e| bad(format!("window.column: {e}")))
+                    .ok()?;
+                if let Err(e) = template::placeholders(&w.day) {
+                    bad(format!("window.day: {e}"));
+                    return None;
+                }
+                Some(Window {
+                    column: column.to_string(),
+                    day: w.day.clone(),
+                })
+            });
             if let Some(filter) = &m.filter {
                 if let Err(e) = template::placeholders(filter) {
                     bad(format!("filter: {e}"));
@@ -482,12 +517,13 @@ fn side(m: &SideModel, which: &str, problem: &mut impl FnMut(String)) -> Option<
             name.map(|name| Counted::Table {
                 name,
                 partition,
+                window,
                 filter: m.filter.clone(),
             })
         }
         (None, Some(sql)) => {
-            if !m.partition.is_empty() || m.filter.is_some() {
-                bad("sql: put the window into the query itself; `partition` and `filter` apply to `table` sides".into());
+            if !m.partition.is_empty() || m.filter.is_some() || m.window.is_some() {
+                bad("sql: put the window into the query itself; `partition`, `window` and `filter` apply to `table` sides".into());
             }
             if let Err(e) = template::placeholders(sql) {
                 bad(format!("sql: {e}"));
@@ -635,8 +671,21 @@ checks:
             "checks.example.yaml",
         )
         .unwrap();
-        assert_eq!(checks.len(), 3);
+        assert_eq!(checks.len(), 4);
         assert_eq!(checks[0].lookback_days, 2);
+        assert_eq!(checks[0].min_rows, Some(1));
+        assert_eq!(
+            checks[1].tolerance.allowed_side_percent,
+            Some(10.0),
+            "max_drop_percent"
+        );
+        match &checks[2].target.counted {
+            Counted::Table { window, .. } => assert_eq!(
+                window.as_ref().map(|w| w.column.as_str()),
+                Some("event_time")
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -73,6 +73,130 @@ pub fn untrusted_because(rows: &[Vec<Option<String>>]) -> Option<String> {
     }
 }
 
+/// A table's partitioning as its Iceberg metadata file (`metadata_location`) states it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    /// How many partition specs the table has had: more than one means partition evolution.
+    pub specs: usize,
+    /// The current (default) spec's fields.
+    pub fields: Vec<SpecField>,
+}
+
+/// One partition field: its name in `$files`' `partition`, its transform, its source column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecField {
+    pub name: String,
+    pub transform: String,
+    pub source: String,
+    /// The source column's Iceberg type (`date`, `timestamp`, `timestamptz`, …).
+    pub source_type: String,
+}
+
+/// Reads the partition specs out of an Iceberg table metadata file (format v1 or v2).
+pub fn read_layout(metadata: &str) -> Result<Layout, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(metadata).map_err(|e| format!("not Iceberg metadata JSON: {e}"))?;
+    // Every schema's top-level columns by field id (a spec may name a column of an older schema).
+    let mut columns = std::collections::BTreeMap::new();
+    let schemas = v["schemas"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| vec![v["schema"].clone()]);
+    for schema in &schemas {
+        for f in schema["fields"].as_array().into_iter().flatten() {
+            if let (Some(id), Some(name)) = (f["id"].as_i64(), f["name"].as_str()) {
+                let t = f["type"].as_str().unwrap_or("struct").to_string();
+                columns.insert(id, (name.to_string(), t));
+            }
+        }
+    }
+    let (specs, fields) = match v["partition-specs"].as_array() {
+        Some(specs) => {
+            let default = v["default-spec-id"].as_i64().unwrap_or(0);
+            let current = specs
+                .iter()
+                .find(|s| s["spec-id"].as_i64() == Some(default))
+                .ok_or("the default partition spec is not among the specs")?;
+            (specs.len(), current["fields"].clone())
+        }
+        // Format v1 without `partition-specs`: one spec.
+        None => (1, v["partition-spec"].clone()),
+    };
+    let fields = fields
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let source_id = f["source-id"]
+                .as_i64()
+                .ok_or("a partition field without source-id")?;
+            let (source, source_type) = columns
+                .get(&source_id)
+                .cloned()
+                .ok_or_else(|| format!("partition source column {source_id} is in no schema"))?;
+            Ok(SpecField {
+                name: f["name"].as_str().unwrap_or_default().to_string(),
+                transform: f["transform"].as_str().unwrap_or_default().to_string(),
+                source,
+                source_type,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Layout { specs, fields })
+}
+
+/// The `$files` predicates that select exactly a window's files: each `partition` key an
+/// identity field of the current spec, the day window a `day(column)` field (or an identity
+/// field on a DATE column). `Err` says why the metadata cannot count this window (then the side
+/// is counted with `count(*)`).
+pub fn files_filter(
+    layout: &Layout,
+    identity: &[(String, String)],
+    day: Option<(&str, chrono::NaiveDate)>,
+) -> Result<Vec<String>, String> {
+    if layout.specs > 1 {
+        return Err(format!(
+            "partition evolution: the table has had {} partition specs, and files written under an older one would be missed",
+            layout.specs
+        ));
+    }
+    let field = |column: &str| {
+        layout
+            .fields
+            .iter()
+            .filter(|f| f.source.eq_ignore_ascii_case(column))
+            .collect::<Vec<_>>()
+    };
+    let mut out = Vec::new();
+    for (key, literal) in identity {
+        let Some(f) = field(key).into_iter().find(|f| f.transform == "identity") else {
+            return Err(format!("{key} is not an identity partition of the table"));
+        };
+        out.push(format!("\"partition\".\"{}\" = {literal}", f.name));
+    }
+    if let Some((column, d)) = day {
+        let fields = field(column);
+        let f = fields
+            .iter()
+            .find(|f| {
+                f.transform == "day" || (f.transform == "identity" && f.source_type == "date")
+            })
+            .ok_or_else(|| match fields.first() {
+                Some(f) => format!(
+                    "{column} is partitioned by {}({column}), which does not map to one day",
+                    f.transform
+                ),
+                None => format!("the table is not partitioned by {column}"),
+            })?;
+        out.push(format!(
+            "\"partition\".\"{}\" = DATE '{}'",
+            f.name,
+            d.format("%Y-%m-%d")
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +241,76 @@ mod tests {
                 .contains("$files lists 3 delete files")
         );
         assert!(untrusted_because(&[]).is_some());
+    }
+
+    /// Table metadata in the shape of the Iceberg spec's table metadata (format v2), as written
+    /// for a table `PARTITIONED BY (day(ts), region)`, then evolved to `bucket(16, id)`.
+    const METADATA: &str = r#"{"format-version": 2, "current-schema-id": 0,
+      "schemas": [{"schema-id": 0, "type": "struct", "fields": [
+        {"id": 1, "name": "id", "required": true, "type": "long"},
+        {"id": 2, "name": "ts", "required": false, "type": "timestamptz"},
+        {"id": 3, "name": "region", "required": false, "type": "string"},
+        {"id": 4, "name": "sale_date", "required": false, "type": "date"}]}],
+      "default-spec-id": 0,
+      "partition-specs": [{"spec-id": 0, "fields": [
+        {"name": "ts_day", "transform": "day", "source-id": 2, "field-id": 1000},
+        {"name": "region", "transform": "identity", "source-id": 3, "field-id": 1001},
+        {"name": "sale_date", "transform": "identity", "source-id": 4, "field-id": 1002},
+        {"name": "id_bucket", "transform": "bucket[16]", "source-id": 1, "field-id": 1003}]}]}"#;
+
+    #[test]
+    fn a_day_window_maps_to_the_day_partition() {
+        let layout = read_layout(METADATA).unwrap();
+        assert_eq!(layout.specs, 1);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert_eq!(
+            files_filter(
+                &layout,
+                &[("region".into(), "'eu'".into())],
+                Some(("ts", day))
+            ),
+            Ok(vec![
+                "\"partition\".\"region\" = 'eu'".to_string(),
+                "\"partition\".\"ts_day\" = DATE '2026-11-22'".to_string()
+            ])
+        );
+        // An identity partition on a DATE column is a day too.
+        assert_eq!(
+            files_filter(&layout, &[], Some(("sale_date", day))),
+            Ok(vec![
+                "\"partition\".\"sale_date\" = DATE '2026-11-22'".to_string()
+            ])
+        );
+        // What the metadata cannot count: count(*), saying why.
+        assert!(files_filter(&layout, &[], Some(("id", day)))
+            .unwrap_err()
+            .contains("partitioned by bucket[16](id)"));
+        assert!(files_filter(&layout, &[], Some(("other", day)))
+            .unwrap_err()
+            .contains("not partitioned by other"));
+        assert!(files_filter(&layout, &[("ts".into(), "'x'".into())], None)
+            .unwrap_err()
+            .contains("ts is not an identity partition"));
+        // Partition evolution: a second spec.
+        let evolved = METADATA.replace(
+            r#""partition-specs": [{"spec-id": 0,"#,
+            r#""partition-specs": [{"spec-id": 1, "fields": []}, {"spec-id": 0,"#,
+        );
+        let layout = read_layout(&evolved).unwrap();
+        assert_eq!(layout.specs, 2);
+        assert!(files_filter(&layout, &[], Some(("ts", day)))
+            .unwrap_err()
+            .contains("partition evolution"));
+        // Format v1: one `partition-spec`, one `schema`.
+        let v1 = r#"{"format-version": 1, "schema": {"type": "struct", "fields": [
+            {"id": 1, "name": "dt", "required": false, "type": "string"}]},
+            "partition-spec": [{"name": "dt", "transform": "identity", "source-id": 1, "field-id": 1000}]}"#;
+        let layout = read_layout(v1).unwrap();
+        assert_eq!(
+            files_filter(&layout, &[("dt".into(), "'2026-11-22'".into())], None),
+            Ok(vec!["\"partition\".\"dt\" = '2026-11-22'".to_string()])
+        );
+        assert!(read_layout("{not json").is_err());
     }
 
     #[test]

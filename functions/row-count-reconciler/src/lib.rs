@@ -45,7 +45,7 @@ use tokio::time::Instant;
 use crate::catalog::{Catalog, TableInfo, TypedLiteral};
 use crate::checks::{Check, CheckSeverity, Comparison, Counted, Freshness, FreshnessMeasure, Side};
 use crate::runner::{Job, Outcome, QueryRunner};
-use crate::sqlsafe::{literal, quote_identifier};
+use crate::sqlsafe::{literal, quote_identifier, TableName};
 use crate::template::RunDate;
 
 pub const FUNCTION: &str = "row-count-reconciler";
@@ -168,6 +168,10 @@ pub enum CountMethod {
     /// Iceberg whose metadata cannot be trusted (deletes, or a summary without delete totals):
     /// `count(*)`; `method_reason` says why.
     CountStarIcebergHasDeletes,
+    /// Iceberg whose partition spec does not map the window onto partitions (a transform that
+    /// is not a day, a key that is not an identity partition, partition evolution, metadata
+    /// that cannot be read): `count(*)`; `method_reason` says why.
+    CountStarIceberg,
     /// The check's own query.
     Sql,
 }
@@ -919,101 +923,223 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             Counted::Table {
                 name,
                 partition,
+                window,
                 filter,
             } => {
                 r.counted = name.to_string();
-                let info = if name.in_glue() {
-                    // One Glue read per table and run, however many sides and days use it.
-                    let entry = match tables.entry(name.to_string()) {
-                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::btree_map::Entry::Vacant(e) => {
-                            e.insert(self.catalog.table(name).await.map_err(|e| e.to_string()))
-                        }
-                    };
-                    match entry {
-                        Ok(i) => Some(i.clone()),
+                let info = self.table_info(name, tables, &mut r).await;
+                let w =
+                    match Window::render(partition, window.as_ref(), filter, date, info.as_ref()) {
+                        Ok(w) => w,
                         Err(e) => {
-                            r.error = Some(e.clone());
-                            None
+                            r.error = Some(e);
+                            return (r, info);
                         }
-                    }
-                } else {
-                    None
-                };
-                // Each value as a literal of its column's type (a DATE column is compared with
-                // `DATE '…'`); a table outside Glue has no types to read: strings.
-                let typed =
-                    |key: &str, value: &str| match info.as_ref().and_then(|i| i.column_type(key)) {
-                        Some(t) => TypedLiteral::of_type(t)
-                            .write(value)
-                            .map_err(|e| format!("partition {key} ({t}): {e}")),
-                        None => Ok(literal(value)),
                     };
-                let mut rendered_partition = Vec::new();
-                let mut typed_values = Vec::new();
-                let mut predicates = Vec::new();
-                for (key, value) in partition {
-                    match template::render(value, date).and_then(|v| Ok((typed(key, &v)?, v))) {
-                        Ok((lit, v)) => {
-                            predicates.push(format!("{} = {lit}", quote_identifier(key)));
-                            typed_values.push((key.clone(), lit));
-                            rendered_partition.push((key.clone(), v));
+                r.window = w.predicates.join(" AND ");
+                r.sql = format!(
+                    "SELECT count(*) FROM {}{}",
+                    name.quoted(""),
+                    if w.predicates.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" WHERE {}", r.window)
+                    }
+                );
+                match &info {
+                    Some(glue) if glue.iceberg && filter.is_none() => {
+                        self.plan_iceberg_metadata(name, glue, &w, &mut r).await
+                    }
+                    Some(glue) if side.expect_partition && !glue.iceberg && r.error.is_none() => {
+                        match self.partition_present(name, glue, &w.partition).await {
+                            Ok(present) => r.partition_present = Some(present),
+                            Err(e) => r.error = Some(e),
                         }
-                        Err(e) => r.error = Some(e),
                     }
-                }
-                if let Some(f) = filter {
-                    match template::render(f, date) {
-                        Ok(f) => predicates.push(format!("({f})")),
-                        Err(e) => r.error = Some(e),
-                    }
-                }
-                let where_clause = if predicates.is_empty() {
-                    String::new()
-                } else {
-                    format!(" WHERE {}", predicates.join(" AND "))
-                };
-                r.window = predicates.join(" AND ");
-                r.sql = format!("SELECT count(*) FROM {}{where_clause}", name.quoted(""));
-                let iceberg = info.as_ref().is_some_and(|i| i.iceberg);
-                if iceberg && filter.is_none() {
-                    // Iceberg keeps partitioning in its own metadata (Glue lists no partitions):
-                    // the `partition` keys are read as identity partition columns of `$files`.
-                    r.method = CountMethod::IcebergMetadata;
-                    r.fallback_sql = Some(r.sql.clone());
-                    let files_where: Vec<String> = typed_values
-                        .iter()
-                        .map(|(k, lit)| format!("\"partition\".{} = {lit}", quote_identifier(k)))
-                        .collect();
-                    r.sql = iceberg::metadata_query(name, &files_where);
-                } else if let Some(glue) = info
-                    .as_ref()
-                    .filter(|_| side.expect_partition && !iceberg && r.error.is_none())
-                {
-                    let present = match &glue.projection {
-                        // Glue lists no partitions of a projected table: its files decide.
-                        Some(projection) => {
-                            match projection
-                                .partition_location(&glue.partition_keys, &rendered_partition)
-                            {
-                                Ok(location) => self.any_object_under(&location).await,
-                                Err(e) => Err(format!("partition projection: {e}")),
-                            }
-                        }
-                        None => self
-                            .catalog
-                            .partition_exists(name, glue, &rendered_partition)
-                            .await
-                            .map_err(|e| e.to_string()),
-                    };
-                    match present {
-                        Ok(present) => r.partition_present = Some(present),
-                        Err(e) => r.error = Some(e),
-                    }
+                    _ => {}
                 }
                 (r, info)
             }
         }
+    }
+
+    /// What Glue knows about a table: read once per table and run, however many sides and days
+    /// use it; an error is the side's.
+    async fn table_info(
+        &self,
+        name: &TableName,
+        tables: &mut BTreeMap<String, Result<TableInfo, String>>,
+        r: &mut SideResult,
+    ) -> Option<TableInfo> {
+        if !name.in_glue() {
+            return None;
+        }
+        let entry = match tables.entry(name.to_string()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(self.catalog.table(name).await.map_err(|e| e.to_string()))
+            }
+        };
+        match entry {
+            Ok(i) => Some(i.clone()),
+            Err(e) => {
+                r.error = Some(e.clone());
+                None
+            }
+        }
+    }
+
+    /// Counts an Iceberg side from `$files` when its partition spec maps the window onto
+    /// partitions; otherwise `count(*)`, saying why.
+    async fn plan_iceberg_metadata(
+        &self,
+        name: &TableName,
+        glue: &TableInfo,
+        w: &RenderedWindow,
+        r: &mut SideResult,
+    ) {
+        // The whole table needs no partition spec: every current data file counts.
+        let whole_table = w.typed_identity.is_empty() && w.day.is_none();
+        let layout = match &glue.metadata_location {
+            _ if whole_table => Ok(iceberg::Layout::default()),
+            Some(location) => self
+                .read_text(location)
+                .await
+                .and_then(|t| iceberg::read_layout(&t)),
+            None => Err("Glue gives the table no metadata_location".into()),
+        };
+        let filter = layout.and_then(|l| {
+            iceberg::files_filter(
+                &l,
+                &w.typed_identity,
+                w.day.as_ref().map(|(c, d)| (c.as_str(), *d)),
+            )
+        });
+        match filter {
+            Ok(files_where) => {
+                r.method = CountMethod::IcebergMetadata;
+                r.fallback_sql = Some(std::mem::replace(
+                    &mut r.sql,
+                    iceberg::metadata_query(name, &files_where),
+                ));
+            }
+            Err(why) => {
+                r.method = CountMethod::CountStarIceberg;
+                r.method_reason = Some(why);
+            }
+        }
+    }
+
+    /// Whether a Hive-style table's expected partition exists: Glue's partitions, or for a
+    /// projected table (Glue lists none) the files under its location.
+    async fn partition_present(
+        &self,
+        name: &TableName,
+        glue: &TableInfo,
+        values: &[(String, String)],
+    ) -> Result<bool, String> {
+        match &glue.projection {
+            Some(projection) => match projection.partition_location(&glue.partition_keys, values) {
+                Ok(location) => self.any_object_under(&location).await,
+                Err(e) => Err(format!("partition projection: {e}")),
+            },
+            None => self
+                .catalog
+                .partition_exists(name, glue, values)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// An S3 object as text (`s3://bucket/key`).
+    async fn read_text(&self, uri: &str) -> Result<String, String> {
+        let (bucket, key) =
+            parse_s3_uri(uri).ok_or_else(|| format!("{uri:?} is not an s3:// URI"))?;
+        let out = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| format!("{uri}: {}", LakeopsError::aws("s3:GetObject", e)))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| format!("{uri}: {}", LakeopsError::aws("s3:GetObject", e)))?
+            .into_bytes();
+        String::from_utf8(bytes.to_vec()).map_err(|_| format!("{uri}: not UTF-8 text"))
+    }
+}
+
+/// A table side's window on one run date: the predicates of its partition values, its day
+/// window and its filter, and what the metadata count needs of them.
+struct RenderedWindow {
+    predicates: Vec<String>,
+    /// `partition` keys with their rendered values (for Glue and S3 lookups).
+    partition: Vec<(String, String)>,
+    /// `partition` keys with their values as typed literals (for `$files`).
+    typed_identity: Vec<(String, String)>,
+    /// The day window's column and day.
+    day: Option<(String, NaiveDate)>,
+}
+
+struct Window;
+
+impl Window {
+    /// Renders a side's `partition`, `window` and `filter` for a run date. Each partition value
+    /// is a literal of its column's type (a DATE column is compared with `DATE '…'`; a table
+    /// outside Glue has no types to read: strings); the day window is a range over the column
+    /// (or one DATE value).
+    fn render(
+        partition: &[(String, String)],
+        window: Option<&checks::Window>,
+        filter: &Option<String>,
+        date: &RunDate,
+        info: Option<&TableInfo>,
+    ) -> Result<RenderedWindow, String> {
+        let column_type = |c: &str| info.and_then(|i| i.column_type(c)).map(str::to_string);
+        let mut w = RenderedWindow {
+            predicates: Vec::new(),
+            partition: Vec::new(),
+            typed_identity: Vec::new(),
+            day: None,
+        };
+        for (key, value) in partition {
+            let v = template::render(value, date)?;
+            let lit = match column_type(key) {
+                Some(t) => TypedLiteral::of_type(&t)
+                    .write(&v)
+                    .map_err(|e| format!("partition {key} ({t}): {e}"))?,
+                None => literal(&v),
+            };
+            w.predicates
+                .push(format!("{} = {lit}", quote_identifier(key)));
+            w.typed_identity.push((key.clone(), lit));
+            w.partition.push((key.clone(), v));
+        }
+        if let Some(win) = window {
+            let text = template::render(&win.day, date)?;
+            let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                .map_err(|_| format!("window.day {text:?} is not a date (YYYY-MM-DD)"))?;
+            let col = quote_identifier(&win.column);
+            w.predicates
+                .push(match column_type(&win.column).as_deref() {
+                    Some("date") => format!("{col} = DATE '{}'", day.format("%Y-%m-%d")),
+                    _ => format!(
+                        "{col} >= TIMESTAMP '{} 00:00:00' AND {col} < TIMESTAMP '{} 00:00:00'",
+                        day.format("%Y-%m-%d"),
+                        (day + Duration::days(1)).format("%Y-%m-%d")
+                    ),
+                });
+            w.day = Some((win.column.clone(), day));
+        }
+        if let Some(f) = filter {
+            w.predicates
+                .push(format!("({})", template::render(f, date)?));
+        }
+        Ok(w)
     }
 }
 
