@@ -261,6 +261,8 @@ pub struct RunSummary {
     pub results: Vec<Value>,
     pub failing: Vec<String>,
     pub alerted: Vec<String>,
+    /// Alerts of look-back days already said on an earlier run (not sent again).
+    pub repeats_not_sent: Vec<String>,
     pub queries: usize,
     pub scanned_bytes: u64,
     pub cost_usd: f64,
@@ -387,6 +389,95 @@ impl Prepared {
     }
 }
 
+/// Which look at a date a failing result is: with `lookback_days: N` the same bad day is looked
+/// at N + 1 times on consecutive runs, and it is said once, then reminded — not N + 1 times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// The run date itself: alerts (every run event; a retry of one event sends it once).
+    First,
+    /// A look-back day before the last: alerts only if this check, date and status were not
+    /// already said (a day that was fine and went bad, or changed how it is bad, still alerts).
+    Again,
+    /// The last look at the date: a reminder that it is still failing.
+    LastLook,
+}
+
+impl Repeat {
+    pub fn of(lookback_day: u32, lookback_days: u32) -> Self {
+        match lookback_day {
+            0 => Repeat::First,
+            k if k >= lookback_days => Repeat::LastLook,
+            _ => Repeat::Again,
+        }
+    }
+}
+
+/// Sends a failing result's alert as its [`Repeat`] says: the first look claims "said" for the
+/// check, date and status (kept through the look-back), a repeat is sent only if that claim is
+/// new, the last look is a reminder.
+pub async fn announce<L: Ledger, A: AlertSink>(
+    ledger: &L,
+    alerts: &A,
+    alert: &mut Alert,
+    repeat: Repeat,
+    (check, run_date, status): (&str, &str, Status),
+    summary: &mut RunSummary,
+) {
+    let said = format!("{FUNCTION}/said/{check}/{run_date}/{}", status.alert_kind());
+    let keep_said = Duration::days(i64::from(checks::MAX_LOOKBACK_DAYS) + 2);
+    let keep = Duration::days(LEDGER_KEEP_DAYS);
+    match repeat {
+        Repeat::First => {
+            let sent = lakeops::ledger::send_alert_once(
+                ledger,
+                alerts,
+                alert,
+                keep,
+                &mut summary.alerted,
+                &mut summary.failures,
+            )
+            .await;
+            if sent.is_some() {
+                if let Err(e) = ledger.claim(&said, alert.occurred_at, keep_said).await {
+                    tracing::warn!(key = said, error = %e, "could not note the alert as said: a look-back may repeat it");
+                }
+            }
+        }
+        Repeat::Again => {
+            match lakeops::ledger::send_once(
+                ledger,
+                alerts,
+                &said,
+                alert,
+                alert.occurred_at,
+                keep_said,
+            )
+            .await
+            {
+                Ok(true) => summary.alerted.push(alert.id.clone()),
+                Ok(false) => summary.repeats_not_sent.push(alert.id.clone()),
+                Err(e) => summary.failures.push(format!("alert {}: {e}", alert.id)),
+            }
+        }
+        Repeat::LastLook => {
+            alert.title = format!("Reminder, last look-back day: {}", alert.title);
+            alert.summary = format!(
+                "Still failing at its last look-back check. {}",
+                alert.summary
+            );
+            lakeops::ledger::send_alert_once(
+                ledger,
+                alerts,
+                alert,
+                keep,
+                &mut summary.alerted,
+                &mut summary.failures,
+            )
+            .await;
+        }
+    }
+}
+
 /// The verdicts, and the EMF metrics of each check's own run date.
 fn evaluate_all(
     selected: &[Check],
@@ -481,7 +572,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             .await;
         let history = self.load_history(&selected, &base, &mut summary).await;
         let results = evaluate_all(&selected, &plans, prepared.sides, &history, &config.common);
-        self.report(&results, &base, run_id, now, &mut summary)
+        self.report(&selected, &results, &base, run_id, now, &mut summary)
             .await;
         Ok(summary)
     }
@@ -815,6 +906,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     /// One alert per failing result (once, through the ledger), and the results file.
     async fn report(
         &self,
+        selected: &[Check],
         results: &[CheckResult],
         base: &RunDate,
         run_id: &str,
@@ -828,14 +920,18 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 continue;
             }
             summary.failing.push(format!("{}@{}", r.check, r.run_date));
-            let alert = check_alert(r, run_id, &config.common.region, config.timezone, now);
-            lakeops::ledger::send_alert_once(
+            let lookback_days = selected
+                .iter()
+                .find(|c| c.name == r.check)
+                .map_or(0, |c| c.lookback_days);
+            let mut alert = check_alert(r, run_id, &config.common.region, config.timezone, now);
+            announce(
                 &self.ledger,
                 &self.alerts,
-                &alert,
-                Duration::days(LEDGER_KEEP_DAYS),
-                &mut summary.alerted,
-                &mut summary.failures,
+                &mut alert,
+                Repeat::of(r.lookback_day, lookback_days),
+                (&r.check, &r.run_date, r.status),
+                summary,
             )
             .await;
         }
@@ -1633,6 +1729,83 @@ mod tests {
         );
         assert_eq!(zero.status, Status::Ok);
         assert_eq!(zero.comparison.unwrap().diff_pct, None);
+    }
+
+    #[tokio::test]
+    async fn a_bad_day_is_said_once_then_reminded_over_the_look_back() {
+        use lakeops::alert::RecordingSink;
+        use lakeops::ledger::MemoryLedger;
+        let ledger = MemoryLedger::default();
+        let sink = RecordingSink::default();
+        let mut summary = RunSummary::default();
+        let at = |run: &str| {
+            Alert::new(
+                "RowCountMismatch",
+                Severity::Critical,
+                FUNCTION,
+                format!("{FUNCTION}/{run}/orders/2026-11-22"),
+                Utc::now(),
+                "Check orders: row counts differ (run date 2026-11-22)",
+                "target has 90 rows, source 100",
+            )
+        };
+        let key = ("orders", "2026-11-22", Status::Mismatch);
+        // lookback_days 3: the date is looked at on four consecutive runs.
+        for (run, k) in [("run-1", 0), ("run-2", 1), ("run-3", 2), ("run-4", 3)] {
+            let mut alert = at(run);
+            announce(
+                &ledger,
+                &sink,
+                &mut alert,
+                Repeat::of(k, 3),
+                key,
+                &mut summary,
+            )
+            .await;
+        }
+        let titles: Vec<String> = sink
+            .alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|a| a.title.clone())
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "Check orders: row counts differ (run date 2026-11-22)",
+                "Reminder, last look-back day: Check orders: row counts differ (run date 2026-11-22)"
+            ]
+        );
+        assert_eq!(summary.repeats_not_sent.len(), 2);
+        // A date that was fine on its own run and went bad on a look-back is said.
+        let mut late = at("run-5");
+        announce(
+            &ledger,
+            &sink,
+            &mut late,
+            Repeat::Again,
+            ("orders", "2026-11-21", Status::Mismatch),
+            &mut summary,
+        )
+        .await;
+        // ... and a changed status on the same date too.
+        let mut changed = at("run-6");
+        announce(
+            &ledger,
+            &sink,
+            &mut changed,
+            Repeat::Again,
+            ("orders", "2026-11-22", Status::MissingPartition),
+            &mut summary,
+        )
+        .await;
+        assert_eq!(sink.alerts.lock().unwrap().len(), 4);
+        assert_eq!(
+            Repeat::of(0, 0),
+            Repeat::First,
+            "no look-back: every run is a first look"
+        );
     }
 
     #[test]
