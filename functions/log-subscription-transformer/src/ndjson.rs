@@ -251,32 +251,22 @@ fn write_count(out: &mut Vec<u8>, n: usize) {
 /// hold a newline (a pretty-printed nested object); raw newlines can only be whitespace in JSON
 /// (inside strings they are escaped), so they are dropped to keep one record per line.
 ///
-/// Keys are made unique ignoring (ASCII) case (`Level` after `level` becomes `Level_2`): a
-/// duplicate or case-colliding key is valid JSON but breaks JSON SerDes that fold case (Athena's
-/// OpenX), and renaming keeps the value where dropping it would lose data. Compared in place: a
-/// record's keys are few, and nothing is allocated unless a key collides.
+/// Keys are made unique ignoring (ASCII) case ([`UniqueNames`]): a duplicate or
+/// case-colliding key is valid JSON but breaks JSON SerDes that fold case (Athena's OpenX), and
+/// renaming keeps the value where dropping it would lose data.
 fn write_fields(out: &mut Vec<u8>, fields: &Fields) {
+    write_fields_named(out, fields, UniqueNames::new(fields));
+}
+
+fn write_fields_named(out: &mut Vec<u8>, fields: &Fields, mut names: UniqueNames) {
     out.push(b'{');
-    let mut renamed: Vec<String> = Vec::new();
     for (i, (k, v)) in fields.0.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let taken = |name: &str| {
-            fields.0[..i]
-                .iter()
-                .any(|(e, _)| e.eq_ignore_ascii_case(name))
-                || renamed.iter().any(|r| r.eq_ignore_ascii_case(name))
-        };
-        if taken(k) {
-            let unique = (2..)
-                .map(|n| format!("{k}_{n}"))
-                .find(|c| !taken(c) && !fields.0.iter().any(|(e, _)| e.eq_ignore_ascii_case(c)))
-                .unwrap_or_default();
-            write_str(out, &unique);
-            renamed.push(unique);
-        } else {
-            write_str(out, k);
+        match names.rename(fields, i, k) {
+            Some(unique) => write_str(out, &unique),
+            None => write_str(out, k),
         }
         out.push(b':');
         let raw = v.get().as_bytes();
@@ -287,6 +277,96 @@ fn write_fields(out: &mut Vec<u8>, fields: &Fields) {
         }
     }
     out.push(b'}');
+}
+
+/// Up to this many keys a record's keys are compared in place (nothing allocated unless one
+/// collides); more are hashed.
+const IN_PLACE_KEYS: usize = 32;
+
+/// Unique names for a record's keys, ignoring ASCII case: a key already taken — by an earlier
+/// key or an earlier renaming — becomes `<key>_<n>` with the smallest n ≥ 2 that is neither taken
+/// nor any key of the record (`Level` after `level` is `Level_2`). Few keys are compared in
+/// place; many are hashed, so a line of thousands of duplicate keys costs linear time instead of
+/// cubic (the classify fuzz target found it: 4,000 duplicate keys took 25 s in place).
+enum UniqueNames {
+    InPlace {
+        renamed: Vec<String>,
+    },
+    Hashed {
+        /// Names written so far, lower-cased.
+        taken: std::collections::HashSet<String>,
+        /// Every key of the record, lower-cased.
+        keys: std::collections::HashSet<String>,
+        /// The next suffix to try per lower-cased key: names only ever get taken, so a suffix
+        /// found taken once stays taken.
+        next: std::collections::HashMap<String, usize>,
+    },
+}
+
+impl UniqueNames {
+    fn new(fields: &Fields) -> Self {
+        if fields.0.len() <= IN_PLACE_KEYS {
+            Self::InPlace {
+                renamed: Vec::new(),
+            }
+        } else {
+            Self::hashed(fields)
+        }
+    }
+
+    fn hashed(fields: &Fields) -> Self {
+        Self::Hashed {
+            taken: Default::default(),
+            keys: fields
+                .0
+                .iter()
+                .map(|(k, _)| k.to_ascii_lowercase())
+                .collect(),
+            next: Default::default(),
+        }
+    }
+
+    /// The name key `i` (`k`) is written under, when it is not its own.
+    fn rename(&mut self, fields: &Fields, i: usize, k: &str) -> Option<String> {
+        match self {
+            Self::InPlace { renamed } => {
+                let taken = |name: &str, renamed: &[String]| {
+                    fields.0[..i]
+                        .iter()
+                        .any(|(e, _)| e.eq_ignore_ascii_case(name))
+                        || renamed.iter().any(|r| r.eq_ignore_ascii_case(name))
+                };
+                if !taken(k, renamed) {
+                    return None;
+                }
+                let unique = (2..)
+                    .map(|n| format!("{k}_{n}"))
+                    .find(|c| {
+                        !taken(c, renamed)
+                            && !fields.0.iter().any(|(e, _)| e.eq_ignore_ascii_case(c))
+                    })
+                    .unwrap_or_default();
+                renamed.push(unique.clone());
+                Some(unique)
+            }
+            Self::Hashed { taken, keys, next } => {
+                let lower = k.to_ascii_lowercase();
+                if taken.insert(lower.clone()) {
+                    return None;
+                }
+                let n = next.entry(lower.clone()).or_insert(2);
+                loop {
+                    let candidate = format!("{lower}_{n}");
+                    let suffix = *n;
+                    *n += 1;
+                    if !taken.contains(&candidate) && !keys.contains(&candidate) {
+                        taken.insert(candidate);
+                        return Some(format!("{k}_{suffix}"));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Which of 8 bytes (little-endian) need escaping in a JSON string — a control character, `"`
@@ -446,6 +526,37 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["a"]["b"][1], 2);
         assert_eq!(v["c"], "x\ny");
+    }
+
+    proptest::proptest! {
+        /// The hashed renaming writes exactly what the in-place one does.
+        #[test]
+        fn hashed_names_are_the_in_place_names(
+            keys in proptest::collection::vec("(a|A|b|a_2|A_3|b_2|a_2_2)", 0..40)
+        ) {
+            let members: Vec<String> = keys.iter().enumerate().map(|(i, k)| format!("\"{k}\":{i}")).collect();
+            let line = format!("{{{}}}", members.join(","));
+            let fields: Fields = serde_json::from_str(&line).unwrap();
+            let mut in_place = Vec::new();
+            write_fields_named(&mut in_place, &fields, UniqueNames::InPlace { renamed: Vec::new() });
+            let mut hashed = Vec::new();
+            write_fields_named(&mut hashed, &fields, UniqueNames::hashed(&fields));
+            proptest::prop_assert_eq!(String::from_utf8(hashed).unwrap(), String::from_utf8(in_place).unwrap());
+        }
+    }
+
+    #[test]
+    fn many_duplicate_keys_take_linear_time() {
+        // 40,000 duplicate keys: what one 256 KB CloudWatch event can hold.
+        let line = format!("{{{}}}", vec!["\"a\":1"; 40_000].join(","));
+        let fields: Fields = serde_json::from_str(&line).unwrap();
+        let started = std::time::Instant::now();
+        let mut out = Vec::new();
+        write_fields(&mut out, &fields);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\"a_40000\":1"), "every value kept");
+        // Cubic took 25 s for 4,000 keys; linear is milliseconds (a debug build, a busy machine).
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]
