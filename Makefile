@@ -89,7 +89,7 @@ fuzz-libfuzzer: ## coverage-guided fuzzing (cargo-fuzz / libFuzzer on the stable
 	cd $(FUZZ_DIR) && for t in decoder classify; do \
 	  mkdir -p corpus/$$t && \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O -s none $$t corpus/$$t seeds/$$t -- \
-	    -runs=$(or $(RUNS),10000000) -max_len=16384 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
+	    -runs=$(or $(RUNS),10000000) -max_len=16384 -rss_limit_mb=4096 -timeout=10 -print_final_stats=1 || exit 1; \
 	done
 
 check-config: ## validate a reconciler checks file as the function does, every problem with its line: make check-config FILE=checks.yaml
