@@ -120,7 +120,9 @@ async fn five_checks_three_alerts_in_parallel() {
 /// match but whose target is far below its history of successful runs (the failed runs in the
 /// results files left out) raises `VolumeAnomaly` with the history; a day window on an Iceberg
 /// table partitioned by `day(ts)` is counted from `$files` of that day's partition, and on one
-/// partitioned by `month(ts)` with `count(*)` over the day's range, saying why.
+/// partitioned by `month(ts)` with `count(*)` over the day's range, saying why; a federated
+/// source (`mysql_prod.shop.orders`, a catalog Glue does not hold) is counted through Athena with
+/// no Glue lookup.
 #[tokio::test]
 async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     use aws_sdk_glue::types::{
@@ -257,6 +259,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         count("\"quiet\".\"merged\"", 480),
         count("\"quiet\".\"merged_src\"", 480),
         count("\"quiet\".\"vol_src\"", 300),
+        count("\"mysql_prod\".\"shop\".\"orders\" where (created_at >= timestamp '2026-11-21 15:00:00' and created_at < timestamp '2026-11-22 15:00:00')", 1_000_000),
         // The day partition's files only; the day's range for the others.
         serde_json::json!({"SqlContains": "\"quiet\".\"events_daily$files\" where \"partition\".\"ts_day\" = date '2026-11-22'",
             "Columns": ["delete_files", "data_rows", "files", "total-delete-files", "total-position-deletes", "total-equality-deletes"],
@@ -295,6 +298,11 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
   - name: iceberg_month
     source: {table: quiet.events_src, window: {column: ts, day: "{{ yesterday }}"}}
     target: {table: quiet.events_monthly, window: {column: ts, day: "{{ yesterday }}"}}
+  - name: federated_orders
+    source:
+      table: mysql_prod.shop.orders
+      filter: "created_at >= timestamp '{{ yesterday_start }}' AND created_at < timestamp '{{ today_start }}'"
+    target: {table: quiet.copy}
   - name: volume_drop
     source: {table: quiet.vol_src}
     target: {table: quiet.vol_tgt}
@@ -438,6 +446,25 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         month["target"]["method_reason"],
         "ts is partitioned by month(ts), which does not map to one day"
     );
+    let methods: Vec<String> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            [
+                r["source"]["method"].to_string(),
+                r["target"]["method"].to_string(),
+            ]
+        })
+        .collect();
+    println!(
+        "reconciler e2e checks file: {} checks, {} queries, {} bytes scanned (as the emulator declares them), methods {methods:?}",
+        run["checks"], run["queries"], run["scanned_bytes"]
+    );
+    let federated = result("federated_orders");
+    assert_eq!(federated["status"], "ok", "{federated}");
+    assert_eq!(federated["source"]["counted"], "mysql_prod.shop.orders");
+    assert_eq!(federated["source"]["rows"], 1_000_000);
     let volume = result("volume_drop");
     assert_eq!(volume["status"], "volume_anomaly", "{volume}");
     assert_eq!(volume["comparison"]["within"], true, "the counts agree");
