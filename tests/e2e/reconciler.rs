@@ -216,7 +216,14 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
             .await
             .unwrap();
     }
-    for (table, value) in [("dated", "2026-11-22"), ("numbered", "20261122")] {
+    for (table, value) in [
+        ("dated", "2026-11-22"),
+        ("dated", "2026-11-21"),
+        ("dated", "2026-11-20"),
+        ("numbered", "20261122"),
+        ("numbered", "20261121"),
+        ("numbered", "20261120"),
+    ] {
         glue.create_partition()
             .database_name("quiet")
             .table_name(table)
@@ -248,8 +255,12 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         count("\"quiet\".\"empty_b\"", 0),
         count("\"quiet\".\"copy\"", 1_000_000),
         // Answered only with the typed literals.
-        count("\"quiet\".\"dated\" where \"dt\" = date '2026-11-22'", 500),
-        count("\"quiet\".\"numbered\" where \"day\" = 20261122", 500),
+        // One grouped query per side for the run date and its two look-back days, answered
+        // only in that form (the numbered side has no row for its third day: 0, a mismatch).
+        serde_json::json!({"SqlContains": "from \"awsdatacatalog\".\"quiet\".\"dated\" where (\"dt\" = date '2026-11-22') or (\"dt\" = date '2026-11-21') or (\"dt\" = date '2026-11-20') group by 1",
+            "Columns": ["lookback_day", "_col1"], "Rows": [["0", "500"], ["1", "480"], ["2", "470"]]}),
+        serde_json::json!({"SqlContains": "from \"awsdatacatalog\".\"quiet\".\"numbered\" where (\"day\" = 20261122) or (\"day\" = 20261121) or (\"day\" = 20261120) group by 1",
+            "Columns": ["lookback_day", "_col1"], "Rows": [["1", "480"], ["0", "500"]]}),
         count("\"quiet\".\"proj_in\"", 10),
         // $files: 500 rows in data files and no delete file; the snapshot: 1 delete file with
         // 20 position deletes. The real count is 480.
@@ -289,6 +300,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
   - name: typed_partitions
     source: {table: quiet.dated, partition: {dt: "{{ yesterday }}"}}
     target: {table: quiet.numbered, partition: {day: "{{ yesterday_compact }}"}}
+    lookback_days: 2
   - name: after_merge
     source: {table: quiet.merged_src}
     target: {table: quiet.merged}
@@ -427,6 +439,28 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     assert_eq!(typed["target"]["window"], "\"day\" = 20261122");
     assert_eq!(typed["source"]["partition_present"], true, "{typed}");
     assert_eq!(typed["target"]["partition_present"], true, "{typed}");
+    // The look-back days came from the same two grouped queries.
+    let days: Vec<(u64, u64, String)> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["check"] == "typed_partitions")
+        .map(|r| {
+            (
+                r["source"]["rows"].as_u64().unwrap(),
+                r["target"]["rows"].as_u64().unwrap(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        days,
+        [
+            (500, 500, "ok".to_string()),
+            (480, 480, "ok".to_string()),
+            (470, 0, "mismatch".to_string())
+        ]
+    );
     let merged = result("after_merge");
     assert_eq!(merged["status"], "ok", "{merged}");
     assert_eq!(merged["target"]["method"], "count_star_iceberg_has_deletes");
@@ -493,6 +527,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         ("CheckError", "unmeasurable_freshness"),
         ("MissingPartition", "projected_day"),
         ("RowCountMismatch", "emptied_target"),
+        ("RowCountMismatch", "typed_partitions"),
         ("TooFewRows", "empty_day"),
         ("VolumeAnomaly", "volume_drop"),
     ]

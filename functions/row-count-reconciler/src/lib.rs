@@ -202,6 +202,11 @@ pub struct SideResult {
     fallback_sql: Option<String>,
     #[serde(skip)]
     expect_partition: bool,
+    /// A `count(*)` side whose window is its partition values and day window only (disjoint
+    /// from day to day): the table and the predicate, so look-back days can share one grouped
+    /// query.
+    #[serde(skip)]
+    groupable: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -332,9 +337,22 @@ pub async fn handle<A: AlertSink, L: Ledger>(
 /// What a job's answer is for.
 #[derive(Debug, Clone, Copy)]
 enum JobFor {
-    Count { run: usize, target: bool },
-    Metadata { run: usize, target: bool },
-    Freshness { run: usize, target: bool },
+    Count {
+        run: usize,
+        target: bool,
+    },
+    Metadata {
+        run: usize,
+        target: bool,
+    },
+    Freshness {
+        run: usize,
+        target: bool,
+    },
+    /// One query counting a side over all its look-back days: `Prepared::groups[group]`.
+    Grouped {
+        group: usize,
+    },
 }
 
 impl JobFor {
@@ -344,6 +362,7 @@ impl JobFor {
             JobFor::Count { run, target }
             | JobFor::Metadata { run, target }
             | JobFor::Freshness { run, target } => (run, target),
+            JobFor::Grouped { .. } => unreachable!("a grouped job is recorded by record_grouped"),
         }
     }
 }
@@ -376,6 +395,137 @@ struct Prepared {
     sides: Vec<[SideResult; 2]>,
     jobs: Vec<Job>,
     job_for: Vec<JobFor>,
+    /// Grouped counts: which side (target or not) of which planned runs, in look-back order.
+    groups: Vec<(bool, Vec<usize>)>,
+}
+
+/// The count and metadata queries of every side that has no error. A check with look-back days
+/// counts each `count(*)` side over all its days in one grouped query when every day's window is
+/// its partition values and day window only (disjoint days, so each row falls in one); otherwise
+/// one query per day.
+fn plan_counts(selected: &[Check], plans: &[Plan], prepared: &mut Prepared) {
+    let mut jobs: Vec<(JobFor, String, Option<u64>)> = Vec::new();
+    for (ci, c) in selected.iter().enumerate() {
+        let runs: Vec<usize> = (0..plans.len()).filter(|&i| plans[i].check == ci).collect();
+        for target in [false, true] {
+            let sides: Vec<&SideResult> = runs
+                .iter()
+                .map(|&run| &prepared.sides[run][usize::from(target)])
+                .collect();
+            let windows: Option<Vec<&(String, String)>> = sides
+                .iter()
+                .map(|s| {
+                    (s.error.is_none() && s.method == CountMethod::CountStar)
+                        .then_some(s.groupable.as_ref())
+                        .flatten()
+                })
+                .collect();
+            let grouped = windows.filter(|w| {
+                w.len() > 1
+                    && w.iter().all(|(table, _)| *table == w[0].0)
+                    && w.iter()
+                        .enumerate()
+                        .all(|(i, a)| w[..i].iter().all(|b| b.1 != a.1))
+            });
+            if let Some(windows) = grouped {
+                let sql = grouped_count(&windows[0].0, windows.iter().map(|(_, p)| p.as_str()));
+                jobs.push((
+                    JobFor::Grouped {
+                        group: prepared.groups.len(),
+                    },
+                    sql,
+                    c.bytes_cap,
+                ));
+                prepared.groups.push((target, runs.clone()));
+                continue;
+            }
+            for (&run, s) in runs.iter().zip(&sides) {
+                if s.error.is_some() {
+                    continue;
+                }
+                let purpose = if s.method == CountMethod::IcebergMetadata {
+                    JobFor::Metadata { run, target }
+                } else {
+                    JobFor::Count { run, target }
+                };
+                jobs.push((purpose, s.sql.clone(), c.bytes_cap));
+            }
+        }
+    }
+    for (purpose, sql, bytes_cap) in jobs {
+        prepared.add(purpose, sql, bytes_cap);
+    }
+}
+
+/// `SELECT CASE WHEN (<day 0>) THEN 0 WHEN (<day 1>) THEN 1 … END, count(*) FROM t WHERE
+/// (<day 0>) OR (<day 1>) … GROUP BY 1`: each day's count in one scan (partition pruning keeps
+/// the OR of partition equalities).
+fn grouped_count<'a>(table: &str, windows: impl Iterator<Item = &'a str> + Clone) -> String {
+    let cases: Vec<String> = windows
+        .clone()
+        .enumerate()
+        .map(|(k, p)| format!("WHEN ({p}) THEN {k}"))
+        .collect();
+    let any: Vec<String> = windows.map(|p| format!("({p})")).collect();
+    format!(
+        "SELECT CASE {} END AS lookback_day, count(*) FROM {table} WHERE {} GROUP BY 1",
+        cases.join(" "),
+        any.join(" OR ")
+    )
+}
+
+/// A grouped count's answer, given to each of its days' sides (a day with no row counted 0).
+fn record_grouped(
+    prepared: &mut Prepared,
+    group: usize,
+    outcome: &Outcome,
+    summary: &mut RunSummary,
+) {
+    let (target, runs) = prepared.groups[group].clone();
+    summary.scanned_bytes += outcome.scanned_bytes();
+    let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut shape_error = None;
+    if let Outcome::Succeeded {
+        rows, engine_ms, ..
+    } = outcome
+    {
+        summary.query_engine_ms_sum += engine_ms.unwrap_or(0);
+        for row in rows {
+            let cell = |i: usize| row.get(i)?.as_deref()?.trim().parse::<u64>().ok();
+            match (cell(0), cell(1)) {
+                (Some(k), Some(n)) => {
+                    counts.insert(k, n);
+                }
+                _ => shape_error = Some(format!("the grouped count returned {}", shape(rows))),
+            }
+        }
+    }
+    for (k, run) in runs.into_iter().enumerate() {
+        let side = &mut prepared.sides[run][usize::from(target)];
+        if k == 0 {
+            side.scanned_bytes += outcome.scanned_bytes();
+        }
+        if let Some(id) = outcome.id() {
+            side.query_ids.push(id.to_string());
+        }
+        match outcome {
+            Outcome::Succeeded { .. } => match &shape_error {
+                Some(e) => side.error = Some(e.clone()),
+                None => side.rows = Some(counts.get(&(k as u64)).copied().unwrap_or(0)),
+            },
+            Outcome::Failed { reason, .. } => side.error = Some(format!("query failed: {reason}")),
+            Outcome::Unfinished { .. } => side.unfinished = true,
+            Outcome::OverCap {
+                scanned_bytes, cap, ..
+            } => {
+                side.error = Some(format!(
+                    "stopped after scanning {} (bytes_cap {})",
+                    human_bytes(*scanned_bytes),
+                    human_bytes(*cap)
+                ))
+            }
+        }
+    }
 }
 
 impl Prepared {
@@ -398,7 +548,8 @@ pub enum Repeat {
     /// A look-back day before the last: alerts only if this check, date and status were not
     /// already said (a day that was fine and went bad, or changed how it is bad, still alerts).
     Again,
-    /// The last look at the date: a reminder that it is still failing.
+    /// The last look at the date: a reminder that it is still failing (said plainly if it
+    /// was never said).
     LastLook,
 }
 
@@ -460,11 +611,19 @@ pub async fn announce<L: Ledger, A: AlertSink>(
             }
         }
         Repeat::LastLook => {
-            alert.title = format!("Reminder, last look-back day: {}", alert.title);
-            alert.summary = format!(
-                "Still failing at its last look-back check. {}",
-                alert.summary
-            );
+            // Claimed (or found claimed) before the send: a failed send gives nothing back, so
+            // its retry may say as a reminder what was never said — the safe side of the two.
+            let said_before = !ledger
+                .claim(&said, alert.occurred_at, keep_said)
+                .await
+                .unwrap_or(false);
+            if said_before {
+                alert.title = format!("Reminder, last look-back day: {}", alert.title);
+                alert.summary = format!(
+                    "Still failing at its last look-back check. {}",
+                    alert.summary
+                );
+            }
             lakeops::ledger::send_alert_once(
                 ledger,
                 alerts,
@@ -646,20 +805,6 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             let mut pair = Vec::with_capacity(2);
             for (target, side) in [(false, &c.source), (true, &c.target)] {
                 let (mut result, info) = self.prepare_side(side, &plan.date, &mut tables).await;
-                if result.error.is_none() {
-                    let purpose = if result.method == CountMethod::IcebergMetadata {
-                        JobFor::Metadata {
-                            run: run_idx,
-                            target,
-                        }
-                    } else {
-                        JobFor::Count {
-                            run: run_idx,
-                            target,
-                        }
-                    };
-                    prepared.add(purpose, result.sql.clone(), c.bytes_cap);
-                }
                 // Freshness is about now, not about a look-back day: measured once per check.
                 if plan.lookback_day == 0 {
                     if let Some(f) = &side.freshness {
@@ -680,6 +825,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             let source = pair.pop().expect("two sides");
             prepared.sides.push([source, target]);
         }
+        plan_counts(selected, plans, &mut prepared);
         prepared
     }
 
@@ -769,6 +915,10 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         summary.queries += outcomes.len();
         for (key, outcome) in outcomes {
             let purpose = prepared.job_for[key];
+            if let JobFor::Grouped { group } = purpose {
+                record_grouped(prepared, group, &outcome, summary);
+                continue;
+            }
             let (run_idx, target) = purpose.side();
             let bytes_cap = selected[plans[run_idx].check].bytes_cap;
             let side = &mut prepared.sides[run_idx][usize::from(target)];
@@ -1002,6 +1152,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             sql: String::new(),
             fallback_sql: None,
             expect_partition: side.expect_partition,
+            groupable: None,
         };
         match &side.counted {
             Counted::Sql(sql) => {
@@ -1033,6 +1184,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                         }
                     };
                 r.window = w.predicates.join(" AND ");
+                if filter.is_none() && !w.predicates.is_empty() {
+                    r.groupable = Some((name.quoted(""), r.window.clone()));
+                }
                 r.sql = format!(
                     "SELECT count(*) FROM {}{}",
                     name.quoted(""),
@@ -1312,6 +1466,7 @@ fn record_outcome(
                             cell_u64(rows, iceberg::FILES).map(|files| files > 0);
                     }
                 }
+                JobFor::Grouped { .. } => {}
                 JobFor::Freshness { .. } => {
                     match rows.first().and_then(|r| r.first()).cloned().flatten() {
                         Some(v) => match catalog::parse_timestamp(&v) {
@@ -1690,6 +1845,7 @@ mod tests {
             sql: String::new(),
             fallback_sql: None,
             expect_partition: true,
+            groupable: None,
         };
         let r = evaluate(
             check,
@@ -1801,6 +1957,18 @@ mod tests {
         )
         .await;
         assert_eq!(sink.alerts.lock().unwrap().len(), 4);
+        // A date first failing at its last look is said plainly, not as a reminder.
+        let mut last = at("run-7");
+        announce(
+            &ledger,
+            &sink,
+            &mut last,
+            Repeat::LastLook,
+            ("orders", "2026-11-19", Status::Mismatch),
+            &mut summary,
+        )
+        .await;
+        assert!(!sink.alerts.lock().unwrap()[4].title.starts_with("Reminder"));
         assert_eq!(
             Repeat::of(0, 0),
             Repeat::First,
