@@ -156,6 +156,8 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "events_src",
         "events_daily",
         "events_monthly",
+        "reg_src",
+        "reg_tgt",
     ] {
         let mut table = TableInput::builder().name(name);
         match name {
@@ -270,6 +272,11 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         count("\"quiet\".\"merged\"", 480),
         count("\"quiet\".\"merged_src\"", 480),
         count("\"quiet\".\"vol_src\"", 300),
+        // Segments by region: us is short on the target.
+        serde_json::json!({"SqlContains": "select \"region\", count(*) from \"awsdatacatalog\".\"quiet\".\"reg_src\" group by 1",
+            "Columns": ["region", "_col1"], "Rows": [["eu", "500"], ["us", "500"], ["ap", "40"]]}),
+        serde_json::json!({"SqlContains": "select \"region\", count(*) from \"awsdatacatalog\".\"quiet\".\"reg_tgt\" group by 1",
+            "Columns": ["region", "_col1"], "Rows": [["eu", "500"], ["us", "350"], ["ap", "40"]]}),
         count("\"mysql_prod\".\"shop\".\"orders\" where (created_at >= timestamp '2026-11-21 15:00:00' and created_at < timestamp '2026-11-22 15:00:00')", 1_000_000),
         // The day partition's files only; the day's range for the others.
         serde_json::json!({"SqlContains": "\"quiet\".\"events_daily$files\" where \"partition\".\"ts_day\" = date '2026-11-22'",
@@ -315,6 +322,11 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
       table: mysql_prod.shop.orders
       filter: "created_at >= timestamp '{{ yesterday_start }}' AND created_at < timestamp '{{ today_start }}'"
     target: {table: quiet.copy}
+  - name: by_region
+    source: {table: quiet.reg_src}
+    target: {table: quiet.reg_tgt}
+    group_by: [region]
+    volume_anomaly: {enabled: false}
   - name: volume_drop
     source: {table: quiet.vol_src}
     target: {table: quiet.vol_tgt}
@@ -495,6 +507,16 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "reconciler e2e checks file: {} checks, {} queries, {} bytes scanned (as the emulator declares them), methods {methods:?}",
         run["checks"], run["queries"], run["scanned_bytes"]
     );
+    let regions = result("by_region");
+    assert_eq!(regions["status"], "mismatch", "{regions}");
+    assert_eq!(regions["segments"].as_array().unwrap().len(), 3);
+    assert_eq!(regions["source"]["rows"], 1040);
+    assert!(
+        regions["problems"][0].as_str().unwrap().contains(
+            "1 of 3 segments by region differ beyond tolerance: us (source 500, target 350)"
+        ),
+        "{regions}"
+    );
     let federated = result("federated_orders");
     assert_eq!(federated["status"], "ok", "{federated}");
     assert_eq!(federated["source"]["counted"], "mysql_prod.shop.orders");
@@ -526,6 +548,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     let expected = [
         ("CheckError", "unmeasurable_freshness"),
         ("MissingPartition", "projected_day"),
+        ("RowCountMismatch", "by_region"),
         ("RowCountMismatch", "emptied_target"),
         ("RowCountMismatch", "typed_partitions"),
         ("TooFewRows", "empty_day"),

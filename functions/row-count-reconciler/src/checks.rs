@@ -55,6 +55,8 @@ struct CheckModel {
     min_rows: Option<u64>,
     #[serde(default)]
     volume_anomaly: Option<VolumeModel>,
+    #[serde(default)]
+    group_by: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,7 +286,12 @@ pub struct Check {
     pub min_rows: Option<u64>,
     /// The target count against its own history ([`crate::history`]); on unless switched off.
     pub volume: Option<VolumeSettings>,
+    /// Columns (the same on both sides) to compare segment by segment.
+    pub group_by: Vec<String>,
 }
+
+/// The most `group_by` columns a check may name.
+pub const MAX_GROUP_BY: usize = 4;
 
 /// Why the checks file is unusable: every problem, each with its line where known.
 #[derive(Debug, Clone, PartialEq)]
@@ -413,6 +420,17 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Check>, ChecksError> {
         if m.bytes_cap == Some(0) {
             problem("bytes_cap: must be above 0".into());
         }
+        for column in &m.group_by {
+            if let Err(e) = sqlsafe::identifier(column) {
+                problem(format!("group_by: {e}"));
+            }
+        }
+        if m.group_by.len() > MAX_GROUP_BY {
+            problem(format!("group_by: at most {MAX_GROUP_BY} columns"));
+        }
+        if !m.group_by.is_empty() && (m.source.sql.is_some() || m.target.sql.is_some()) {
+            problem("group_by: needs `table` on both sides (a `sql` side is one number)".into());
+        }
         let volume = match &m.volume_anomaly {
             Some(v) if v.enabled == Some(false) => None,
             v => {
@@ -459,6 +477,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Check>, ChecksError> {
                 bytes_cap: m.bytes_cap,
                 min_rows: m.min_rows,
                 volume,
+                group_by: m.group_by,
             });
         }
     }
@@ -809,6 +828,28 @@ checks:
         let le = t(0, None, Direction::TargetLeSource);
         assert!(le.compare(100, 50).within && !le.compare(100, 101).within);
         assert!(!t(0, Some(50.0), Direction::Equal).compare(0, 1).within);
+    }
+
+    #[test]
+    fn group_by_is_validated() {
+        let file = |extra: &str| {
+            format!("checks:\n  - name: c\n    source: {{table: a.b}}\n    target: {{table: a.c}}\n{extra}")
+        };
+        let c = &parse(&file("    group_by: [region, channel]\n"), "f").unwrap()[0];
+        assert_eq!(c.group_by, ["region", "channel"]);
+        let err = parse(&file("    group_by: [\"re gion\", a, b, c, d]\n"), "f")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("group_by: \"re gion\" is not a valid identifier"),
+            "{err}"
+        );
+        assert!(err.contains("at most 4 columns"), "{err}");
+        let sql = "checks:\n  - name: c\n    source: {sql: \"SELECT 1\"}\n    target: {table: a.c}\n    group_by: [region]\n";
+        assert!(parse(sql, "f")
+            .unwrap_err()
+            .to_string()
+            .contains("needs `table` on both sides"));
     }
 
     #[test]

@@ -207,6 +207,9 @@ pub struct SideResult {
     /// query.
     #[serde(skip)]
     groupable: Option<(String, String)>,
+    /// With `group_by`: the count of each segment (the group-by values joined by ` / `).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -249,6 +252,9 @@ pub struct CheckResult {
     pub source: SideResult,
     pub target: SideResult,
     pub comparison: Option<Comparison>,
+    /// With `group_by`: every segment's comparison.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<SegmentComparison>>,
     /// The target count far outside its history, with that history.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume_anomaly: Option<history::Anomaly>,
@@ -804,7 +810,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             let c = &selected[plan.check];
             let mut pair = Vec::with_capacity(2);
             for (target, side) in [(false, &c.source), (true, &c.target)] {
-                let (mut result, info) = self.prepare_side(side, &plan.date, &mut tables).await;
+                let (mut result, info) = self
+                    .prepare_side(side, &c.group_by, &plan.date, &mut tables)
+                    .await;
                 // Freshness is about now, not about a look-back day: measured once per check.
                 if plan.lookback_day == 0 {
                     if let Some(f) = &side.freshness {
@@ -1132,6 +1140,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     async fn prepare_side(
         &self,
         side: &Side,
+        group_by: &[String],
         date: &RunDate,
         tables: &mut BTreeMap<String, Result<TableInfo, String>>,
     ) -> (SideResult, Option<TableInfo>) {
@@ -1153,6 +1162,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             fallback_sql: None,
             expect_partition: side.expect_partition,
             groupable: None,
+            segments: None,
         };
         match &side.counted {
             Counted::Sql(sql) => {
@@ -1187,17 +1197,36 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 if filter.is_none() && !w.predicates.is_empty() {
                     r.groupable = Some((name.quoted(""), r.window.clone()));
                 }
+                // With `group_by`, one row per segment.
+                let columns: Vec<String> = group_by.iter().map(|c| quote_identifier(c)).collect();
                 r.sql = format!(
-                    "SELECT count(*) FROM {}{}",
+                    "SELECT {}count(*) FROM {}{}{}",
+                    columns.iter().map(|c| format!("{c}, ")).collect::<String>(),
                     name.quoted(""),
                     if w.predicates.is_empty() {
                         String::new()
                     } else {
                         format!(" WHERE {}", r.window)
+                    },
+                    if columns.is_empty() {
+                        String::new()
+                    } else {
+                        let numbers: Vec<String> =
+                            (1..=columns.len()).map(|i| i.to_string()).collect();
+                        format!(" GROUP BY {}", numbers.join(", "))
                     }
                 );
+                if !group_by.is_empty() {
+                    r.segments = Some(BTreeMap::new());
+                    r.groupable = None;
+                    if info.as_ref().is_some_and(|i| i.iceberg) {
+                        r.method = CountMethod::CountStarIceberg;
+                        r.method_reason =
+                            Some("group_by: segments are counted with count(*)".into());
+                    }
+                }
                 match &info {
-                    Some(glue) if glue.iceberg && filter.is_none() => {
+                    Some(glue) if glue.iceberg && filter.is_none() && group_by.is_empty() => {
                         self.plan_iceberg_metadata(name, glue, &w, &mut r).await
                     }
                     Some(glue) if side.expect_partition && !glue.iceberg && r.error.is_none() => {
@@ -1405,6 +1434,23 @@ fn config_error(origin: &str, problems: Vec<String>) -> ConfigError {
     }
 }
 
+/// A `group_by` count's rows as `{segment: count}`: the leading cells (NULL as `(null)`) joined
+/// by ` / `, the last cell the count; `None` when a count is not a whole number.
+fn segment_counts(rows: &[Vec<Option<String>>]) -> Option<BTreeMap<String, u64>> {
+    let mut segments = BTreeMap::new();
+    for row in rows {
+        let (count, key) = row.split_last()?;
+        let n: u64 = count.as_deref()?.trim().parse().ok()?;
+        let key = key
+            .iter()
+            .map(|c| c.as_deref().unwrap_or("(null)"))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        *segments.entry(key).or_insert(0) += n;
+    }
+    Some(segments)
+}
+
 /// `2 rows × 3 columns`, `no row`, `an empty (NULL) cell`: a result described without its data.
 fn shape(rows: &[Vec<Option<String>>]) -> String {
     match rows {
@@ -1444,6 +1490,18 @@ fn record_outcome(
             match purpose {
                 // What a query returned is described by its shape, never echoed: a cell could
                 // be any table's data, and this text goes into the alert and the results file.
+                JobFor::Count { .. } if side.segments.is_some() => match segment_counts(rows) {
+                    Some(segments) => {
+                        side.rows = Some(segments.values().sum());
+                        side.segments = Some(segments);
+                    }
+                    None => {
+                        side.error = Some(format!(
+                            "the segmented count returned {}, not segments and counts",
+                            shape(rows)
+                        ))
+                    }
+                },
                 JobFor::Count { .. } => match cell_u64(rows, 0) {
                     Some(n) => side.rows = Some(n),
                     None => {
@@ -1546,6 +1604,38 @@ pub fn evaluate(
             }
         }
     }
+    let segments = match (&source.segments, &target.segments) {
+        (Some(s), Some(t)) => {
+            let compared = compare_segments(s, t, &c.tolerance);
+            let differing: Vec<&SegmentComparison> =
+                compared.iter().filter(|x| !x.comparison.within).collect();
+            if !differing.is_empty() {
+                let shown: Vec<String> = differing
+                    .iter()
+                    .take(10)
+                    .map(|x| format!("{} (source {}, target {})", x.segment, x.source, x.target))
+                    .collect();
+                worse(
+                    Status::Mismatch,
+                    format!(
+                        "{} of {} segments by {} differ beyond tolerance: {}{}",
+                        differing.len(),
+                        compared.len(),
+                        c.group_by.join(", "),
+                        shown.join("; "),
+                        if differing.len() > shown.len() {
+                            "; …"
+                        } else {
+                            ""
+                        }
+                    ),
+                    &mut problems,
+                );
+            }
+            Some(compared)
+        }
+        _ => None,
+    };
     if let Some(min) = c.min_rows {
         for (label, s) in [("source", &source), ("target", &target)] {
             if let Some(n) = s.rows.filter(|n| *n < min) {
@@ -1616,6 +1706,7 @@ pub fn evaluate(
         source,
         target,
         comparison,
+        segments,
         volume_anomaly,
         tolerance: c.tolerance,
         severity: c.severity,
@@ -1650,6 +1741,38 @@ fn record_metrics(m: &mut Metrics, r: &CheckResult) {
         f64::from(u8::from(r.status != Status::Ok)),
         Unit::Count,
     );
+}
+
+/// One segment of a `group_by` check: its counts on both sides (0 where a side has no row).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentComparison {
+    pub segment: String,
+    pub source: u64,
+    pub target: u64,
+    pub comparison: Comparison,
+}
+
+/// Every segment of either side, compared with the check's tolerance.
+pub fn compare_segments(
+    source: &BTreeMap<String, u64>,
+    target: &BTreeMap<String, u64>,
+    tolerance: &checks::Tolerance,
+) -> Vec<SegmentComparison> {
+    let keys: std::collections::BTreeSet<&String> = source.keys().chain(target.keys()).collect();
+    keys.into_iter()
+        .map(|k| {
+            let (s, t) = (
+                source.get(k).copied().unwrap_or(0),
+                target.get(k).copied().unwrap_or(0),
+            );
+            SegmentComparison {
+                segment: k.clone(),
+                source: s,
+                target: t,
+                comparison: tolerance.compare(s, t),
+            }
+        })
+        .collect()
 }
 
 /// One alert per failing check run.
@@ -1846,6 +1969,7 @@ mod tests {
             fallback_sql: None,
             expect_partition: true,
             groupable: None,
+            segments: None,
         };
         let r = evaluate(
             check,
@@ -1885,6 +2009,38 @@ mod tests {
         );
         assert_eq!(zero.status, Status::Ok);
         assert_eq!(zero.comparison.unwrap().diff_pct, None);
+    }
+
+    #[test]
+    fn segments_are_compared_one_by_one() {
+        let rows: Vec<Vec<Option<String>>> = vec![
+            vec![Some("eu".into()), Some("web".into()), Some("500".into())],
+            vec![None, Some("web".into()), Some("7".into())],
+            vec![Some("us".into()), Some("app".into()), Some("300".into())],
+        ];
+        let source = segment_counts(&rows).unwrap();
+        assert_eq!(source.get("(null) / web"), Some(&7));
+        assert_eq!(source.values().sum::<u64>(), 807);
+        assert_eq!(
+            segment_counts(&[vec![Some("eu".into()), Some("x".into())]]),
+            None
+        );
+        let target: BTreeMap<String, u64> =
+            [("eu / web".to_string(), 500), ("us / app".to_string(), 200)].into();
+        let tolerance = checks::Tolerance {
+            rows: 0,
+            percent: Some(1.0),
+            direction: checks::Direction::Equal,
+            allowed_side_percent: None,
+        };
+        let compared = compare_segments(&source, &target, &tolerance);
+        let differing: Vec<(&str, u64, u64)> = compared
+            .iter()
+            .filter(|c| !c.comparison.within)
+            .map(|c| (c.segment.as_str(), c.source, c.target))
+            .collect();
+        // A segment only one side has counts 0 on the other.
+        assert_eq!(differing, [("(null) / web", 7, 0), ("us / app", 300, 200)]);
     }
 
     #[tokio::test]
