@@ -183,24 +183,36 @@ impl Catalog {
         Ok(!out.partitions().is_empty())
     }
 
-    /// The newest partition by the first key's value (`by_value`) or by creation time.
+    /// The newest partition by the first key's value (`by_value`) or by creation time: pages
+    /// of 1,000 without column schemas, stopped at `deadline` (an error naming how far it got:
+    /// a table with that many partitions wants `column:<name>` freshness instead).
     pub async fn newest_partition(
         &self,
         t: &TableName,
         by_value: bool,
+        deadline: tokio::time::Instant,
     ) -> Result<Option<NewestPartition>, LakeopsError> {
         let mut best: Option<NewestPartition> = None;
         let mut token: Option<String> = None;
+        let mut seen = 0usize;
         loop {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(LakeopsError::InvalidInput(format!(
+                    "{t}: {seen} partitions paged and more left at the deadline; use column:<name> freshness for a table this large"
+                )));
+            }
             let out = self
                 .client
                 .get_partitions()
                 .database_name(&t.database)
                 .table_name(&t.table)
+                .max_results(1000)
+                .exclude_column_schema(true)
                 .set_next_token(token.take())
                 .send()
                 .await
                 .map_err(|e| LakeopsError::aws("glue:GetPartitions", e))?;
+            seen += out.partitions().len();
             for p in out.partitions() {
                 let candidate = NewestPartition {
                     values: p.values().to_vec(),
@@ -324,6 +336,27 @@ pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use chrono_tz::Asia::Seoul;
+
+    #[tokio::test]
+    async fn paging_partitions_stops_at_the_deadline() {
+        let config = aws_sdk_glue::Config::builder()
+            .behavior_version(aws_sdk_glue::config::BehaviorVersion::latest())
+            .region(aws_sdk_glue::config::Region::new("us-east-1"))
+            .build();
+        let catalog = Catalog {
+            client: aws_sdk_glue::Client::from_conf(config),
+        };
+        let t = TableName::parse("lake.events").unwrap();
+        let err = catalog
+            .newest_partition(&t, true, tokio::time::Instant::now())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("0 partitions paged and more left at the deadline"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn projected_partitions_are_found_where_the_table_keeps_them() {

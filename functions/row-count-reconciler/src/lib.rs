@@ -732,7 +732,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             ..Default::default()
         };
         let plans = plan(&selected, &base);
-        let mut prepared = self.prepare(&selected, &plans).await;
+        let mut prepared = self.prepare(&selected, &plans, deadline).await;
         self.run_queries(&selected, &plans, &mut prepared, deadline, &mut summary)
             .await;
         let history = self.load_history(&selected, &base, &mut summary).await;
@@ -803,7 +803,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     }
 
     /// Every planned (check, day)'s two sides, and the queries they need.
-    async fn prepare(&self, selected: &[Check], plans: &[Plan]) -> Prepared {
+    async fn prepare(&self, selected: &[Check], plans: &[Plan], deadline: Instant) -> Prepared {
         let mut tables: BTreeMap<String, Result<TableInfo, String>> = BTreeMap::new();
         let mut prepared = Prepared::default();
         for (run_idx, plan) in plans.iter().enumerate() {
@@ -822,7 +822,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                             info.as_ref(),
                             &mut result,
                             &mut prepared,
-                            (run_idx, target, c.bytes_cap),
+                            (run_idx, target, c.bytes_cap, deadline),
                         )
                         .await;
                     }
@@ -845,7 +845,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         info: Option<&TableInfo>,
         result: &mut SideResult,
         prepared: &mut Prepared,
-        (run, target, bytes_cap): (usize, bool, Option<u64>),
+        (run, target, bytes_cap, deadline): (usize, bool, Option<u64>, Instant),
     ) {
         result.max_age_hours = Some(f.max_age_hours);
         // A freshness that cannot be measured is an error naming why, never a silent pass.
@@ -865,7 +865,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 Some(_),
             ) => {
                 let by_value = f.measure == FreshnessMeasure::NewestPartitionValue;
-                match self.catalog.newest_partition(t, by_value).await {
+                match self.catalog.newest_partition(t, by_value, deadline).await {
                     Ok(Some(p)) if by_value => {
                         result.fresh_as_of = p
                             .values
