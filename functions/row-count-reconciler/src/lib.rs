@@ -50,6 +50,8 @@ use crate::template::RunDate;
 
 pub const FUNCTION: &str = "row-count-reconciler";
 const LEDGER_KEEP_DAYS: i64 = 3;
+/// Glue `GetTable` calls in flight at once while a run reads its tables.
+const GLUE_READS_AT_ONCE: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct ReconcilerConfig {
@@ -804,7 +806,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
 
     /// Every planned (check, day)'s two sides, and the queries they need.
     async fn prepare(&self, selected: &[Check], plans: &[Plan], deadline: Instant) -> Prepared {
-        let mut tables: BTreeMap<String, Result<TableInfo, String>> = BTreeMap::new();
+        let mut tables = self.read_tables(selected).await;
         let mut prepared = Prepared::default();
         for (run_idx, plan) in plans.iter().enumerate() {
             let c = &selected[plan.check];
@@ -835,6 +837,43 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         }
         plan_counts(selected, plans, &mut prepared);
         prepared
+    }
+
+    /// Every Glue table the checks name, read [`GLUE_READS_AT_ONCE`] at a time before the sides
+    /// are prepared (one at a time, a run with many tables spent its time here before the
+    /// deadline-aware runner even started).
+    async fn read_tables(&self, selected: &[Check]) -> BTreeMap<String, Result<TableInfo, String>> {
+        let names: BTreeMap<String, TableName> = selected
+            .iter()
+            .flat_map(|c| [c.source.table(), c.target.table()])
+            .flatten()
+            .filter(|t| t.in_glue())
+            .map(|t| (t.to_string(), t.clone()))
+            .collect();
+        let mut tables = BTreeMap::new();
+        let names: Vec<(String, TableName)> = names.into_iter().collect();
+        for chunk in names.chunks(GLUE_READS_AT_ONCE) {
+            let mut reads = tokio::task::JoinSet::new();
+            for (key, name) in chunk.iter().cloned() {
+                let catalog = Catalog {
+                    client: self.catalog.client.clone(),
+                };
+                reads.spawn(async move {
+                    let read = catalog.table(&name).await.map_err(|e| e.to_string());
+                    (key, read)
+                });
+            }
+            while let Some(done) = reads.join_next().await {
+                match done {
+                    Ok((key, read)) => {
+                        tables.insert(key, read);
+                    }
+                    // A read that panicked is read again, in line, by the side that needs it.
+                    Err(e) => tracing::error!(error = %e, "a Glue table read did not finish"),
+                }
+            }
+        }
+        tables
     }
 
     /// Reads a side's freshness from Glue, or plans the `max(column)` query that reads it.
