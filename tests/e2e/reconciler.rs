@@ -158,6 +158,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         "events_monthly",
         "reg_src",
         "reg_tgt",
+        "loads",
     ] {
         let mut table = TableInput::builder().name(name);
         match name {
@@ -170,6 +171,13 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
             }
             "dated" => table = table.partition_keys(key("dt", "date")),
             "merged" => table = table.parameters("table_type", "ICEBERG"),
+            "loads" => {
+                table = table.storage_descriptor(
+                    StorageDescriptor::builder()
+                        .columns(key("loaded_at", "timestamp"))
+                        .build(),
+                )
+            }
             "events_src" => {
                 table = table.storage_descriptor(
                     StorageDescriptor::builder()
@@ -272,6 +280,11 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         count("\"quiet\".\"merged\"", 480),
         count("\"quiet\".\"merged_src\"", 480),
         count("\"quiet\".\"vol_src\"", 300),
+        // Column freshness reads only since a day beyond the allowed age (run 2026-11-23 09:00
+        // UTC, 24 h allowed): nothing there (NULL) — at least that old.
+        serde_json::json!({"SqlContains": "select max(\"loaded_at\") from \"awsdatacatalog\".\"quiet\".\"loads\" where \"loaded_at\" >= timestamp '2026-11-21 09:00:00'",
+            "Rows": [[null]]}),
+        count("\"quiet\".\"loads\"", 300),
         // Segments by region: us is short on the target.
         serde_json::json!({"SqlContains": "select \"region\", count(*) from \"awsdatacatalog\".\"quiet\".\"reg_src\" group by 1",
             "Columns": ["region", "_col1"], "Rows": [["eu", "500"], ["us", "500"], ["ap", "40"]]}),
@@ -326,6 +339,12 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     source: {table: quiet.reg_src}
     target: {table: quiet.reg_tgt}
     group_by: [region]
+    volume_anomaly: {enabled: false}
+  - name: stale_loads
+    source: {table: quiet.vol_src}
+    target:
+      table: quiet.loads
+      freshness: {max_age_hours: 24, measure: "column:loaded_at"}
     volume_anomaly: {enabled: false}
   - name: volume_drop
     source: {table: quiet.vol_src}
@@ -517,6 +536,15 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         ),
         "{regions}"
     );
+    let stale = result("stale_loads");
+    assert_eq!(stale["status"], "stale", "{stale}");
+    assert_eq!(stale["target"]["fresh_at_most"], true, "{stale}");
+    assert!(
+        stale["problems"][0].as_str().unwrap().contains(
+            "target: nothing newer than 48.0 h ago (as far back as it looks), more than 24 h"
+        ),
+        "{stale}"
+    );
     let federated = result("federated_orders");
     assert_eq!(federated["status"], "ok", "{federated}");
     assert_eq!(federated["source"]["counted"], "mysql_prod.shop.orders");
@@ -551,6 +579,7 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         ("RowCountMismatch", "by_region"),
         ("RowCountMismatch", "emptied_target"),
         ("RowCountMismatch", "typed_partitions"),
+        ("StaleData", "stale_loads"),
         ("TooFewRows", "empty_day"),
         ("VolumeAnomaly", "volume_drop"),
     ]

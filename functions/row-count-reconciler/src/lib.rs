@@ -209,6 +209,13 @@ pub struct SideResult {
     /// query.
     #[serde(skip)]
     groupable: Option<(String, String)>,
+    /// `fresh_as_of` is a bound: the freshness query looked back only to it and found nothing
+    /// newer, so the data is at least this old.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fresh_at_most: bool,
+    /// How far back a `column:` freshness query looks (pruned to recent data).
+    #[serde(skip)]
+    freshness_floor: Option<DateTime<Utc>>,
     /// With `group_by`: the count of each segment (the group-by values joined by ` / `).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<BTreeMap<String, u64>>,
@@ -824,7 +831,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                             info.as_ref(),
                             &mut result,
                             &mut prepared,
-                            (run_idx, target, c.bytes_cap, deadline),
+                            (run_idx, target, c.bytes_cap, deadline, plan.date.time),
                         )
                         .await;
                     }
@@ -884,7 +891,13 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         info: Option<&TableInfo>,
         result: &mut SideResult,
         prepared: &mut Prepared,
-        (run, target, bytes_cap, deadline): (usize, bool, Option<u64>, Instant),
+        (run, target, bytes_cap, deadline, run_time): (
+            usize,
+            bool,
+            Option<u64>,
+            Instant,
+            DateTime<Utc>,
+        ),
     ) {
         result.max_age_hours = Some(f.max_age_hours);
         // A freshness that cannot be measured is an error naming why, never a silent pass.
@@ -928,15 +941,45 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     Err(e) => result.error = Some(e.to_string()),
                 }
             }
-            (FreshnessMeasure::Column(col), Some(t), _) => prepared.add(
-                JobFor::Freshness { run, target },
-                format!(
-                    "SELECT max({}) FROM {}",
-                    quote_identifier(col),
-                    t.quoted("")
-                ),
-                bytes_cap,
-            ),
+            (FreshnessMeasure::Column(col), Some(t), _) => {
+                // Only recent data is read: values since a day beyond the allowed age (the
+                // column's own predicate prunes Iceberg hidden partitions and Parquet row
+                // groups; a DATE first partition key prunes Hive partitions too). Nothing
+                // there means at least that old.
+                let floor =
+                    run_time - Duration::seconds((f.max_age_hours * 3600.0) as i64 + 86_400);
+                result.freshness_floor = Some(floor);
+                let column_type = |c: &str| info.and_then(|i| i.column_type(c));
+                let since = |c: &str| match column_type(c) {
+                    Some("date") => format!(
+                        "{} >= DATE '{}'",
+                        quote_identifier(c),
+                        floor.format("%Y-%m-%d")
+                    ),
+                    _ => format!(
+                        "{} >= TIMESTAMP '{}'",
+                        quote_identifier(c),
+                        floor.format("%Y-%m-%d %H:%M:%S")
+                    ),
+                };
+                let mut predicates = vec![since(col)];
+                if let Some((key, _)) = info
+                    .and_then(|i| i.partition_keys.first())
+                    .filter(|(k, t)| t == "date" && !k.eq_ignore_ascii_case(col))
+                {
+                    predicates.push(since(key));
+                }
+                prepared.add(
+                    JobFor::Freshness { run, target },
+                    format!(
+                        "SELECT max({}) FROM {} WHERE {}",
+                        quote_identifier(col),
+                        t.quoted(""),
+                        predicates.join(" AND ")
+                    ),
+                    bytes_cap,
+                )
+            }
             // The table's Glue entry could not be read: that error is already the side's.
             (_, _, None) => cannot(result, "the table's Glue entry could not be read"),
             _ => cannot(result, "this measure does not apply to this side"),
@@ -1202,6 +1245,8 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             expect_partition: side.expect_partition,
             groupable: None,
             segments: None,
+            fresh_at_most: false,
+            freshness_floor: None,
         };
         match &side.counted {
             Counted::Sql(sql) => {
@@ -1575,7 +1620,13 @@ fn record_outcome(
                                 )
                             }
                         },
-                        None => side.error = Some("the table is empty: no freshness".into()),
+                        None => match side.freshness_floor {
+                            Some(floor) => {
+                                side.fresh_as_of = Some(floor);
+                                side.fresh_at_most = true;
+                            }
+                            None => side.error = Some("the table is empty: no freshness".into()),
+                        },
                     }
                 }
             }
@@ -1634,10 +1685,17 @@ pub fn evaluate(
             if age as f64 > max * 3600.0 {
                 worse(
                     Status::Stale,
-                    format!(
-                        "{label}: last updated {:.1} h ago, more than {max} h",
-                        age as f64 / 3600.0
-                    ),
+                    if s.fresh_at_most {
+                        format!(
+                            "{label}: nothing newer than {:.1} h ago (as far back as it looks), more than {max} h",
+                            age as f64 / 3600.0
+                        )
+                    } else {
+                        format!(
+                            "{label}: last updated {:.1} h ago, more than {max} h",
+                            age as f64 / 3600.0
+                        )
+                    },
                     &mut problems,
                 );
             }
@@ -2009,6 +2067,8 @@ mod tests {
             expect_partition: true,
             groupable: None,
             segments: None,
+            fresh_at_most: false,
+            freshness_floor: None,
         };
         let r = evaluate(
             check,
