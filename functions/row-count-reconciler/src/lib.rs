@@ -216,6 +216,10 @@ pub struct SideResult {
     /// How far back a `column:` freshness query looks (pruned to recent data).
     #[serde(skip)]
     freshness_floor: Option<DateTime<Utc>>,
+    /// The count can run: its window and query were prepared without error (a freshness that
+    /// cannot be measured is an error of the side, not a reason to skip its count).
+    #[serde(skip)]
+    countable: bool,
     /// With `group_by`: the count of each segment (the group-by values joined by ` / `).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<BTreeMap<String, u64>>,
@@ -430,7 +434,7 @@ fn plan_counts(selected: &[Check], plans: &[Plan], prepared: &mut Prepared) {
             let windows: Option<Vec<&(String, String)>> = sides
                 .iter()
                 .map(|s| {
-                    (s.error.is_none() && s.method == CountMethod::CountStar)
+                    (s.countable && s.method == CountMethod::CountStar)
                         .then_some(s.groupable.as_ref())
                         .flatten()
                 })
@@ -455,7 +459,7 @@ fn plan_counts(selected: &[Check], plans: &[Plan], prepared: &mut Prepared) {
                 continue;
             }
             for (&run, s) in runs.iter().zip(&sides) {
-                if s.error.is_some() {
+                if !s.countable {
                     continue;
                 }
                 let purpose = if s.method == CountMethod::IcebergMetadata {
@@ -822,6 +826,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 let (mut result, info) = self
                     .prepare_side(side, &c.group_by, &plan.date, &mut tables)
                     .await;
+                result.countable = result.error.is_none();
                 // Freshness is about now, not about a look-back day: measured once per check.
                 if plan.lookback_day == 0 {
                     if let Some(f) = &side.freshness {
@@ -1247,6 +1252,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             segments: None,
             fresh_at_most: false,
             freshness_floor: None,
+            countable: false,
         };
         match &side.counted {
             Counted::Sql(sql) => {
@@ -2069,6 +2075,7 @@ mod tests {
             segments: None,
             fresh_at_most: false,
             freshness_floor: None,
+            countable: true,
         };
         let r = evaluate(
             check,
