@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod pricing;
 pub mod schedule;
 pub mod sql;
+pub mod stats;
 pub mod wiring;
 
 pub use alert::{Alert, AlertSink, Severity, SnsAlertPublisher};

@@ -165,21 +165,14 @@ pub fn daily_spend(
         .map(|d| sum(d.start(), d.start() + elapsed))
         .collect();
     samples.sort_by(f64::total_cmp);
-    let baseline_usd = (samples.len() >= MIN_BASELINE_DAYS).then(|| median(&samples));
+    let baseline_usd = (samples.len() >= MIN_BASELINE_DAYS)
+        .then(|| lakeops::stats::median(&samples))
+        .flatten();
     DailySpend {
         day,
         today_usd,
         baseline_usd,
         baseline_days: samples.len(),
-    }
-}
-
-fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     }
 }
 

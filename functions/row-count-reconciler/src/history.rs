@@ -115,13 +115,9 @@ impl History {
     }
 }
 
+/// The median of a non-empty sorted list.
 fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
+    lakeops::stats::median(sorted).unwrap_or(0.0)
 }
 
 /// The verdict on today's count against its history; `None` when it is within it or the

@@ -532,17 +532,7 @@ fn record_grouped(
                 Some(e) => side.error = Some(e.clone()),
                 None => side.rows = Some(counts.get(&(k as u64)).copied().unwrap_or(0)),
             },
-            Outcome::Failed { reason, .. } => side.error = Some(format!("query failed: {reason}")),
-            Outcome::Unfinished { .. } => side.unfinished = true,
-            Outcome::OverCap {
-                scanned_bytes, cap, ..
-            } => {
-                side.error = Some(format!(
-                    "stopped after scanning {} (bytes_cap {})",
-                    human_bytes(*scanned_bytes),
-                    human_bytes(*cap)
-                ))
-            }
+            _ => record_unsuccessful(side, outcome),
         }
     }
 }
@@ -1637,6 +1627,15 @@ fn record_outcome(
                 }
             }
         }
+        _ => record_unsuccessful(side, outcome),
+    }
+}
+
+/// A query that did not succeed, on its side: failed or over its cap (an error), or stopped at
+/// the deadline (unfinished).
+fn record_unsuccessful(side: &mut SideResult, outcome: &Outcome) {
+    match outcome {
+        Outcome::Succeeded { .. } => {}
         Outcome::Failed { reason, .. } => side.error = Some(format!("query failed: {reason}")),
         Outcome::Unfinished { .. } => side.unfinished = true,
         Outcome::OverCap {
