@@ -585,24 +585,8 @@ pub async fn announce<L: Ledger, A: AlertSink>(
 ) {
     let said = format!("{FUNCTION}/said/{check}/{run_date}/{}", status.alert_kind());
     let keep_said = Duration::days(i64::from(checks::MAX_LOOKBACK_DAYS) + 2);
-    let keep = Duration::days(LEDGER_KEEP_DAYS);
     match repeat {
-        Repeat::First => {
-            let sent = lakeops::ledger::send_alert_once(
-                ledger,
-                alerts,
-                alert,
-                keep,
-                &mut summary.alerted,
-                &mut summary.failures,
-            )
-            .await;
-            if sent.is_some() {
-                if let Err(e) = ledger.claim(&said, alert.occurred_at, keep_said).await {
-                    tracing::warn!(key = said, error = %e, "could not note the alert as said: a look-back may repeat it");
-                }
-            }
-        }
+        Repeat::First => {}
         Repeat::Again => {
             match lakeops::ledger::send_once(
                 ledger,
@@ -618,6 +602,7 @@ pub async fn announce<L: Ledger, A: AlertSink>(
                 Ok(false) => summary.repeats_not_sent.push(alert.id.clone()),
                 Err(e) => summary.failures.push(format!("alert {}: {e}", alert.id)),
             }
+            return;
         }
         Repeat::LastLook => {
             // Claimed (or found claimed) before the send: a failed send gives nothing back, so
@@ -633,15 +618,20 @@ pub async fn announce<L: Ledger, A: AlertSink>(
                     alert.summary
                 );
             }
-            lakeops::ledger::send_alert_once(
-                ledger,
-                alerts,
-                alert,
-                keep,
-                &mut summary.alerted,
-                &mut summary.failures,
-            )
-            .await;
+        }
+    }
+    let sent = lakeops::ledger::send_alert_once(
+        ledger,
+        alerts,
+        alert,
+        Duration::days(LEDGER_KEEP_DAYS),
+        &mut summary.alerted,
+        &mut summary.failures,
+    )
+    .await;
+    if repeat == Repeat::First && sent.is_some() {
+        if let Err(e) = ledger.claim(&said, alert.occurred_at, keep_said).await {
+            tracing::warn!(key = said, error = %e, "could not note the alert as said: a look-back may repeat it");
         }
     }
 }
