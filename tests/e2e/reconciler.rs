@@ -2,7 +2,9 @@
 //! invoke through `cargo lambda invoke`; exactly the three failing checks alert; the count
 //! queries ran in parallel.
 
-use lakeops_e2e::lake::{put_iceberg_metadata, seed_reconciliation, RESULTS_BUCKET};
+use lakeops_e2e::lake::{
+    create_partition, put_iceberg_metadata, seed_reconciliation, RESULTS_BUCKET,
+};
 use lakeops_e2e::{athena_watch_setup, event_file, s3_text, Emulator, Functions, LEDGER_TABLE};
 
 #[tokio::test]
@@ -125,9 +127,7 @@ async fn five_checks_three_alerts_in_parallel() {
 /// no Glue lookup.
 #[tokio::test]
 async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
-    use aws_sdk_glue::types::{
-        Column, DatabaseInput, PartitionInput, StorageDescriptor, TableInput,
-    };
+    use aws_sdk_glue::types::{Column, DatabaseInput, StorageDescriptor, TableInput};
     use lakeops_e2e::lake::CHECKS_BUCKET;
     let emu = Emulator::start();
     let (config, tap) = athena_watch_setup(&emu, &["reconciler"]).await;
@@ -234,22 +234,14 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         ("numbered", "20261121"),
         ("numbered", "20261120"),
     ] {
-        glue.create_partition()
-            .database_name("quiet")
-            .table_name(table)
-            .partition_input(
-                PartitionInput::builder()
-                    .values(value)
-                    .storage_descriptor(
-                        StorageDescriptor::builder()
-                            .location(format!("s3://lake/{table}/{value}/"))
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_partition(
+            &glue,
+            "quiet",
+            table,
+            value,
+            &format!("s3://lake/{table}/{value}/"),
+        )
+        .await;
     }
     let count = |contains: &str, n: u64| serde_json::json!({"SqlContains": contains, "Rows": [[n.to_string()]], "DataScannedInBytes": 1u64 << 20});
     emu.seed_results(vec![

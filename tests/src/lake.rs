@@ -227,6 +227,29 @@ pub struct ReconciliationLake {
 }
 
 pub const CHECKS_BUCKET: &str = "lakeops-config";
+/// Adds one partition (one key value) to a Glue table.
+pub async fn create_partition(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    table: &str,
+    value: &str,
+    location: &str,
+) {
+    use aws_sdk_glue::types::{PartitionInput, StorageDescriptor};
+    glue.create_partition()
+        .database_name(database)
+        .table_name(table)
+        .partition_input(
+            PartitionInput::builder()
+                .values(value)
+                .storage_descriptor(StorageDescriptor::builder().location(location).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create partition");
+}
+
 /// Where the seeded lake's table files (Iceberg metadata) are.
 pub const LAKE_BUCKET: &str = "lake-data";
 const ORDERS_ICEBERG_METADATA: &str =
@@ -308,9 +331,7 @@ pub async fn seed_reconciliation(
     yesterday: chrono::NaiveDate,
     delay_seconds: f64,
 ) -> ReconciliationLake {
-    use aws_sdk_glue::types::{
-        Column, DatabaseInput, PartitionInput, StorageDescriptor, TableInput,
-    };
+    use aws_sdk_glue::types::{Column, DatabaseInput, TableInput};
     let d = yesterday.format("%Y-%m-%d").to_string();
     let glue = aws_sdk_glue::Client::new(config);
     glue.create_database()
@@ -386,22 +407,7 @@ pub async fn seed_reconciliation(
         ));
     }
     for (table, value) in partitions {
-        glue.create_partition()
-            .database_name("lake")
-            .table_name(table)
-            .partition_input(
-                PartitionInput::builder()
-                    .values(value)
-                    .storage_descriptor(
-                        StorageDescriptor::builder()
-                            .location(format!("s3://lake/{table}/"))
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create partition");
+        create_partition(&glue, "lake", table, &value, &format!("s3://lake/{table}/")).await;
     }
 
     let count = |contains: String, n: u64| json!({"SqlContains": contains, "Rows": [[n.to_string()]], "DelaySeconds": delay_seconds, "DataScannedInBytes": 50u64 << 20});

@@ -375,13 +375,14 @@ enum JobFor {
 }
 
 impl JobFor {
-    /// The planned run and side (target or not) the answer belongs to.
-    fn side(self) -> (usize, bool) {
+    /// The planned run and side (target or not) the answer belongs to, or for a grouped
+    /// count its group (the answer of several runs).
+    fn side(self) -> Result<(usize, bool), usize> {
         match self {
             JobFor::Count { run, target }
             | JobFor::Metadata { run, target }
-            | JobFor::Freshness { run, target } => (run, target),
-            JobFor::Grouped { .. } => unreachable!("a grouped job is recorded by record_grouped"),
+            | JobFor::Freshness { run, target } => Ok((run, target)),
+            JobFor::Grouped { group } => Err(group),
         }
     }
 }
@@ -677,21 +678,8 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     pub async fn load_checks(&self) -> Result<Vec<Check>, LakeopsError> {
         let origin = &self.config.checks_config;
         let text = if let Some((bucket, key)) = parse_s3_uri(origin) {
-            let out = self
-                .s3
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| LakeopsError::aws("s3:GetObject", e))?;
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| LakeopsError::aws("s3:GetObject", e))?
-                .into_bytes();
-            String::from_utf8(bytes.to_vec()).map_err(|_| {
+            let bytes = self.object_bytes(&bucket, &key).await?;
+            String::from_utf8(bytes).map_err(|_| {
                 LakeopsError::Config(config_error(origin, vec!["not UTF-8 text".into()]))
             })?
         } else {
@@ -990,11 +978,13 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         summary.queries += outcomes.len();
         for (key, outcome) in outcomes {
             let purpose = prepared.job_for[key];
-            if let JobFor::Grouped { group } = purpose {
-                record_grouped(prepared, group, &outcome, summary);
-                continue;
-            }
-            let (run_idx, target) = purpose.side();
+            let (run_idx, target) = match purpose.side() {
+                Ok(side) => side,
+                Err(group) => {
+                    record_grouped(prepared, group, &outcome, summary);
+                    continue;
+                }
+            };
             let bytes_cap = selected[plans[run_idx].check].bytes_cap;
             let side = &mut prepared.sides[run_idx][usize::from(target)];
             record_outcome(side, purpose, &outcome, summary);
@@ -1023,7 +1013,10 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             summary.queries += outcomes.len();
             for (key, outcome) in outcomes {
                 let purpose = fallbacks.job_for[key];
-                let (run, target) = purpose.side();
+                // Fallbacks are single counts, never grouped.
+                let Ok((run, target)) = purpose.side() else {
+                    continue;
+                };
                 record_outcome(
                     &mut prepared.sides[run][usize::from(target)],
                     purpose,
@@ -1099,20 +1092,10 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         // Oldest first, so a later re-run of a date overwrites an earlier one.
         keys.sort();
         for (_, key) in keys {
-            let text = match self.s3.get_object().bucket(bucket).key(&key).send().await {
-                Ok(o) => match o.body.collect().await {
-                    Ok(b) => String::from_utf8_lossy(&b.into_bytes()).into_owned(),
-                    Err(e) => {
-                        summary
-                            .failures
-                            .push(LakeopsError::aws("s3:GetObject", e).to_string());
-                        continue;
-                    }
-                },
+            let text = match self.object_bytes(bucket, &key).await {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                 Err(e) => {
-                    summary
-                        .failures
-                        .push(LakeopsError::aws("s3:GetObject", e).to_string());
+                    summary.failures.push(e.to_string());
                     continue;
                 }
             };
@@ -1400,10 +1383,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         }
     }
 
-    /// An S3 object as text (`s3://bucket/key`).
-    async fn read_text(&self, uri: &str) -> Result<String, String> {
-        let (bucket, key) =
-            parse_s3_uri(uri).ok_or_else(|| format!("{uri:?} is not an s3:// URI"))?;
+    /// An S3 object's bytes: the one read the checks file, the Iceberg metadata files and the
+    /// results history all go through.
+    async fn object_bytes(&self, bucket: &str, key: &str) -> Result<Vec<u8>, LakeopsError> {
         let out = self
             .s3
             .get_object()
@@ -1411,14 +1393,25 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             .key(key)
             .send()
             .await
-            .map_err(|e| format!("{uri}: {}", LakeopsError::aws("s3:GetObject", e)))?;
-        let bytes = out
+            .map_err(|e| LakeopsError::aws("s3:GetObject", e))?;
+        Ok(out
             .body
             .collect()
             .await
-            .map_err(|e| format!("{uri}: {}", LakeopsError::aws("s3:GetObject", e)))?
-            .into_bytes();
-        String::from_utf8(bytes.to_vec()).map_err(|_| format!("{uri}: not UTF-8 text"))
+            .map_err(|e| LakeopsError::aws("s3:GetObject", e))?
+            .into_bytes()
+            .to_vec())
+    }
+
+    /// An S3 object as text (`s3://bucket/key`).
+    async fn read_text(&self, uri: &str) -> Result<String, String> {
+        let (bucket, key) =
+            parse_s3_uri(uri).ok_or_else(|| format!("{uri:?} is not an s3:// URI"))?;
+        let bytes = self
+            .object_bytes(&bucket, &key)
+            .await
+            .map_err(|e| format!("{uri}: {e}"))?;
+        String::from_utf8(bytes).map_err(|_| format!("{uri}: not UTF-8 text"))
     }
 }
 
