@@ -17,7 +17,7 @@ use std::fmt;
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::LakeopsError;
@@ -33,7 +33,7 @@ const MAX_ATTRIBUTES: usize = 10;
 /// One human-readable field value is cut beyond this (SQL text, log excerpts).
 const MAX_FIELD_CHARS: usize = 4000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -51,7 +51,7 @@ impl fmt::Display for Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Link {
     pub label: String,
     pub url: String,
@@ -232,6 +232,58 @@ impl Alert {
             "details": self.details,
             "links": self.links,
             "next_steps": self.next_steps,
+        })
+    }
+
+    /// Reads a [`SCHEMA`] body back (what an SQS or Lambda subscriber of the topic receives):
+    /// the inverse of [`Alert::json_body`]. Unknown members are ignored; a missing or wrong
+    /// required member is an error naming it.
+    pub fn from_json_body(body: &Value) -> Result<Alert, String> {
+        if body["schema"] != SCHEMA {
+            return Err(format!("not a {SCHEMA} body (schema {})", body["schema"]));
+        }
+        let text = |name: &str| -> Result<String, String> {
+            body[name]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{SCHEMA} body without `{name}`"))
+        };
+        let severity: Severity = serde_json::from_value(body["severity"].clone())
+            .map_err(|_| format!("{SCHEMA} body with severity {}", body["severity"]))?;
+        let occurred_at = DateTime::parse_from_rfc3339(&text("occurred_at")?)
+            .map_err(|e| format!("{SCHEMA} body with occurred_at {e}"))?
+            .with_timezone(&Utc);
+        let strings = |name: &str| -> Vec<String> {
+            body[name]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        Ok(Alert {
+            kind: text("kind")?,
+            severity,
+            source: text("source")?,
+            title: text("title")?,
+            summary: text("summary").unwrap_or_default(),
+            fields: body["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| Some((f["label"].as_str()?.into(), f["value"].as_str()?.into())))
+                .collect(),
+            attributes: body["attributes"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect(),
+            links: serde_json::from_value(body["links"].clone()).unwrap_or_default(),
+            details: body["details"].as_object().cloned().unwrap_or_default(),
+            next_steps: strings("next_steps"),
+            id: text("id")?,
+            occurred_at,
         })
     }
 
@@ -528,6 +580,19 @@ mod tests {
         assert_eq!(sns["default"], text);
         let sqs: Value = serde_json::from_str(sns["sqs"].as_str().unwrap()).unwrap();
         assert_eq!(sqs, j);
+    }
+
+    #[test]
+    fn the_json_body_reads_back_into_the_same_alert() {
+        let a = sample();
+        assert_eq!(Alert::from_json_body(&a.json_body()).unwrap(), a);
+        let mut wrong = a.json_body();
+        wrong["severity"] = json!("loud");
+        assert!(Alert::from_json_body(&wrong)
+            .unwrap_err()
+            .contains("severity \"loud\""));
+        wrong["schema"] = json!("other.v2");
+        assert!(Alert::from_json_body(&wrong).unwrap_err().contains("not a"));
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub trait Ledger {
     ) -> Result<bool, LakeopsError>;
     /// Gives a claim back (the thing it guarded did not happen after all).
     async fn release(&self, key: &str) -> Result<(), LakeopsError>;
+    /// Whether `key` is claimed now (a strongly consistent read). For "do, then record" uses
+    /// where a crash between the two must repeat the action rather than lose it: check, act,
+    /// then [`Ledger::claim`].
+    async fn contains(&self, key: &str) -> Result<bool, LakeopsError>;
 }
 
 /// Publishes `alert` unless `key` was already claimed; `Ok(true)` when it was sent now. If
@@ -139,6 +143,21 @@ impl Ledger for DynamoLedger {
         }
     }
 
+    async fn contains(&self, key: &str) -> Result<bool, LakeopsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, AttributeValue::S(key.to_string()))
+            .consistent_read(true)
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", KEY_ATTRIBUTE)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:GetItem", e))?;
+        Ok(out.item.is_some())
+    }
+
     async fn release(&self, key: &str) -> Result<(), LakeopsError> {
         self.client
             .delete_item()
@@ -177,6 +196,14 @@ impl Ledger for MemoryLedger {
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
         Ok(())
+    }
+
+    async fn contains(&self, key: &str) -> Result<bool, LakeopsError> {
+        Ok(self
+            .keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key))
     }
 }
 

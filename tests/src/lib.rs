@@ -280,7 +280,9 @@ impl AlertTap {
             for m in messages {
                 let envelope: Value =
                     serde_json::from_str(m.body().unwrap_or("{}")).expect("SNS envelope is JSON");
-                out.push(DeliveredAlert::from_envelope(envelope));
+                let alert = DeliveredAlert::from_envelope(envelope);
+                capture(&alert);
+                out.push(alert);
                 self.sqs
                     .delete_message()
                     .queue_url(&self.queue_url)
@@ -291,6 +293,20 @@ impl AlertTap {
             }
         }
         out
+    }
+}
+
+/// With `LAKEOPS_CAPTURE_ALERTS=<dir>`, keeps the body of each alert kind the functions sent as
+/// `<dir>/<kind>.json` (the alert-notifier's corpus of real alert bodies is made this way).
+fn capture(alert: &DeliveredAlert) {
+    let Some(dir) = std::env::var_os("LAKEOPS_CAPTURE_ALERTS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("{}.json", alert.kind()));
+    if let Ok(text) = serde_json::to_string_pretty(&alert.body) {
+        let _ = std::fs::write(path, text + "\n");
     }
 }
 
