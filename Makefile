@@ -10,9 +10,9 @@ SAM         := $(VENV)/bin/sam
 CFN_LINT    := $(VENV)/bin/cfn-lint
 CHECKOV     := $(VENV)/checkov/bin/checkov
 STAMP       := $(VENV)/.installed
-FUNCTIONS   := query-cost-watcher long-query-killer row-count-reconciler log-subscription-transformer
+FUNCTIONS   := query-cost-watcher long-query-killer row-count-reconciler log-subscription-transformer alert-notifier
 FN          ?= long-query-killer
-EVENT       ?= events/schedule-$(FN).json
+EVENT       ?= $(if $(filter alert-notifier,$(FN)),events/sqs-alert-notifier.json,events/schedule-$(FN).json)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 # The template uses Fn::ForEach (AWS::LanguageExtensions); the SAM CLI expands it locally for
@@ -34,7 +34,7 @@ $(STAMP): requirements-dev.txt requirements-checkov.txt
 
 setup: $(STAMP) ## local Python venvs: pinned moto (emulator), cargo-lambda, SAM CLI, cfn-lint, checkov (idempotent)
 
-build: ## debug build of the four functions
+build: ## debug build of the five functions
 	cargo build --workspace --bins
 
 lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, dashboards up to date
@@ -62,7 +62,7 @@ tests-integ: setup build ## end-to-end: functions under cargo lambda watch again
 
 test: setup lint build tests-unit tests-integ ## everything CI runs: lint, unit, SDK and end-to-end tests
 
-demo: setup build ## run all four functions against a seeded local data lake and show what happened
+demo: setup build ## run the functions against a seeded local data lake, deliver their alerts to a local chat receiver, and show what happened
 	cargo run --quiet -p lakeops-e2e --bin demo
 
 bench-sweep: setup build ## API calls and wall time of one cost-watcher sweep over 10,000 queries (README figures)

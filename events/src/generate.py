@@ -149,3 +149,52 @@ write("firehose-cloudwatch-logs-failures.json", {
          "approximateArrivalTimestamp": T0 + 3621000, "data": pack(an_hour_later(python_message))},
     ],
 })
+
+
+# alert-notifier: an SQS batch as its event source mapping delivers it. Each body is the SNS
+# envelope of a message on the alert topic: a lakeops alert (the ExpensiveQuery of the alert
+# corpus, captured from the functions) and a CloudWatch alarm notification.
+CORPUS = os.path.join(os.path.dirname(OUT), "functions", "alert-notifier", "tests", "alerts")
+TOPIC = "arn:aws:sns:us-east-1:123456789012:lakeops-alerts"
+
+
+def sns_envelope(n, subject, message, timestamp):
+    return {
+        "Type": "Notification",
+        "MessageId": f"8a4b3c2d-0000-4000-8000-00000000000{n}",
+        "TopicArn": TOPIC,
+        "Subject": subject,
+        "Message": message,
+        "Timestamp": timestamp,
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLE",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem",
+        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=example",
+    }
+
+
+def sqs_record(n, body):
+    return {
+        "messageId": f"0e6f6a4c-1c5e-4d0e-9d3a-00000000000{n}",
+        "receiptHandle": f"AQEB-example-{n}",
+        "body": json.dumps(body, separators=(",", ":")),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(T0 + 1000),
+                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": str(T0 + 1100)},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lakeops-alert-notifier",
+        "awsRegion": "us-east-1",
+    }
+
+
+with open(os.path.join(CORPUS, "ExpensiveQuery.json")) as f:
+    expensive = json.load(f)
+with open(os.path.join(CORPUS, "CloudWatchAlarm.sns.json")) as f:
+    alarm = json.load(f)
+write("sqs-alert-notifier.json", {"Records": [
+    sqs_record(1, sns_envelope(1, "[lakeops] CRITICAL: " + expensive["title"],
+                               json.dumps(expensive, separators=(",", ":")), "2026-11-23T09:00:01.000Z")),
+    sqs_record(2, sns_envelope(2, 'ALARM: "lakeops-long-query-killer-errors" in US East (N. Virginia)',
+                               json.dumps(alarm, separators=(",", ":")), "2026-11-24T02:55:01.000Z")),
+]})

@@ -5,5 +5,6 @@
 mod cost_watcher;
 mod foundation;
 mod killer;
+mod notifier;
 mod reconciler;
 mod transformer;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod lake;
+pub mod notify;
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -296,8 +297,8 @@ impl AlertTap {
     }
 }
 
-/// With `LAKEOPS_CAPTURE_ALERTS=<dir>`, keeps the body of each alert kind the functions sent as
-/// `<dir>/<kind>.json` (the alert-notifier's corpus of real alert bodies is made this way).
+/// With `LAKEOPS_CAPTURE_ALERTS=<dir>`, keeps the fullest body of each alert kind the functions
+/// sent as `<dir>/<kind>.json` (the alert-notifier's corpus of real alert bodies is made this way).
 fn capture(alert: &DeliveredAlert) {
     let Some(dir) = std::env::var_os("LAKEOPS_CAPTURE_ALERTS") else {
         return;
@@ -305,6 +306,19 @@ fn capture(alert: &DeliveredAlert) {
     let dir = PathBuf::from(dir);
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("{}.json", alert.kind()));
+    // The fullest body of each kind (a function's real alert, not a test's minimal sample).
+    let size = |body: &Value| {
+        ["fields", "links", "next_steps"]
+            .iter()
+            .map(|m| body[m].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    };
+    let kept = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    if kept.is_some_and(|k| size(&k) >= size(&alert.body)) {
+        return;
+    }
     if let Ok(text) = serde_json::to_string_pretty(&alert.body) {
         let _ = std::fs::write(path, text + "\n");
     }

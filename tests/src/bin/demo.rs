@@ -1,12 +1,14 @@
 //! `make demo`: starts the local AWS emulator, seeds a small data lake, runs each of the four
-//! functions under `cargo lambda watch` with the files in `events/`, prints what happened, and
-//! stops everything it started.
+//! Athena/log functions under `cargo lambda watch` with the files in `events/`, then lets the
+//! alert-notifier deliver every alert they raised to a local chat receiver (standing in for
+//! Teams, Google Chat and Slack), prints what happened, and stops everything it started.
 //!
 //! `make invoke FN=<function> EVENT=<file>` runs just one function with one event the same way.
 
 use std::path::PathBuf;
 
 use chrono::Utc;
+use lakeops_e2e::notify::{set_up_notifier, WebhookReceiver};
 use lakeops_e2e::{event_file, lake, repo_root, Emulator, Functions};
 use serde_json::Value;
 
@@ -59,24 +61,45 @@ async fn main() {
         recon.checks_uri
     );
 
-    rule("starting the functions under cargo lambda watch");
-    let functions = Functions::start(
-        &emu,
-        &[
-            ("ALERT_TOPIC_ARN", lake.tap.topic_arn.as_str()),
-            ("FIREHOSE_STREAM", lake::LOG_STREAM),
-            ("LEDGER_TABLE", lakeops_e2e::LEDGER_TABLE),
-            ("KILLER_MODE", "enforce"),
-            ("CHECKS_CONFIG", recon.checks_uri.as_str()),
-            ("RESULTS_S3_URI", recon.results_uri.as_str()),
-            ("ATHENA_WORKGROUP", "etl"),
-            ("MAX_CONCURRENT_QUERIES", "10"),
-        ],
+    // Chat: the example routes, four channels on a local receiver.
+    let receiver = WebhookReceiver::start();
+    let routes =
+        std::fs::read_to_string(repo_root().join("functions/alert-notifier/routes.example.yaml"))
+            .expect("routes.example.yaml");
+    let channels = [
+        ("oncall", "teams"),
+        ("data-quality", "google_chat"),
+        ("finance", "slack"),
+        ("alerts", "slack"),
+    ];
+    let (notifier_queue, notifier_env) =
+        set_up_notifier(&config, &lake.tap.topic_arn, &routes, &channels, &receiver).await;
+    println!(
+        "chat: channels {:?} on a local webhook receiver (127.0.0.1:{}), routes functions/alert-notifier/routes.example.yaml",
+        channels.map(|(n, p)| format!("{n} ({p})")),
+        receiver.port
     );
+
+    rule("starting the functions under cargo lambda watch");
+    let mut env = vec![
+        ("ALERT_TOPIC_ARN", lake.tap.topic_arn.as_str()),
+        ("FIREHOSE_STREAM", lake::LOG_STREAM),
+        ("LEDGER_TABLE", lakeops_e2e::LEDGER_TABLE),
+        ("KILLER_MODE", "enforce"),
+        ("CHECKS_CONFIG", recon.checks_uri.as_str()),
+        ("RESULTS_S3_URI", recon.results_uri.as_str()),
+        ("ATHENA_WORKGROUP", "etl"),
+        ("MAX_CONCURRENT_QUERIES", "10"),
+    ];
+    env.extend(notifier_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let functions = Functions::start(&emu, &env);
     println!("invoke endpoint 127.0.0.1:{}", functions.invoke_port);
 
     let runs: Vec<(String, PathBuf)> = match (&only, &event) {
         (Some(f), Some(e)) => vec![(f.clone(), e.clone())],
+        (Some(f), None) if f == "alert-notifier" => {
+            vec![(f.clone(), event_file("sqs-alert-notifier.json"))]
+        }
         (Some(f), None) => vec![(f.clone(), event_file(&format!("schedule-{f}.json")))],
         _ => vec![
             (
@@ -146,6 +169,34 @@ async fn main() {
             println!("  {summary}");
         }
     }
+    if only.is_none() {
+        rule("alert-notifier: the alert topic's queue, batch by batch, as Lambda's event source mapping would");
+        let batches = notifier_queue
+            .run_mapping(&functions, "alert-notifier")
+            .await;
+        println!("{batches} batches");
+    }
+    rule("posts received by the local chat receiver");
+    let posts = receiver.received();
+    if posts.is_empty() {
+        println!("(none)");
+    }
+    for p in posts {
+        let format = if p.body["attachments"].is_array() {
+            "Adaptive Card"
+        } else if p.body["cardsV2"].is_array() {
+            "Google Chat cardsV2"
+        } else {
+            "Slack Block Kit"
+        };
+        println!(
+            "- {} <- {format}: {} (HTTP {})",
+            p.path,
+            p.alert_id().unwrap_or_default(),
+            p.status
+        );
+    }
+
     rule("stopping the emulator and the functions");
     drop(functions);
     drop(emu);

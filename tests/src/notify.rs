@@ -1,0 +1,443 @@
+//! What the alert-notifier's end-to-end tests need besides the emulator: a local webhook
+//! receiver standing in for Teams, Google Chat and Slack, and the SQS event source mapping that
+//! Lambda runs in AWS (moto stores queues and redrives to a DLQ, but does not invoke functions
+//! from a queue).
+//!
+//! The receiver is a plain HTTP/1.1 server on 127.0.0.1: it records every request (path, JSON
+//! body, time) and answers each path from a script (`429` with `Retry-After`, `500`, `400`, …),
+//! then `200`.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::{Functions, ACCOUNT, REGION};
+
+/// One answer of the receiver.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn ok() -> Self {
+        Self::status(200, "ok")
+    }
+
+    pub fn status(status: u16, body: &str) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
+    }
+
+    pub fn too_many(retry_after_secs: u32) -> Self {
+        Self {
+            status: 429,
+            headers: vec![("Retry-After".into(), retry_after_secs.to_string())],
+            body: "rate limited".into(),
+        }
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub body: Value,
+    pub at: Instant,
+    /// What the receiver answered.
+    pub status: u16,
+}
+
+impl Received {
+    /// The alert id the message shows in its footer (`alert id <id> · <time>`).
+    pub fn alert_id(&self) -> Option<String> {
+        let text = self.body.to_string();
+        let start = text.find("alert id ")? + "alert id ".len();
+        let rest = &text[start..];
+        Some(rest[..rest.find(" · ")?].to_string())
+    }
+}
+
+#[derive(Default)]
+struct Script {
+    /// Answers to give next, per path.
+    next: HashMap<String, VecDeque<Reply>>,
+    /// The answer once the queue is empty, per path (default 200).
+    always: HashMap<String, Reply>,
+    received: Vec<Received>,
+}
+
+/// The local webhook receiver.
+pub struct WebhookReceiver {
+    pub port: u16,
+    script: Arc<Mutex<Script>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the webhook receiver");
+        let port = listener.local_addr().expect("address").port();
+        let script = Arc::new(Mutex::new(Script::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (script.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(conn) = conn {
+                    let s = s.clone();
+                    std::thread::spawn(move || serve(conn, &s));
+                }
+            }
+        });
+        Self { port, script, stop }
+    }
+
+    /// `http://127.0.0.1:<port>/<path>`
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// Answers the next requests to `/path` with `replies`, in order.
+    pub fn then(&self, path: &str, replies: Vec<Reply>) {
+        let mut s = self.script.lock().unwrap();
+        s.next
+            .entry(format!("/{path}"))
+            .or_default()
+            .extend(replies);
+    }
+
+    /// Answers every request to `/path` with `reply` (after any queued ones).
+    pub fn always(&self, path: &str, reply: Reply) {
+        self.script
+            .lock()
+            .unwrap()
+            .always
+            .insert(format!("/{path}"), reply);
+    }
+
+    /// Every request so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.script.lock().unwrap().received.clone()
+    }
+
+    /// Requests to `/path` so far.
+    pub fn received_at(&self, path: &str) -> Vec<Received> {
+        let path = format!("/{path}");
+        self.received()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(conn: TcpStream, script: &Mutex<Script>) {
+    let Ok(write_half) = conn.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(conn);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() || request_line.is_empty() {
+        return;
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() || line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let reply = {
+        let mut s = script.lock().unwrap();
+        let reply = s
+            .next
+            .get_mut(&path)
+            .and_then(VecDeque::pop_front)
+            .or_else(|| s.always.get(&path).cloned())
+            .unwrap_or_else(Reply::ok);
+        s.received.push(Received {
+            path,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            at: Instant::now(),
+            status: reply.status,
+        });
+        reply
+    };
+    let mut out = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.body.len()
+    );
+    for (k, v) in &reply.headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(&reply.body);
+    let mut w = write_half;
+    let _ = w.write_all(out.as_bytes());
+    let _ = w.flush();
+}
+
+/// The queue with its dead-letter queue (redrive after `max_receive_count` receives), subscribed
+/// to the topic, as the SAM template makes them.
+pub struct NotifierQueue {
+    pub url: String,
+    pub arn: String,
+    pub dlq_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl NotifierQueue {
+    pub async fn create(
+        config: &aws_config::SdkConfig,
+        topic_arn: &str,
+        max_receive_count: u32,
+    ) -> Self {
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let dlq_url = sqs
+            .create_queue()
+            .queue_name("lakeops-alert-notifier-dlq")
+            .send()
+            .await
+            .expect("create DLQ")
+            .queue_url
+            .expect("url");
+        let dlq_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:lakeops-alert-notifier-dlq");
+        let url = sqs
+            .create_queue()
+            .queue_name("lakeops-alert-notifier")
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("url");
+        let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:lakeops-alert-notifier");
+        aws_sdk_sns::Client::new(config)
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(&arn)
+            .send()
+            .await
+            .expect("subscribe the notifier queue");
+        Self {
+            url,
+            arn,
+            dlq_url,
+            sqs,
+        }
+    }
+
+    /// What Lambda's event source mapping does, until the queue is empty: receive up to 10,
+    /// invoke the function with the SQS event, delete what it did not report as failed, and
+    /// make the failed ones visible again at once (the visibility timeout, shortened). Returns
+    /// the number of invocations.
+    pub async fn run_mapping(&self, functions: &Functions, function: &str) -> usize {
+        let mut invocations = 0;
+        for _ in 0..50 {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .visibility_timeout(120)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .expect("receive");
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return invocations;
+            }
+            let records: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    let attributes: serde_json::Map<String, Value> = m
+                        .attributes()
+                        .map(|a| {
+                            a.iter()
+                                .map(|(k, v)| (k.as_str().to_string(), Value::String(v.clone())))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    json!({
+                        "messageId": m.message_id(),
+                        "receiptHandle": m.receipt_handle(),
+                        "body": m.body(),
+                        "attributes": attributes,
+                        "messageAttributes": {},
+                        "md5OfBody": m.md5_of_body(),
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": self.arn,
+                        "awsRegion": REGION,
+                    })
+                })
+                .collect();
+            invocations += 1;
+            let answer = functions
+                .invoke(function, &json!({ "Records": records }))
+                .unwrap_or_else(|e| panic!("{function} failed a whole batch: {e}"));
+            let failed: Vec<String> = answer["batchItemFailures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string))
+                .collect();
+            for m in &messages {
+                let handle = m.receipt_handle().unwrap_or_default();
+                if failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
+                    self.sqs
+                        .change_message_visibility()
+                        .queue_url(&self.url)
+                        .receipt_handle(handle)
+                        .visibility_timeout(0)
+                        .send()
+                        .await
+                        .expect("change visibility");
+                } else {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("delete");
+                }
+            }
+        }
+        panic!("the notifier queue did not empty in 50 batches");
+    }
+
+    /// Messages in the DLQ: (body, message attributes).
+    pub async fn dead_letters(&self) -> Vec<(Value, HashMap<String, String>)> {
+        let got = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.dlq_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive DLQ");
+        got.messages
+            .unwrap_or_default()
+            .iter()
+            .map(|m| {
+                let attrs = m
+                    .message_attributes()
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| {
+                                (k.clone(), v.string_value().unwrap_or_default().to_string())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (
+                    serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null),
+                    attrs,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The channels secret in the emulator's Secrets Manager.
+pub async fn create_channels_secret(config: &aws_config::SdkConfig, name: &str, channels: &Value) {
+    aws_sdk_secretsmanager::Client::new(config)
+        .create_secret()
+        .name(name)
+        .secret_string(channels.to_string())
+        .send()
+        .await
+        .expect("create the channels secret");
+}
+
+/// The secret, the routes document in S3 and the env the notifier reads them from.
+pub const CHANNELS_SECRET: &str = "lakeops/chat-channels";
+pub const CONFIG_BUCKET: &str = "lakeops-config";
+
+/// Everything the notifier needs besides the ledger table: its queue (and DLQ) on `topic_arn`,
+/// the channels secret pointing each `(name, platform)` at `receiver`'s `/name`, and `routes` in
+/// S3. Returns the queue and the function's environment.
+pub async fn set_up_notifier(
+    config: &aws_config::SdkConfig,
+    topic_arn: &str,
+    routes: &str,
+    channels: &[(&str, &str)],
+    receiver: &WebhookReceiver,
+) -> (NotifierQueue, Vec<(String, String)>) {
+    let queue = NotifierQueue::create(config, topic_arn, 3).await;
+    let secret: serde_json::Map<String, Value> = channels
+        .iter()
+        .map(|(name, platform)| {
+            (
+                name.to_string(),
+                json!({"platform": platform, "url": receiver.url(name)}),
+            )
+        })
+        .collect();
+    create_channels_secret(config, CHANNELS_SECRET, &Value::Object(secret)).await;
+    let s3 = aws_sdk_s3::Client::new(config);
+    // The demo's lake already made this bucket; a second create is harmless either way.
+    let _ = s3.create_bucket().bucket(CONFIG_BUCKET).send().await;
+    s3.put_object()
+        .bucket(CONFIG_BUCKET)
+        .key("routes.yaml")
+        .body(routes.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("put routes");
+    let env = vec![
+        (
+            "CHANNELS_SECRET_ID".to_string(),
+            CHANNELS_SECRET.to_string(),
+        ),
+        (
+            "ROUTES_S3_URI".to_string(),
+            format!("s3://{CONFIG_BUCKET}/routes.yaml"),
+        ),
+        ("DEAD_LETTER_QUEUE_URL".to_string(), queue.dlq_url.clone()),
+        // One instance here: it may use the platforms' whole rate (1 post/s per channel).
+        ("NOTIFIER_CONCURRENCY".to_string(), "1".to_string()),
+    ];
+    (queue, env)
+}
