@@ -271,8 +271,7 @@ impl NotifierQueue {
     /// make the failed ones visible again at once (the visibility timeout, shortened). Returns
     /// the number of invocations.
     pub async fn run_mapping(&self, functions: &Functions, function: &str) -> usize {
-        let mut invocations = 0;
-        for _ in 0..50 {
+        for invocations in 0..50 {
             let got = self
                 .sqs
                 .receive_message()
@@ -311,7 +310,6 @@ impl NotifierQueue {
                     })
                 })
                 .collect();
-            invocations += 1;
             let answer = functions
                 .invoke(function, &json!({ "Records": records }))
                 .unwrap_or_else(|e| panic!("{function} failed a whole batch: {e}"));
