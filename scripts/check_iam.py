@@ -24,6 +24,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Actions AWS performs with the caller's credentials for a call the code makes.
 IMPLIED = {
+    "sqs:SendMessage": {
+        "kms:Decrypt": "the queue is encrypted with the stack's KMS key (the event source mapping also reads it as the function's role)",
+        "kms:GenerateDataKey": "the queue is encrypted with the stack's KMS key",
+    },
     "sns:Publish": {
         "kms:Decrypt": "the alert topic is encrypted with the stack's KMS key",
         "kms:GenerateDataKey": "the alert topic is encrypted with the stack's KMS key",
@@ -60,6 +64,7 @@ SERVICE_OF_CRATE = {
     "firehose": "firehose",
     "dynamodb": "dynamodb",
     "cloudwatch": "cloudwatch",
+    "secretsmanager": "secretsmanager",
 }
 
 

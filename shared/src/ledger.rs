@@ -35,7 +35,7 @@ pub trait Ledger {
     /// Whether `key` is claimed now (a strongly consistent read). For "do, then record" uses
     /// where a crash between the two must repeat the action rather than lose it: check, act,
     /// then [`Ledger::claim`].
-    async fn contains(&self, key: &str) -> Result<bool, LakeopsError>;
+    async fn is_claimed(&self, key: &str) -> Result<bool, LakeopsError>;
 }
 
 /// Publishes `alert` unless `key` was already claimed; `Ok(true)` when it was sent now. If
@@ -143,7 +143,7 @@ impl Ledger for DynamoLedger {
         }
     }
 
-    async fn contains(&self, key: &str) -> Result<bool, LakeopsError> {
+    async fn is_claimed(&self, key: &str) -> Result<bool, LakeopsError> {
         let out = self
             .client
             .get_item()
@@ -198,7 +198,7 @@ impl Ledger for MemoryLedger {
         Ok(())
     }
 
-    async fn contains(&self, key: &str) -> Result<bool, LakeopsError> {
+    async fn is_claimed(&self, key: &str) -> Result<bool, LakeopsError> {
         Ok(self
             .keys
             .lock()

@@ -382,7 +382,7 @@ async fn deliver(
             continue;
         };
         let key = format!("notified#{name}#{}", alert.id);
-        match deps.ledger.contains(&key).await {
+        match deps.ledger.is_claimed(&key).await {
             Ok(true) => {
                 summary.already_delivered += 1;
                 metrics.record(
