@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build test tests-unit tests-integ lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-integ cards lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -60,7 +60,24 @@ tests-unit: ## pure logic and SDK-behaviour (aws-smithy-mocks) tests, and a quic
 tests-integ: setup build ## end-to-end: functions under cargo lambda watch against the local emulator
 	cargo test -p lakeops-e2e --test e2e -- --test-threads=1
 
-test: setup lint build tests-unit tests-integ ## everything CI runs: lint, unit, SDK and end-to-end tests
+# Chromium from Debian (no browser download: playwright-core drives /usr/bin/chromium).
+CHROMIUM    := /usr/bin/chromium
+CARDS_NPM   := tests/cards/node_modules/.installed
+
+$(CHROMIUM):
+	@[ "$$(id -u)" = 0 ] || { echo "make cards needs Debian's chromium: apt-get install chromium fonts-dejavu-core (as root)"; exit 1; }
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+
+$(CARDS_NPM): tests/cards/package.json tests/cards/package-lock.json
+	npm ci --prefix tests/cards --no-audit --no-fund --loglevel=error
+	touch $@
+
+cards: $(CHROMIUM) $(CARDS_NPM) ## the Teams Adaptive Card of every alert kind, rendered by Microsoft's renderer (npm adaptivecards) in headless Chromium; fails on any renderer warning; PNGs in OUT (default target/cards/png; README: OUT=docs/cards)
+	cargo run -q -p alert-notifier --example cards -- target/cards
+	node tests/cards/render.mjs target/cards/teams $(or $(OUT),target/cards/png)
+
+test: setup lint build tests-unit cards tests-integ ## everything CI runs: lint, unit, SDK, card rendering and end-to-end tests
 
 demo: setup build ## run the functions against a seeded local data lake, deliver their alerts to a local chat receiver, and show what happened
 	cargo run --quiet -p lakeops-e2e --bin demo

@@ -16,6 +16,10 @@ use crate::channels::Platform;
 pub const TEAMS_MAX_BYTES: usize = 27 * 1024;
 /// Teams shows at most 6 card actions.
 pub const TEAMS_MAX_ACTIONS: usize = 6;
+/// Lines of one multi-line value (SQL) shown on a card.
+const TEAMS_MAX_LINES: usize = 40;
+/// A button's label: longer ones do not fit a chat card's width on any platform.
+const MAX_BUTTON_LABEL: usize = 40;
 /// Google Chat: a message, text and cards, is at most 32,000 bytes.
 pub const GOOGLE_CHAT_MAX_BYTES: usize = 32_000;
 /// Google Chat: the text of a message is at most 4,096 characters.
@@ -64,6 +68,16 @@ pub fn render(platform: Platform, alert: &Alert) -> Value {
     )];
     essentials.next_steps.truncate(3);
     render(&essentials, 200)
+}
+
+/// A button label cut to [`MAX_BUTTON_LABEL`] characters with `…`.
+fn label(s: &str) -> String {
+    if s.chars().count() <= MAX_BUTTON_LABEL {
+        s.to_string()
+    } else {
+        let kept: String = s.chars().take(MAX_BUTTON_LABEL - 1).collect();
+        format!("{}…", kept.trim_end())
+    }
 }
 
 fn icon(severity: Severity) -> &'static str {
@@ -143,16 +157,21 @@ fn teams(alert: &Alert, max_field: usize) -> Value {
     }
     for (label, value) in long {
         body.push(json!({"type": "TextBlock", "text": label, "weight": "Bolder", "spacing": "Medium", "wrap": true}));
-        body.push(json!({"type": "TextBlock", "text": truncate(value, max_field), "fontType": "Monospace", "wrap": true, "spacing": "Small"}));
+        // One block per line: a card's markdown would join the lines of SQL into one paragraph.
+        let value = truncate(value, max_field);
+        let lines: Vec<&str> = value.lines().collect();
+        for line in lines.iter().take(TEAMS_MAX_LINES) {
+            body.push(json!({"type": "TextBlock", "text": if line.is_empty() { " " } else { line }, "fontType": "Monospace", "wrap": true, "spacing": "None"}));
+        }
+        if lines.len() > TEAMS_MAX_LINES {
+            body.push(json!({"type": "TextBlock", "text": format!("…[{} more lines]", lines.len() - TEAMS_MAX_LINES), "isSubtle": true, "spacing": "None"}));
+        }
     }
     if !alert.next_steps.is_empty() {
         body.push(json!({"type": "TextBlock", "text": "Next steps", "weight": "Bolder", "spacing": "Medium", "wrap": true}));
-        let steps: Vec<String> = alert
-            .next_steps
-            .iter()
-            .map(|s| format!("- {}", truncate(s, max_field)))
-            .collect();
-        body.push(json!({"type": "TextBlock", "text": steps.join("\n"), "wrap": true}));
+        for step in &alert.next_steps {
+            body.push(json!({"type": "TextBlock", "text": format!("• {}", truncate(step, max_field)), "wrap": true, "spacing": "Small"}));
+        }
     }
     body.push(json!({
         "type": "TextBlock",
@@ -166,7 +185,7 @@ fn teams(alert: &Alert, max_field: usize) -> Value {
         .links
         .iter()
         .take(TEAMS_MAX_ACTIONS)
-        .map(|l| json!({"type": "Action.OpenUrl", "title": truncate(&l.label, 60), "url": l.url}))
+        .map(|l| json!({"type": "Action.OpenUrl", "title": label(&l.label), "url": l.url}))
         .collect();
     let mut card = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -233,7 +252,7 @@ fn google_chat(alert: &Alert, max_field: usize) -> Value {
         let buttons: Vec<Value> = alert
             .links
             .iter()
-            .map(|l| json!({"text": truncate(&l.label, 60), "onClick": {"openLink": {"url": l.url}}}))
+            .map(|l| json!({"text": label(&l.label), "onClick": {"openLink": {"url": l.url}}}))
             .collect();
         last.push(json!({"buttonList": {"buttons": buttons}}));
     }
@@ -325,7 +344,7 @@ fn slack(alert: &Alert, max_field: usize) -> Value {
         .filter(|l| l.url.len() <= SLACK_MAX_URL)
         .take(SLACK_MAX_ACTIONS)
         .map(|l| {
-            json!({"type": "button", "text": {"type": "plain_text", "text": truncate(&l.label, SLACK_MAX_BUTTON_TEXT), "emoji": true}, "url": l.url})
+            json!({"type": "button", "text": {"type": "plain_text", "text": label(&l.label), "emoji": true}, "url": l.url})
         })
         .collect();
     if !buttons.is_empty() {
