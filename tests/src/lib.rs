@@ -326,30 +326,35 @@ fn capture(alert: &DeliveredAlert) {
 
 /// The DynamoDB table of the alert ledger (partition key `pk`), as the SAM template defines it.
 pub async fn create_ledger_table(config: &aws_config::SdkConfig) {
+    create_table_with_key(config, LEDGER_TABLE, "pk").await;
+}
+
+/// A pay-per-request DynamoDB table with a string partition key.
+pub async fn create_table_with_key(config: &aws_config::SdkConfig, table: &str, key: &str) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
     aws_sdk_dynamodb::Client::new(config)
         .create_table()
-        .table_name(LEDGER_TABLE)
+        .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name("pk")
+                .attribute_name(key)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .expect("attribute"),
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name("pk")
+                .attribute_name(key)
                 .key_type(KeyType::Hash)
                 .build()
                 .expect("key"),
         )
         .send()
         .await
-        .expect("create ledger table");
+        .unwrap_or_else(|e| panic!("create table {table}: {e}"));
 }
 
 /// What every Athena-watching test needs: the workgroups, the alert tap and the ledger table.

@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use lakeops_e2e::notify::{set_up_notifier, WebhookReceiver};
 use lakeops_e2e::{lake, repo_root, Emulator};
 use serde_json::Value;
 
@@ -178,6 +179,27 @@ async fn main() {
     ] {
         env.push((k.to_string(), v.to_string()));
     }
+    // The notifier posts to a local receiver; each of its runs gets a fresh ledger table, so every
+    // first invoke really posts (the same alert ids are never "delivered before").
+    let receiver = WebhookReceiver::start();
+    let routes =
+        std::fs::read_to_string(repo_root().join("functions/alert-notifier/routes.example.yaml"))
+            .expect("routes.example.yaml");
+    let channels = [
+        ("oncall", "teams"),
+        ("data-quality", "google_chat"),
+        ("finance", "slack"),
+        ("alerts", "slack"),
+    ];
+    let (_queue, notifier_env) =
+        set_up_notifier(&config, &lake.tap.topic_arn, &routes, &channels, &receiver).await;
+    env.extend(notifier_env);
+    let mut ledgers = Vec::new();
+    for run in 0..RUNS {
+        let table = format!("lakeops-ledger-notifier-{run}");
+        lakeops_e2e::create_table_with_key(&config, &table, "pk").await;
+        ledgers.push(table);
+    }
     let scheduled = |name: &str| {
         let mut e = lakeops_e2e::event(name);
         e["time"] = serde_json::json!(anchor.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
@@ -200,11 +222,23 @@ async fn main() {
             "log-subscription-transformer",
             lakeops_e2e::event("cloudwatch-logs-subscription.json"),
         ),
+        (
+            "alert-notifier",
+            lakeops_e2e::event("sqs-alert-notifier.json"),
+        ),
     ];
     println!("| function | init (process start → ready) | first invoke (emulator calls included) | peak RSS | invokes answered ok |");
     println!("|---|---|---|---|---|");
     for (binary, event) in cases {
-        let runs: Vec<Run> = (0..RUNS).map(|_| cold_run(binary, &env, &event)).collect();
+        let runs: Vec<Run> = (0..RUNS)
+            .map(|run| {
+                let mut env = env.clone();
+                if binary == "alert-notifier" {
+                    env.push(("LEDGER_TABLE".into(), ledgers[run].clone()));
+                }
+                cold_run(binary, &env, &event)
+            })
+            .collect();
         let ok = runs.iter().filter(|r| r.ok).count();
         println!(
             "| {binary} | {:.1} ms | {:.0} ms | {:.1} MiB | {ok}/{RUNS} |",
