@@ -41,6 +41,8 @@ PANELS = [
     ("Logs: events in, records out, dropped, failed", search(NS, ["EventsIn", "RecordsOut", "Dropped", "DeliveryFailed", "DecodeFailed"]), "Sum", 300, "events"),
     ("Logs: Lambda REPORT durations, by function (ms)", search(f"{NS},FunctionName", ["Duration"]), "Maximum", 300, "ms"),
     ("lakeops functions: errors and throttles", search("AWS/Lambda,FunctionName", ["Errors", "Throttles"], " lakeops"), "Sum", 300, "invocations"),
+    ("Chat: alerts delivered / retried / refused, by channel", search(f"{NS},Channel", ["AlertsDelivered", "DeliveryRetries", "AlertsRejected"]), "Sum", 300, "alerts"),
+    ("Chat: oldest alert waiting (s) and messages in the notifier queues", search("AWS/SQS,QueueName", ["ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"], " lakeops-alert-notifier"), "Maximum", 300, "s / messages"),
     ("Failed events waiting (lakeops-failed-events)", search("AWS/SQS,QueueName", ["ApproximateNumberOfMessagesVisible"], " lakeops-failed-events"), "Maximum", 300, "messages"),
 ]
 
