@@ -33,7 +33,9 @@ impl LocalDay {
     pub fn at(&self, time: NaiveTime) -> DateTime<Utc> {
         let local = self.date.and_time(time);
         for skip in 0..=180 {
-            let candidate = local + Duration::minutes(skip);
+            let Some(candidate) = local.checked_add_signed(Duration::minutes(skip)) else {
+                break;
+            };
             if let Some(t) = self.tz.from_local_datetime(&candidate).earliest() {
                 return t.with_timezone(&Utc);
             }
@@ -64,11 +66,17 @@ impl LocalDay {
         self.plus_days(1)
     }
 
+    /// `days` later (earlier when negative); at the ends of the calendar (year ±262,143) it stays
+    /// on the last representable day instead of panicking.
     pub fn plus_days(&self, days: i64) -> Self {
-        Self {
-            date: self.date + Duration::days(days),
-            tz: self.tz,
-        }
+        let date = Duration::try_days(days)
+            .and_then(|d| self.date.checked_add_signed(d))
+            .unwrap_or(if days < 0 {
+                NaiveDate::MIN
+            } else {
+                NaiveDate::MAX
+            });
+        Self { date, tz: self.tz }
     }
 }
 
@@ -108,6 +116,20 @@ mod tests {
         assert_eq!(day.previous().to_string(), "2026-12-31");
         let leap = LocalDay::new(NaiveDate::from_ymd_opt(2028, 3, 1).unwrap(), Seoul);
         assert_eq!(leap.previous().to_string(), "2028-02-29");
+    }
+
+    #[test]
+    fn the_ends_of_the_calendar_do_not_panic() {
+        for date in [NaiveDate::MAX, NaiveDate::MIN] {
+            let day = LocalDay::new(date, Seoul);
+            let _ = (
+                day.start(),
+                day.end(),
+                day.previous(),
+                day.next().plus_days(i64::MAX),
+            );
+            assert!(!day.contains(utc("2026-11-23T00:00:00Z")));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! envelope; lakeops accepts both: the standard envelope (whose `time` is the scheduled instant)
 //! and a bare overrides object such as `{"dry_run": true}` (then the time is "now").
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -88,11 +88,15 @@ impl ScheduledRun {
     pub fn date_override(&self, name: &str) -> Result<Option<chrono::NaiveDate>, LakeopsError> {
         match self.overrides.get(name) {
             None | Some(Value::Null) => Ok(None),
+            // A four-digit year: chrono also reads "+262143-12-31", whose day arithmetic
+            // overflows; no run is about such a day.
             Some(Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1970..=9999).contains(&d.year()))
                 .map(Some)
-                .map_err(|_| {
+                .ok_or_else(|| {
                     LakeopsError::InvalidInput(format!(
-                        "override {name:?} must be a date like 2026-11-20, got {s:?}"
+                        "override {name:?} must be a date like 2026-11-20 (years 1970 to 9999), got {s:?}"
                     ))
                 }),
             Some(other) => Err(LakeopsError::InvalidInput(format!(
@@ -167,5 +171,14 @@ mod tests {
         assert!(run(json!({"date": 20261120}))
             .date_override("date")
             .is_err());
+        for far in ["+262143-12-31", "-0001-01-01", "10000-01-01", "1969-12-31"] {
+            let err = run(json!({ "digest": far }))
+                .date_override("digest")
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("years 1970 to 9999"),
+                "{far}: {err}"
+            );
+        }
     }
 }
