@@ -11,6 +11,7 @@ pub mod deadline;
 pub mod error;
 pub mod ledger;
 pub mod metrics;
+pub mod outbox;
 pub mod pricing;
 pub mod schedule;
 pub mod sql;

@@ -10,6 +10,8 @@ pub struct AthenaWatchClients {
     pub history: AthenaHistory,
     pub alerts: SnsAlertPublisher,
     pub ledger: DynamoLedger,
+    /// For the outbox ([`crate::outbox::Outbox`]), in the ledger table.
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl AthenaWatchClients {
@@ -26,6 +28,7 @@ impl AthenaWatchClients {
                 common.dry_run,
             ),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.ledger_table),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         }
     }
 }

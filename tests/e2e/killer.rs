@@ -291,3 +291,137 @@ async fn dry_run_stops_nothing_and_says_it_would_have() {
     );
     assert!(emu.athena_call_counts().get("StopQueryExecution").is_none());
 }
+
+#[tokio::test]
+async fn a_runaway_in_a_workgroup_disabled_while_it_runs_is_still_stopped() {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    let athena = aws_sdk_athena::Client::new(&config);
+    athena
+        .create_work_group()
+        .name("legacy")
+        .send()
+        .await
+        .unwrap();
+    let now = Utc::now();
+    emu.seed_queries(vec![query(
+        "q-orphan",
+        "legacy",
+        "RUNNING",
+        "SELECT * FROM sales.clickstream",
+        now - Duration::minutes(90),
+        None,
+        GIB,
+        None,
+    )]);
+    // Disabling stops new queries in the workgroup; the running one goes on.
+    athena
+        .update_work_group()
+        .work_group("legacy")
+        .state(aws_sdk_athena::types::WorkGroupState::Disabled)
+        .send()
+        .await
+        .unwrap();
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("KILLER_MODE", "enforce"),
+        ],
+    );
+    let out = functions
+        .invoke_file(
+            "long-query-killer",
+            &event_file("schedule-long-query-killer.json"),
+        )
+        .expect("killer run");
+    assert_eq!(out["stopped"], json!(["q-orphan"]), "{out}");
+    assert_eq!(
+        states(&emu, &["q-orphan"]).await,
+        [("q-orphan".to_string(), "CANCELLED".to_string())]
+    );
+    let kinds: Vec<String> = tap
+        .drain()
+        .await
+        .iter()
+        .map(|a| a.kind().to_string())
+        .collect();
+    assert_eq!(kinds, ["QueryStopped"]);
+}
+
+/// The loss path the outbox closes: the stop happened, the alert could not be published (SNS
+/// failing every retry of the SDK). The next run finds the query CANCELLED — no longer a
+/// runaway — and still delivers the kept `QueryStopped` alert, exactly once.
+#[tokio::test]
+async fn a_stop_whose_alert_cannot_be_published_is_reported_by_the_next_run_once() {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    let athena = aws_sdk_athena::Client::new(&config);
+    athena
+        .create_work_group()
+        .name("adhoc")
+        .send()
+        .await
+        .unwrap();
+    emu.seed_queries(vec![query(
+        "q-runaway",
+        "adhoc",
+        "RUNNING",
+        "SELECT * FROM sales.clickstream",
+        Utc::now() - Duration::minutes(90),
+        None,
+        GIB,
+        None,
+    )]);
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("KILLER_MODE", "enforce"),
+        ],
+    );
+    let schedule = event_file("schedule-long-query-killer.json");
+    // Every attempt the SDK makes for the first Publish fails with a 500.
+    emu.inject_faults("sns", "Publish", 6, "error");
+    let first = functions.invoke_file("long-query-killer", &schedule);
+    let err = first.expect_err("the run whose alert failed must fail");
+    assert!(err.contains("kept for the next run"), "{err}");
+    assert_eq!(emu.injected_faults()[0]["Injected"], 6);
+    assert_eq!(
+        states(&emu, &["q-runaway"]).await,
+        [("q-runaway".to_string(), "CANCELLED".to_string())]
+    );
+    assert!(tap.drain().await.is_empty());
+
+    let second = functions
+        .invoke_file("long-query-killer", &schedule)
+        .expect("the next run");
+    assert_eq!(
+        second["delivered_late"],
+        json!(["long-query-killer/stopped/q-runaway"]),
+        "{second}"
+    );
+    assert_eq!(second["stopped"], json!([]));
+    let alerts = tap.drain().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind(), "QueryStopped");
+    let state_now = alerts[0].body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["label"] == "State now")
+        .map(|f| f["value"].clone());
+    assert_eq!(state_now, Some(json!("CANCELLED")));
+
+    let third = functions
+        .invoke_file("long-query-killer", &schedule)
+        .expect("a third run");
+    assert_eq!(third["delivered_late"], json!([]));
+    assert!(tap.drain().await.is_empty(), "delivered once");
+}

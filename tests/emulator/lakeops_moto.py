@@ -12,6 +12,11 @@ small model that the tests and the demo can drive:
   matching its SQL text (so parallel COUNT queries each get their own answer), optionally after
   a delay during which the query stays RUNNING;
 * ``AmazonAthena.LakeopsApiCallCounts``: how many calls each Athena action received (benchmarks);
+* ``AmazonAthena.LakeopsInjectFaults``: the next ``Count`` calls of one action of any service
+  (``{"Service": "sns", "Action": "Publish", "Count": 6, "Kind": "error"}``) fail — ``throttle``
+  (400 ``ThrottlingException``), ``error`` (500 ``InternalFailure``), or are slowed (``delay``,
+  ``Seconds``) — serialized in the service's own protocol, so the SDK's retries see what AWS
+  would send; ``AmazonAthena.LakeopsInjectedFaults`` tells how many were injected;
 * ``BatchGetQueryExecution``, ``GetQueryExecution``, ``ListQueryExecutions`` (newest first, 50 a
   page), ``StopQueryExecution`` (RUNNING/QUEUED become CANCELLED; a seeded RUNNING query stays
   RUNNING until stopped), ``StartQueryExecution`` and ``GetQueryResults`` over that model.
@@ -39,6 +44,8 @@ import time
 import uuid
 
 from moto.athena.responses import AthenaResponse
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, BaseResponse
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 DDL_PREFIXES = ("ALTER", "CREATE", "DESCRIBE", "DROP", "MSCK", "SHOW")
@@ -130,6 +137,45 @@ def _invalid(msg):
     return json.dumps({"__type": "InvalidRequestException", "Message": msg}), {"status": 400}
 
 
+# --- fault injection (every service) ---------------------------------------------------------
+
+FAULTS = []  # [{"Service", "Action", "Count", "Kind", "Seconds", "Injected"}]
+FAULT_KINDS = {
+    "throttle": ("ThrottlingException", "Rate exceeded (lakeops fault injection)", 400),
+    "error": ("InternalFailure", "Internal failure (lakeops fault injection)", 500),
+}
+
+
+class _InjectedFault(ServiceException):
+    pass
+
+
+_base_call_action = BaseResponse.call_action
+
+
+def _call_action_with_faults(self):
+    try:
+        service = type(self).__module__.split(".")[1]
+        action = self._get_action()
+    except Exception:
+        return _base_call_action(self)
+    for rule in FAULTS:
+        if rule["Service"] == service and rule["Action"] == action and rule["Count"] > 0:
+            rule["Count"] -= 1
+            rule["Injected"] += 1
+            if rule["Kind"] == "delay":
+                time.sleep(float(rule.get("Seconds") or 1))
+                break
+            code, message, status = FAULT_KINDS[rule["Kind"]]
+            _, headers, body = self.serialized(ActionResult(_InjectedFault(code, message)))
+            headers["status"] = status
+            return status, headers, body
+    return _base_call_action(self)
+
+
+BaseResponse.call_action = _call_action_with_faults
+
+
 class LakeopsAthena:
     """Methods grafted onto moto's AthenaResponse (moto dispatches X-Amz-Target by method name)."""
 
@@ -179,6 +225,26 @@ class LakeopsAthena:
                 return _invalid("each rule needs SqlContains or SqlRegex")
             self._lake.rules.append(rule)
         return json.dumps({"RuleCount": len(self._lake.rules)})
+
+    def lakeops_inject_faults(self):
+        for f in self._get_param("Faults") or []:
+            kind = f.get("Kind", "error")
+            if kind not in FAULT_KINDS and kind != "delay":
+                return _invalid(f"fault kind {kind!r} is not throttle, error or delay")
+            FAULTS.append(
+                {
+                    "Service": f["Service"],
+                    "Action": f["Action"],
+                    "Count": int(f.get("Count", 1)),
+                    "Kind": kind,
+                    "Seconds": f.get("Seconds"),
+                    "Injected": 0,
+                }
+            )
+        return json.dumps({})
+
+    def lakeops_injected_faults(self):
+        return json.dumps({"Faults": FAULTS})
 
     def lakeops_api_call_counts(self):
         return json.dumps({"Counts": self._lake.calls})
@@ -273,6 +339,19 @@ class LakeopsAthena:
             q["StateChangeReason"] = "Query was cancelled by user"
             q["CompletionDateTime"] = now
             q["_finish_at"] = None
+        return json.dumps({})
+
+    def update_work_group(self):
+        """UpdateWorkGroup, as far as lakeops needs it (moto has none): enable or disable."""
+        name = self._get_param("WorkGroup")
+        wg = self.athena_backend.work_groups.get(name)
+        if wg is None:
+            return _invalid(f"WorkGroup {name} is not found.")
+        state = self._get_param("State")
+        if state is not None:
+            if state not in ("ENABLED", "DISABLED"):
+                return _invalid(f"State {state} is not ENABLED or DISABLED")
+            wg.state = state
         return json.dumps({})
 
     def get_query_results(self):

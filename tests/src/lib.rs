@@ -207,6 +207,21 @@ impl Emulator {
         self.athena_extension("LakeopsSeedQueryResults", json!({ "Rules": rules }));
     }
 
+    /// Makes the next `count` calls of `service`'s `action` (e.g. `"sns"`, `"Publish"`) fail:
+    /// `kind` is `"throttle"` (400 ThrottlingException) or `"error"` (500 InternalFailure). The
+    /// SDK retries each call up to 6 times, so 6 failures make one call fail for the function.
+    pub fn inject_faults(&self, service: &str, action: &str, count: u32, kind: &str) {
+        self.athena_extension(
+            "LakeopsInjectFaults",
+            json!({"Faults": [{"Service": service, "Action": action, "Count": count, "Kind": kind}]}),
+        );
+    }
+
+    /// How many calls each injected fault has failed so far.
+    pub fn injected_faults(&self) -> Value {
+        self.athena_extension("LakeopsInjectedFaults", json!({}))["Faults"].clone()
+    }
+
     /// Calls received per Athena action so far.
     pub fn athena_call_counts(&self) -> Value {
         self.athena_extension("LakeopsApiCallCounts", json!({}))["Counts"].clone()

@@ -16,6 +16,7 @@ use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
 use lakeops::config::AthenaWatchSettings;
 use lakeops::ledger::{DynamoLedger, Ledger};
+use lakeops::outbox::Outbox;
 use lakeops::pricing::{format_usd, human_bytes};
 use lakeops::schedule::ScheduledRun;
 use lakeops::wiring::AthenaWatchClients;
@@ -107,6 +108,8 @@ pub struct Deps {
     pub history: AthenaHistory,
     pub alerts: SnsAlertPublisher,
     pub ledger: DynamoLedger,
+    /// `QueryStopped` alerts are kept here before the stop (see [`lakeops::outbox`]).
+    pub outbox: Outbox,
 }
 
 impl Deps {
@@ -116,6 +119,7 @@ impl Deps {
         r.finish()?;
         let clients = AthenaWatchClients::connect(&config.common, &config.athena).await;
         Ok(Self {
+            outbox: Outbox::new(clients.dynamodb, &config.athena.ledger_table, FUNCTION),
             history: clients.history,
             alerts: clients.alerts,
             ledger: clients.ledger,
@@ -136,6 +140,8 @@ pub struct RunSummary {
     pub exempt: Vec<String>,
     pub failures: Vec<String>,
     pub unprocessed_ids: usize,
+    /// `QueryStopped` alerts an earlier run could not publish, delivered by this one.
+    pub delivered_late: Vec<String>,
 }
 
 pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, LakeopsError> {
@@ -150,6 +156,7 @@ pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, Lak
         &deps.history,
         &deps.alerts,
         &deps.ledger,
+        &deps.outbox,
         &deps.config,
         mode,
         Utc::now(),
@@ -168,23 +175,30 @@ pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, Lak
 }
 
 /// One pass over the watched workgroups.
+#[allow(clippy::too_many_arguments)]
 pub async fn sweep<A: AlertSink, L: Ledger>(
     history: &AthenaHistory,
     alerts: &A,
     ledger: &L,
+    outbox: &Outbox,
     config: &KillerConfig,
     mode: Mode,
     now: DateTime<Utc>,
     metrics: &mut Metrics,
 ) -> Result<RunSummary, LakeopsError> {
+    // First what an earlier run stopped but could not report.
+    let delivered_late = deliver_pending(history, alerts, outbox).await?;
+    // Disabled workgroups too: disabling a workgroup stops new queries, not the ones running in
+    // it, and those still need stopping (one List call per disabled workgroup per run).
     let workgroups = if config.workgroups.is_empty() {
-        history.workgroups(true).await?
+        history.workgroups(false).await?
     } else {
         config.workgroups.clone()
     };
     let mut summary = RunSummary {
         mode: Some(mode),
         workgroups: workgroups.clone(),
+        delivered_late,
         ..Default::default()
     };
     for wg in &workgroups {
@@ -254,30 +268,17 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
                                 .push(format!("dry-run alert for {}: {e}", q.id)),
                         }
                     }
-                    Mode::Enforce => match stop_query(history.client(), &q.id).await {
-                        Ok(after) => {
-                            stopped += 1;
-                            summary.stopped.push(q.id.clone());
-                            let alert = stop_alert(q, &after, age, &limit, mode, config, now);
-                            if let Err(e) = once(
-                                ledger,
-                                alerts,
-                                &format!("{FUNCTION}/stopped/{}", q.id),
-                                &alert,
-                                now,
-                            )
+                    Mode::Enforce => {
+                        match stop_and_report(history, alerts, outbox, q, age, &limit, config, now)
                             .await
-                            {
-                                summary
-                                    .failures
-                                    .push(format!("stop alert for {}: {e}", q.id));
+                        {
+                            Ok(()) => {
+                                stopped += 1;
+                                summary.stopped.push(q.id.clone());
                             }
+                            Err(e) => summary.failures.push(e),
                         }
-                        Err(e) => {
-                            tracing::error!(query = %q.id, error = %e, "stop failed");
-                            summary.failures.push(format!("stopping {}: {e}", q.id));
-                        }
-                    },
+                    }
                 },
             }
         }
@@ -293,6 +294,100 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
         );
     }
     Ok(summary)
+}
+
+/// Stops a runaway and says so, the alert kept in the outbox first: the stop changes what the
+/// next run sees (the query is CANCELLED, no longer a runaway), so an alert not published now
+/// would never be rebuilt. Recorded → stopped → published → removed; a failure after the stop
+/// leaves the alert recorded for the next run ([`deliver_pending`]). `Err` says what failed
+/// (`Ok` also when only the publish failed: the query was stopped and its alert is kept).
+#[allow(clippy::too_many_arguments)]
+async fn stop_and_report<A: AlertSink>(
+    history: &AthenaHistory,
+    alerts: &A,
+    outbox: &Outbox,
+    q: &QueryExecution,
+    age: Duration,
+    limit: &Limit,
+    config: &KillerConfig,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let expected = QueryExecution {
+        state: QueryState::Cancelled,
+        ..q.clone()
+    };
+    let intended = stop_alert(q, &expected, age, limit, Mode::Enforce, config, now);
+    // Not recorded, not stopped: the next run tries both again.
+    outbox
+        .keep_pending(&intended, now)
+        .await
+        .map_err(|e| format!("not stopping {}: its alert could not be kept ({e})", q.id))?;
+    let after = stop_query(history.client(), &q.id).await.map_err(|e| {
+        tracing::error!(query = %q.id, error = %e, "stop failed");
+        format!("stopping {}: {e}", q.id)
+    })?;
+    let alert = stop_alert(q, &after, age, limit, Mode::Enforce, config, now);
+    match alerts.publish(&alert).await {
+        Ok(_) => {
+            if let Err(e) = outbox.forget_delivered(&alert.id).await {
+                // Published; the next run publishes it again (same id, dropped by subscribers).
+                tracing::error!(alert_id = %alert.id, error = %e, "stop alert sent but still in the outbox");
+            }
+        }
+        Err(e) => {
+            tracing::error!(alert_id = %alert.id, error = %e, "stop alert kept in the outbox for the next run");
+            // The stop happened; the run still fails so the alert is retried soon.
+            return Err(format!(
+                "stop alert for {} (kept for the next run): {e}",
+                q.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Publishes the `QueryStopped` alerts an earlier run kept but could not publish, each with the
+/// query's state now. One whose query still runs is left (that run's stop did not happen; this
+/// run's sweep stops it and reports). Returns the alert ids delivered.
+async fn deliver_pending<A: AlertSink>(
+    history: &AthenaHistory,
+    alerts: &A,
+    outbox: &Outbox,
+) -> Result<Vec<String>, LakeopsError> {
+    let mut delivered = Vec::new();
+    for mut alert in outbox.pending_alerts().await? {
+        let query_id = alert
+            .id
+            .strip_prefix(&format!("{FUNCTION}/stopped/"))
+            .unwrap_or_default()
+            .to_string();
+        if !query_id.is_empty() {
+            let now_state = history
+                .client()
+                .get_query_execution()
+                .query_execution_id(&query_id)
+                .send()
+                .await
+                .ok()
+                .and_then(|out| out.query_execution().map(QueryExecution::from))
+                .map(|q| q.state);
+            if matches!(now_state, Some(QueryState::Queued | QueryState::Running)) {
+                continue;
+            }
+            if let Some(state) = now_state {
+                for (label, value) in &mut alert.fields {
+                    if label == "State now" {
+                        *value = state.as_str().to_string();
+                    }
+                }
+            }
+        }
+        alerts.publish(&alert).await?;
+        tracing::info!(alert_id = %alert.id, "kept stop alert delivered");
+        outbox.forget_delivered(&alert.id).await?;
+        delivered.push(alert.id);
+    }
+    Ok(delivered)
 }
 
 async fn once<A: AlertSink, L: Ledger>(
