@@ -35,6 +35,42 @@ async fn states(emu: &Emulator, ids: &[&str]) -> Vec<(String, String)> {
     got
 }
 
+/// The killer in enforce mode against a fresh emulator with `workgroup` (created unless it is
+/// `primary`, which exists) and one RUNNING query `id` started 90 minutes ago.
+async fn one_runaway(workgroup: &str, id: &str) -> (Emulator, AlertTap, Functions) {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    if workgroup != "primary" {
+        aws_sdk_athena::Client::new(&config)
+            .create_work_group()
+            .name(workgroup)
+            .send()
+            .await
+            .unwrap();
+    }
+    emu.seed_queries(vec![query(
+        id,
+        workgroup,
+        "RUNNING",
+        "SELECT * FROM sales.clickstream",
+        Utc::now() - Duration::minutes(90),
+        None,
+        GIB,
+        None,
+    )]);
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("KILLER_MODE", "enforce"),
+        ],
+    );
+    (emu, tap, functions)
+}
+
 #[tokio::test]
 async fn warns_then_stops_runaway_queries_once() {
     let emu = Emulator::start();
@@ -248,29 +284,7 @@ async fn warns_then_stops_runaway_queries_once() {
 
 #[tokio::test]
 async fn dry_run_stops_nothing_and_says_it_would_have() {
-    let emu = Emulator::start();
-    let config = emu.sdk_config().await;
-    let now = Utc::now();
-    emu.seed_queries(vec![query(
-        "q-runaway",
-        "primary",
-        "RUNNING",
-        "SELECT 1",
-        now - Duration::minutes(90),
-        None,
-        GIB,
-        None,
-    )]);
-    let tap = AlertTap::create(&config).await;
-    create_ledger_table(&config).await;
-    let functions = Functions::start(
-        &emu,
-        &[
-            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
-            ("LEDGER_TABLE", LEDGER_TABLE),
-            ("KILLER_MODE", "enforce"),
-        ],
-    );
+    let (emu, tap, functions) = one_runaway("primary", "q-runaway").await;
     // The deployment enforces; the event asks for a dry run.
     let mut event = lakeops_e2e::event("schedule-long-query-killer.json");
     event["detail"] = json!({"dry_run": true});
@@ -294,44 +308,15 @@ async fn dry_run_stops_nothing_and_says_it_would_have() {
 
 #[tokio::test]
 async fn a_runaway_in_a_workgroup_disabled_while_it_runs_is_still_stopped() {
-    let emu = Emulator::start();
-    let config = emu.sdk_config().await;
-    let athena = aws_sdk_athena::Client::new(&config);
-    athena
-        .create_work_group()
-        .name("legacy")
-        .send()
-        .await
-        .unwrap();
-    let now = Utc::now();
-    emu.seed_queries(vec![query(
-        "q-orphan",
-        "legacy",
-        "RUNNING",
-        "SELECT * FROM sales.clickstream",
-        now - Duration::minutes(90),
-        None,
-        GIB,
-        None,
-    )]);
+    let (emu, tap, functions) = one_runaway("legacy", "q-orphan").await;
     // Disabling stops new queries in the workgroup; the running one goes on.
-    athena
+    aws_sdk_athena::Client::new(&emu.sdk_config().await)
         .update_work_group()
         .work_group("legacy")
         .state(aws_sdk_athena::types::WorkGroupState::Disabled)
         .send()
         .await
         .unwrap();
-    let tap = AlertTap::create(&config).await;
-    create_ledger_table(&config).await;
-    let functions = Functions::start(
-        &emu,
-        &[
-            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
-            ("LEDGER_TABLE", LEDGER_TABLE),
-            ("KILLER_MODE", "enforce"),
-        ],
-    );
     let out = functions
         .invoke_file(
             "long-query-killer",
@@ -357,35 +342,7 @@ async fn a_runaway_in_a_workgroup_disabled_while_it_runs_is_still_stopped() {
 /// runaway — and still delivers the kept `QueryStopped` alert, exactly once.
 #[tokio::test]
 async fn a_stop_whose_alert_cannot_be_published_is_reported_by_the_next_run_once() {
-    let emu = Emulator::start();
-    let config = emu.sdk_config().await;
-    let athena = aws_sdk_athena::Client::new(&config);
-    athena
-        .create_work_group()
-        .name("adhoc")
-        .send()
-        .await
-        .unwrap();
-    emu.seed_queries(vec![query(
-        "q-runaway",
-        "adhoc",
-        "RUNNING",
-        "SELECT * FROM sales.clickstream",
-        Utc::now() - Duration::minutes(90),
-        None,
-        GIB,
-        None,
-    )]);
-    let tap = AlertTap::create(&config).await;
-    create_ledger_table(&config).await;
-    let functions = Functions::start(
-        &emu,
-        &[
-            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
-            ("LEDGER_TABLE", LEDGER_TABLE),
-            ("KILLER_MODE", "enforce"),
-        ],
-    );
+    let (emu, tap, functions) = one_runaway("adhoc", "q-runaway").await;
     let schedule = event_file("schedule-long-query-killer.json");
     // Every attempt the SDK makes for the first Publish fails with a 500.
     emu.inject_faults("sns", "Publish", 6, "error");

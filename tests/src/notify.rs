@@ -439,3 +439,25 @@ pub async fn set_up_notifier(
     ];
     (queue, env)
 }
+
+/// The example chat set-up of `make demo` and the cold-start benchmark: four channels (one per
+/// purpose, each platform) on `receiver`, routed by `routes.example.yaml`.
+pub const EXAMPLE_CHANNELS: [(&str, &str); 4] = [
+    ("oncall", "teams"),
+    ("data-quality", "google_chat"),
+    ("finance", "slack"),
+    ("alerts", "slack"),
+];
+
+/// [`set_up_notifier`] with [`EXAMPLE_CHANNELS`] and the shipped `routes.example.yaml`.
+pub async fn set_up_example_notifier(
+    config: &aws_config::SdkConfig,
+    topic_arn: &str,
+    receiver: &WebhookReceiver,
+) -> (NotifierQueue, Vec<(String, String)>) {
+    let routes = std::fs::read_to_string(
+        crate::repo_root().join("functions/alert-notifier/routes.example.yaml"),
+    )
+    .expect("functions/alert-notifier/routes.example.yaml");
+    set_up_notifier(config, topic_arn, &routes, &EXAMPLE_CHANNELS, receiver).await
+}

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use lakeops_e2e::notify::{set_up_notifier, WebhookReceiver};
+use lakeops_e2e::notify::{set_up_example_notifier, WebhookReceiver};
 use lakeops_e2e::{lake, repo_root, Emulator};
 use serde_json::Value;
 
@@ -182,17 +182,8 @@ async fn main() {
     // The notifier posts to a local receiver; each of its runs gets a fresh ledger table, so every
     // first invoke really posts (the same alert ids are never "delivered before").
     let receiver = WebhookReceiver::start();
-    let routes =
-        std::fs::read_to_string(repo_root().join("functions/alert-notifier/routes.example.yaml"))
-            .expect("routes.example.yaml");
-    let channels = [
-        ("oncall", "teams"),
-        ("data-quality", "google_chat"),
-        ("finance", "slack"),
-        ("alerts", "slack"),
-    ];
     let (_queue, notifier_env) =
-        set_up_notifier(&config, &lake.tap.topic_arn, &routes, &channels, &receiver).await;
+        set_up_example_notifier(&config, &lake.tap.topic_arn, &receiver).await;
     env.extend(notifier_env);
     let mut ledgers = Vec::new();
     for run in 0..RUNS {

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use chrono::Utc;
-use lakeops_e2e::notify::{set_up_notifier, WebhookReceiver};
+use lakeops_e2e::notify::{set_up_example_notifier, WebhookReceiver, EXAMPLE_CHANNELS};
 use lakeops_e2e::{event_file, lake, repo_root, Emulator, Functions};
 use serde_json::Value;
 
@@ -63,20 +63,11 @@ async fn main() {
 
     // Chat: the example routes, four channels on a local receiver.
     let receiver = WebhookReceiver::start();
-    let routes =
-        std::fs::read_to_string(repo_root().join("functions/alert-notifier/routes.example.yaml"))
-            .expect("routes.example.yaml");
-    let channels = [
-        ("oncall", "teams"),
-        ("data-quality", "google_chat"),
-        ("finance", "slack"),
-        ("alerts", "slack"),
-    ];
     let (notifier_queue, notifier_env) =
-        set_up_notifier(&config, &lake.tap.topic_arn, &routes, &channels, &receiver).await;
+        set_up_example_notifier(&config, &lake.tap.topic_arn, &receiver).await;
     println!(
         "chat: channels {:?} on a local webhook receiver (127.0.0.1:{}), routes functions/alert-notifier/routes.example.yaml",
-        channels.map(|(n, p)| format!("{n} ({p})")),
+        EXAMPLE_CHANNELS.map(|(n, p)| format!("{n} ({p})")),
         receiver.port
     );
 
