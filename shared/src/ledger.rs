@@ -6,9 +6,14 @@
 //! a conditional put (`attribute_not_exists`), makes "send once" exact: the first claim wins,
 //! every later claim for the key is refused. Items expire through DynamoDB TTL (`expires_at`).
 //!
-//! If sending fails after a claim, the claim is released so the retry sends it.
+//! If sending fails after a claim, the claim is released so the retry sends it. A claim made to
+//! send an alert ([`Ledger::claim_to_send`]) is a *lease* until the send is confirmed: if the
+//! function dies between claim and publish (or cannot give the claim back), another run may claim
+//! the key again once the lease has run out ([`send_lease`], 10 minutes), so the alert is late,
+//! not lost. At least once: if the confirmation after a publish fails, the alert is sent again
+//! after the lease, with the same id.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -20,6 +25,12 @@ use crate::error::LakeopsError;
 pub const KEY_ATTRIBUTE: &str = "pk";
 /// TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// A claim to send: `sending` until confirmed `sent`.
+const STATE_ATTRIBUTE: &str = "state";
+const SENDING: &str = "sending";
+const SENT: &str = "sent";
+/// Until when (epoch seconds) an unconfirmed claim to send holds.
+const LEASE_ATTRIBUTE: &str = "lease_until";
 
 #[allow(async_fn_in_trait)]
 pub trait Ledger {
@@ -36,6 +47,30 @@ pub trait Ledger {
     /// where a crash between the two must repeat the action rather than lose it: check, act,
     /// then [`Ledger::claim`].
     async fn is_claimed(&self, key: &str) -> Result<bool, LakeopsError>;
+    /// Claims `key` to send something: `true` if the key is new, or was claimed to send before
+    /// and never confirmed within its lease (that sender died); `false` if it was sent.
+    async fn claim_to_send(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        keep_for: Duration,
+        lease: Duration,
+    ) -> Result<bool, LakeopsError>;
+    /// Confirms a [`Ledger::claim_to_send`]: it was sent; the key is never claimed again.
+    async fn confirm_sent(&self, key: &str) -> Result<(), LakeopsError>;
+}
+
+/// How long a claim to send waits for its confirmation before another run may send in its place
+/// (`LAKEOPS_SEND_LEASE_SECONDS`, default 600: longer than any publish with the SDK's retries).
+pub fn send_lease() -> Duration {
+    static LEASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    Duration::seconds(*LEASE.get_or_init(|| {
+        std::env::var("LAKEOPS_SEND_LEASE_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(600)
+    }))
 }
 
 /// Publishes `alert` unless `key` was already claimed; `Ok(true)` when it was sent now. If
@@ -48,14 +83,21 @@ pub async fn send_once<L: Ledger, A: crate::alert::AlertSink>(
     now: DateTime<Utc>,
     keep_for: Duration,
 ) -> Result<bool, LakeopsError> {
-    if !ledger.claim(key, now, keep_for).await? {
+    if !ledger
+        .claim_to_send(key, now, keep_for, send_lease())
+        .await?
+    {
         return Ok(false);
     }
     if let Err(e) = alerts.publish(alert).await {
         if let Err(release) = ledger.release(key).await {
-            tracing::error!(key, error = %release, "could not release ledger claim");
+            // The lease runs out and a later run sends it.
+            tracing::error!(key, error = %release, "could not release ledger claim; the alert is retried after its lease");
         }
         return Err(e);
+    }
+    if let Err(e) = ledger.confirm_sent(key).await {
+        tracing::error!(key, error = %e, "sent but not confirmed: may be sent again (same id) after its lease");
     }
     Ok(true)
 }
@@ -143,6 +185,67 @@ impl Ledger for DynamoLedger {
         }
     }
 
+    async fn claim_to_send(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        keep_for: Duration,
+        lease: Duration,
+    ) -> Result<bool, LakeopsError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, AttributeValue::S(key.to_string()))
+            .item("claimed_at", AttributeValue::S(now.to_rfc3339()))
+            .item(STATE_ATTRIBUTE, AttributeValue::S(SENDING.into()))
+            .item(
+                LEASE_ATTRIBUTE,
+                AttributeValue::N((now + lease).timestamp().to_string()),
+            )
+            .item(
+                TTL_ATTRIBUTE,
+                AttributeValue::N((now + keep_for).timestamp().to_string()),
+            )
+            // New, or a send that was never confirmed and whose lease has run out. Keys claimed
+            // with `claim` (no state) count as sent.
+            .condition_expression(
+                "attribute_not_exists(#pk) OR (#state = :sending AND #lease < :now)",
+            )
+            .expression_attribute_names("#pk", KEY_ATTRIBUTE)
+            .expression_attribute_names("#state", STATE_ATTRIBUTE)
+            .expression_attribute_names("#lease", LEASE_ATTRIBUTE)
+            .expression_attribute_values(":sending", AttributeValue::S(SENDING.into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(LakeopsError::aws("dynamodb:PutItem", e)),
+        }
+    }
+
+    async fn confirm_sent(&self, key: &str) -> Result<(), LakeopsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, AttributeValue::S(key.to_string()))
+            .update_expression("SET #state = :sent REMOVE #lease")
+            .expression_attribute_names("#state", STATE_ATTRIBUTE)
+            .expression_attribute_names("#lease", LEASE_ATTRIBUTE)
+            .expression_attribute_values(":sent", AttributeValue::S(SENT.into()))
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:UpdateItem", e))?;
+        Ok(())
+    }
+
     async fn is_claimed(&self, key: &str) -> Result<bool, LakeopsError> {
         let out = self
             .client
@@ -173,7 +276,8 @@ impl Ledger for DynamoLedger {
 /// The ledger in memory: for tests of handler logic.
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
-    keys: Mutex<HashSet<String>>,
+    /// key → the lease end while a claim to send is unconfirmed, `None` once claimed for good.
+    keys: Mutex<HashMap<String, Option<DateTime<Utc>>>>,
 }
 
 impl Ledger for MemoryLedger {
@@ -183,11 +287,12 @@ impl Ledger for MemoryLedger {
         _now: DateTime<Utc>,
         _keep_for: Duration,
     ) -> Result<bool, LakeopsError> {
-        Ok(self
-            .keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string()))
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.contains_key(key) {
+            return Ok(false);
+        }
+        keys.insert(key.to_string(), None);
+        Ok(true)
     }
 
     async fn release(&self, key: &str) -> Result<(), LakeopsError> {
@@ -203,7 +308,34 @@ impl Ledger for MemoryLedger {
             .keys
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(key))
+            .contains_key(key))
+    }
+
+    async fn claim_to_send(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        _keep_for: Duration,
+        lease: Duration,
+    ) -> Result<bool, LakeopsError> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let free = match keys.get(key) {
+            None => true,
+            Some(Some(lease_end)) => *lease_end < now,
+            Some(None) => false,
+        };
+        if free {
+            keys.insert(key.to_string(), Some(now + lease));
+        }
+        Ok(free)
+    }
+
+    async fn confirm_sent(&self, key: &str) -> Result<(), LakeopsError> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), None);
+        Ok(())
     }
 }
 
@@ -234,6 +366,82 @@ mod tests {
             .claim("warn#q1", now, Duration::days(2))
             .await
             .unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_send_that_died_before_its_confirmation_is_sent_again_after_its_lease() {
+        use crate::alert::{Alert, RecordingSink, Severity};
+        let ledger = MemoryLedger::default();
+        let t0 = Utc::now();
+        let lease = Duration::minutes(10);
+        // A sender claimed, then died (no publish, no release, no confirmation).
+        assert!(ledger
+            .claim_to_send("warn#q1", t0, Duration::days(2), lease)
+            .await
+            .unwrap());
+        // Within the lease nobody else sends it; after it, the next run does.
+        assert!(!ledger
+            .claim_to_send(
+                "warn#q1",
+                t0 + Duration::minutes(9),
+                Duration::days(2),
+                lease
+            )
+            .await
+            .unwrap());
+        let sink = RecordingSink::default();
+        let alert = Alert::new("K", Severity::Warning, "s", "warn#q1", t0, "t", "s");
+        let later = t0 + Duration::minutes(11);
+        assert!(
+            send_once(&ledger, &sink, "warn#q1", &alert, later, Duration::days(2))
+                .await
+                .unwrap()
+        );
+        // Confirmed: never again, whatever the time.
+        let much_later = t0 + Duration::days(1);
+        assert!(!send_once(
+            &ledger,
+            &sink,
+            "warn#q1",
+            &alert,
+            much_later,
+            Duration::days(2)
+        )
+        .await
+        .unwrap());
+        assert_eq!(sink.alerts.lock().unwrap().len(), 1);
+        // A key claimed for good with `claim` is never taken by a claim to send.
+        ledger.claim("said", t0, Duration::days(1)).await.unwrap();
+        assert!(!ledger
+            .claim_to_send("said", much_later, Duration::days(2), lease)
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_claim_to_send_takes_a_new_key_or_an_expired_unconfirmed_lease_only() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .match_requests(|r| {
+                r.condition_expression()
+                    == Some("attribute_not_exists(#pk) OR (#state = :sending AND #lease < :now)")
+                    && r.item()
+                        .is_some_and(|i| i["state"] == AttributeValue::S("sending".into()))
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let confirm = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|r| r.update_expression() == Some("SET #state = :sent REMOVE #lease"))
+            .then_output(|| {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemOutput::builder().build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&put, &confirm]);
+        let ledger = DynamoLedger::new(client, "ledger");
+        let now = Utc::now();
+        assert!(ledger
+            .claim_to_send("k", now, Duration::days(1), Duration::minutes(10))
+            .await
+            .unwrap());
+        ledger.confirm_sent("k").await.unwrap();
+        assert_eq!((put.num_calls(), confirm.num_calls()), (1, 1));
     }
 
     #[tokio::test]

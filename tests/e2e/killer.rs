@@ -382,3 +382,73 @@ async fn a_stop_whose_alert_cannot_be_published_is_reported_by_the_next_run_once
     assert_eq!(third["delivered_late"], json!([]));
     assert!(tap.drain().await.is_empty(), "delivered once");
 }
+
+/// The ledger's loss path: a warning claimed, then neither published nor given back (SNS and
+/// DynamoDB both failing every retry, as if the function died between claim and publish). The
+/// claim is a lease: once it runs out the next run sends the warning — once.
+#[tokio::test]
+async fn a_warning_whose_sender_died_after_claiming_it_is_sent_after_the_lease_once() {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    aws_sdk_athena::Client::new(&config)
+        .create_work_group()
+        .name("adhoc")
+        .send()
+        .await
+        .unwrap();
+    emu.seed_queries(vec![query(
+        "q-warn",
+        "adhoc",
+        "RUNNING",
+        "SELECT * FROM sales.clickstream",
+        Utc::now() - Duration::minutes(52),
+        None,
+        GIB,
+        None,
+    )]);
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("KILLER_MODE", "enforce"),
+            ("LAKEOPS_SEND_LEASE_SECONDS", "1"),
+        ],
+    );
+    let schedule = event_file("schedule-long-query-killer.json");
+    emu.inject_faults("sns", "Publish", 6, "error");
+    emu.inject_faults("dynamodb", "DeleteItem", 6, "error");
+    let first = functions.invoke_file("long-query-killer", &schedule);
+    assert!(first.is_err(), "{first:?}");
+    assert!(tap.drain().await.is_empty());
+    let injected: Vec<i64> = emu
+        .injected_faults()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["Injected"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        injected,
+        [6, 6],
+        "the claim was neither used nor given back"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let second = functions
+        .invoke_file("long-query-killer", &schedule)
+        .expect("the run after the lease");
+    assert_eq!(second["warned"], json!(["q-warn"]), "{second}");
+    let alerts = tap.drain().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind(), "LongQueryWarning");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let third = functions
+        .invoke_file("long-query-killer", &schedule)
+        .expect("a later run");
+    assert_eq!(third["warned"], json!([]));
+    assert!(tap.drain().await.is_empty(), "confirmed: sent once");
+}
