@@ -16,6 +16,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 
@@ -173,16 +175,7 @@ impl Ledger for DynamoLedger {
             .expression_attribute_names("#pk", KEY_ATTRIBUTE)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(LakeopsError::aws("dynamodb:PutItem", e)),
-        }
+        claimed(result)
     }
 
     async fn claim_to_send(
@@ -219,16 +212,7 @@ impl Ledger for DynamoLedger {
             .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(LakeopsError::aws("dynamodb:PutItem", e)),
-        }
+        claimed(result)
     }
 
     async fn confirm_sent(&self, key: &str) -> Result<(), LakeopsError> {
@@ -270,6 +254,23 @@ impl Ledger for DynamoLedger {
             .await
             .map_err(|e| LakeopsError::aws("dynamodb:DeleteItem", e))?;
         Ok(())
+    }
+}
+
+/// A conditional put's answer as "claimed now?": the condition failing means someone claimed the
+/// key before (`false`); any other failure is an error, never a silent claim.
+fn claimed<O, R: std::fmt::Debug>(
+    result: Result<O, SdkError<PutItemError, R>>,
+) -> Result<bool, LakeopsError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(LakeopsError::aws("dynamodb:PutItem", e)),
     }
 }
 

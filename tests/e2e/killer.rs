@@ -38,6 +38,16 @@ async fn states(emu: &Emulator, ids: &[&str]) -> Vec<(String, String)> {
 /// The killer in enforce mode against a fresh emulator with `workgroup` (created unless it is
 /// `primary`, which exists) and one RUNNING query `id` started 90 minutes ago.
 async fn one_runaway(workgroup: &str, id: &str) -> (Emulator, AlertTap, Functions) {
+    one_running_query(workgroup, id, 90, &[]).await
+}
+
+/// [`one_runaway`] with the query started `minutes_ago` and `env` added to the killer's.
+async fn one_running_query(
+    workgroup: &str,
+    id: &str,
+    minutes_ago: i64,
+    env: &[(&str, &str)],
+) -> (Emulator, AlertTap, Functions) {
     let emu = Emulator::start();
     let config = emu.sdk_config().await;
     if workgroup != "primary" {
@@ -53,21 +63,20 @@ async fn one_runaway(workgroup: &str, id: &str) -> (Emulator, AlertTap, Function
         workgroup,
         "RUNNING",
         "SELECT * FROM sales.clickstream",
-        Utc::now() - Duration::minutes(90),
+        Utc::now() - Duration::minutes(minutes_ago),
         None,
         GIB,
         None,
     )]);
     let tap = AlertTap::create(&config).await;
     create_ledger_table(&config).await;
-    let functions = Functions::start(
-        &emu,
-        &[
-            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
-            ("LEDGER_TABLE", LEDGER_TABLE),
-            ("KILLER_MODE", "enforce"),
-        ],
-    );
+    let mut vars = vec![
+        ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+        ("LEDGER_TABLE", LEDGER_TABLE),
+        ("KILLER_MODE", "enforce"),
+    ];
+    vars.extend_from_slice(env);
+    let functions = Functions::start(&emu, &vars);
     (emu, tap, functions)
 }
 
@@ -388,35 +397,13 @@ async fn a_stop_whose_alert_cannot_be_published_is_reported_by_the_next_run_once
 /// claim is a lease: once it runs out the next run sends the warning — once.
 #[tokio::test]
 async fn a_warning_whose_sender_died_after_claiming_it_is_sent_after_the_lease_once() {
-    let emu = Emulator::start();
-    let config = emu.sdk_config().await;
-    aws_sdk_athena::Client::new(&config)
-        .create_work_group()
-        .name("adhoc")
-        .send()
-        .await
-        .unwrap();
-    emu.seed_queries(vec![query(
-        "q-warn",
+    let (emu, tap, functions) = one_running_query(
         "adhoc",
-        "RUNNING",
-        "SELECT * FROM sales.clickstream",
-        Utc::now() - Duration::minutes(52),
-        None,
-        GIB,
-        None,
-    )]);
-    let tap = AlertTap::create(&config).await;
-    create_ledger_table(&config).await;
-    let functions = Functions::start(
-        &emu,
-        &[
-            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
-            ("LEDGER_TABLE", LEDGER_TABLE),
-            ("KILLER_MODE", "enforce"),
-            ("LAKEOPS_SEND_LEASE_SECONDS", "1"),
-        ],
-    );
+        "q-warn",
+        52,
+        &[("LAKEOPS_SEND_LEASE_SECONDS", "1")],
+    )
+    .await;
     let schedule = event_file("schedule-long-query-killer.json");
     emu.inject_faults("sns", "Publish", 6, "error");
     emu.inject_faults("dynamodb", "DeleteItem", 6, "error");
