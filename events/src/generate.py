@@ -173,7 +173,7 @@ def sns_envelope(n, subject, message, timestamp):
     }
 
 
-def sqs_record(n, body):
+def sqs_record(n, body, queue="lakeops-alert-notifier"):
     return {
         "messageId": f"0e6f6a4c-1c5e-4d0e-9d3a-00000000000{n}",
         "receiptHandle": f"AQEB-example-{n}",
@@ -183,7 +183,7 @@ def sqs_record(n, body):
         "messageAttributes": {},
         "md5OfBody": "",
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lakeops-alert-notifier",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
         "awsRegion": "us-east-1",
     }
 
@@ -197,4 +197,34 @@ write("sqs-alert-notifier.json", {"Records": [
                                json.dumps(expensive, separators=(",", ":")), "2026-11-23T09:00:01.000Z")),
     sqs_record(2, sns_envelope(2, 'ALARM: "lakeops-long-query-killer-errors" in US East (N. Virginia)',
                                json.dumps(alarm, separators=(",", ":")), "2026-11-24T02:55:01.000Z")),
+]})
+
+
+# query-cost-watcher's feed of the query index: the state-change events of one query as the
+# EventBridge rule delivers them to lakeops-query-events — out of order (the end first) and one
+# of them twice, as EventBridge may (best effort, at least once). The query is the one of
+# athena-query-state-change.json; the shape is AWS's documented "Athena Query State Change".
+with open(os.path.join(OUT, "athena-query-state-change.json")) as f:
+    succeeded = json.load(f)
+
+
+def state_event(state, previous, sequence, time):
+    e = json.loads(json.dumps(succeeded))
+    e["id"] = e["id"][:-1] + str(sequence)
+    e["time"] = time
+    e["detail"]["currentState"] = state
+    e["detail"]["sequenceNumber"] = str(sequence)
+    if previous:
+        e["detail"]["previousState"] = previous
+    else:
+        del e["detail"]["previousState"]
+    return e
+
+
+QUEUE = "lakeops-query-events"
+write("sqs-query-events.json", {"Records": [
+    sqs_record(1, succeeded, QUEUE),
+    sqs_record(2, state_event("RUNNING", "QUEUED", 2, "2026-11-23T08:54:01Z"), QUEUE),
+    sqs_record(3, state_event("QUEUED", None, 1, "2026-11-23T08:54:00Z"), QUEUE),
+    sqs_record(4, succeeded, QUEUE),
 ]})

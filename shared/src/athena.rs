@@ -365,6 +365,30 @@ impl AthenaHistory {
         Ok((result, calls))
     }
 
+    /// One page of `workgroup`'s query ids (newest first, in practice) and the token of the
+    /// next page; paced like every List call.
+    pub async fn list_query_page(
+        &self,
+        workgroup: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), LakeopsError> {
+        self.list_pacer.wait().await;
+        let page = self
+            .client
+            .list_query_executions()
+            .work_group(workgroup)
+            .max_results(LIST_PAGE_SIZE)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("athena:ListQueryExecutions", e))?;
+        let next = page
+            .next_token()
+            .filter(|t| !t.is_empty() && Some(*t) != token.as_deref())
+            .map(str::to_string);
+        Ok((page.query_execution_ids().to_vec(), next))
+    }
+
     /// Queries of `workgroup` submitted at or after `horizon`. Pages until a page holds only
     /// queries submitted before the horizon (or the history ends).
     pub async fn recent_queries(
@@ -375,18 +399,8 @@ impl AthenaHistory {
         let mut found = RecentQueries::default();
         let mut token: Option<String> = None;
         loop {
-            self.list_pacer.wait().await;
             found.list_calls += 1;
-            let page = self
-                .client
-                .list_query_executions()
-                .work_group(workgroup)
-                .max_results(LIST_PAGE_SIZE)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| LakeopsError::aws("athena:ListQueryExecutions", e))?;
-            let ids = page.query_execution_ids().to_vec();
+            let (ids, next) = self.list_query_page(workgroup, token).await?;
             if !ids.is_empty() {
                 let (details, calls) = self.batch_get(&ids).await?;
                 found.batch_get_calls += calls;
@@ -407,11 +421,9 @@ impl AthenaHistory {
                     break;
                 }
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() && Some(t) != token.as_deref() => {
-                    token = Some(t.to_string())
-                }
-                _ => break,
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         Ok(found)

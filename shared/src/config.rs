@@ -269,6 +269,8 @@ pub struct AthenaWatchSettings {
     pub price: crate::pricing::PriceList,
     /// `LEDGER_TABLE`: DynamoDB table of the alert ledger.
     pub ledger_table: String,
+    /// `QUERY_INDEX_TABLE`: DynamoDB table of the query index ([`crate::query_index`]).
+    pub index_table: String,
 }
 
 impl AthenaWatchSettings {
@@ -290,6 +292,7 @@ impl AthenaWatchSettings {
                 usd_per_tb: usd_per_tb.0,
             },
             ledger_table: r.required("LEDGER_TABLE"),
+            index_table: r.required("QUERY_INDEX_TABLE"),
         }
     }
 }

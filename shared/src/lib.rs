@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod outbox;
 pub mod pricing;
+pub mod query_index;
 pub mod schedule;
 pub mod sql;
 pub mod stats;

@@ -4,12 +4,14 @@ use crate::alert::SnsAlertPublisher;
 use crate::athena::AthenaHistory;
 use crate::config::{AthenaWatchSettings, CommonConfig};
 use crate::ledger::DynamoLedger;
+use crate::query_index::QueryIndex;
 
-/// Athena history reader, alert publisher and alert ledger, all from one SDK config.
+/// Athena history reader, alert publisher, alert ledger and query index, from one SDK config.
 pub struct AthenaWatchClients {
     pub history: AthenaHistory,
     pub alerts: SnsAlertPublisher,
     pub ledger: DynamoLedger,
+    pub index: QueryIndex,
     /// For the outbox ([`crate::outbox::Outbox`]), in the ledger table.
     pub dynamodb: aws_sdk_dynamodb::Client,
 }
@@ -28,6 +30,7 @@ impl AthenaWatchClients {
                 common.dry_run,
             ),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.ledger_table),
+            index: QueryIndex::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.index_table),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         }
     }

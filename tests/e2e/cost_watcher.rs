@@ -150,10 +150,23 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         "[lakeops] CRITICAL: Athena query cost $20.00 in workgroup analytics"
     );
 
-    // The sweep: the other expensive queries of the window, not the one already alerted.
+    // The sweep: first reconciliation indexes every query whose event never came (here: all but
+    // the one above) and alerts the expensive ones — q-after too, which finished after the
+    // window; then the window finds its expensive queries already alerted. Never twice.
     let event = event_file("schedule-query-cost-watcher.json");
     let sweep = functions.invoke_file("query-cost-watcher", &event).unwrap();
     assert_eq!(sweep["window_start"], "2026-11-23T08:55:00Z");
+    let indexed = sweep["reconcile"]["indexed"].as_array().unwrap();
+    // One page per workgroup: the seeded day is older than MAX_QUERY_MINUTES by the real clock,
+    // so each pass stops after its first page (4 List calls: primary, etl, analytics, adhoc).
+    assert_eq!(sweep["reconcile"]["list_calls"], 4);
+    assert!(indexed.len() > 100, "{}", indexed.len());
+    assert!(
+        !indexed
+            .iter()
+            .any(|id| id == "5f0a8c1e-7b2d-4e9f-a3c6-1d8e2b4f6a90"),
+        "{indexed:?}"
+    );
     let mut alerted: Vec<&str> = sweep["alerted"]
         .as_array()
         .unwrap()
@@ -161,7 +174,7 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         .filter_map(|v| v.as_str()?.strip_prefix("query-cost-watcher/expensive/"))
         .collect();
     alerted.sort();
-    assert_eq!(alerted, ["q-cutoff", "q-expensive", "q-late"]);
+    assert_eq!(alerted, ["q-after", "q-cutoff", "q-expensive", "q-late"]);
     let delivered = tap.drain().await;
     let mut ids: Vec<String> = delivered
         .iter()
@@ -173,7 +186,7 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         })
         .collect();
     ids.sort();
-    assert_eq!(ids, ["q-cutoff", "q-expensive", "q-late"]);
+    assert_eq!(ids, ["q-after", "q-cutoff", "q-expensive", "q-late"]);
     let cutoff = delivered
         .iter()
         .find(|a| a.body["details"]["query_execution_id"] == "q-cutoff")

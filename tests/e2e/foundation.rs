@@ -137,6 +137,7 @@ fn start_up_with_bad_configuration_names_every_bad_variable() {
         "DRY_RUN: \"perhaps\" is not a boolean",
         "METRICS_NAMESPACE",
         "LEDGER_TABLE: required but not set",
+        "QUERY_INDEX_TABLE: required but not set",
     ] {
         assert!(
             stderr.contains(variable),
@@ -144,7 +145,7 @@ fn start_up_with_bad_configuration_names_every_bad_variable() {
         );
     }
     assert!(
-        stderr.contains("invalid configuration (4 problems)"),
+        stderr.contains("invalid configuration (5 problems)"),
         "{stderr}"
     );
 }
@@ -155,6 +156,7 @@ async fn every_function_answers_an_invoke_under_cargo_lambda_watch() {
     let config = emu.sdk_config().await;
     let tap = AlertTap::create(&config).await;
     lakeops_e2e::create_ledger_table(&config).await;
+    lakeops_e2e::index::create_index_table(&config).await;
     let functions = Functions::start(
         &emu,
         &[

@@ -2,6 +2,7 @@
 //! events/schedule-long-query-killer.json, the queries' states and the alerts in the SQS tap.
 
 use chrono::{Duration, Utc};
+use lakeops_e2e::index::{create_index_table, EventFeed};
 use lakeops_e2e::lake::query;
 use lakeops_e2e::{create_ledger_table, event_file, AlertTap, Emulator, Functions, LEDGER_TABLE};
 use serde_json::json;
@@ -58,7 +59,7 @@ async fn one_running_query(
             .await
             .unwrap();
     }
-    emu.seed_queries(vec![query(
+    let seeded = vec![query(
         id,
         workgroup,
         "RUNNING",
@@ -67,9 +68,12 @@ async fn one_running_query(
         None,
         GIB,
         None,
-    )]);
+    )];
+    emu.seed_queries(seeded.clone());
     let tap = AlertTap::create(&config).await;
     create_ledger_table(&config).await;
+    create_index_table(&config).await;
+    let feed = EventFeed::create(&config).await;
     let mut vars = vec![
         ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
         ("LEDGER_TABLE", LEDGER_TABLE),
@@ -77,6 +81,7 @@ async fn one_running_query(
     ];
     vars.extend_from_slice(env);
     let functions = Functions::start(&emu, &vars);
+    feed.announce(&functions, &seeded).await;
     (emu, tap, functions)
 }
 
@@ -91,7 +96,7 @@ async fn warns_then_stops_runaway_queries_once() {
     let now = Utc::now();
     let m = Duration::minutes;
     let sel = "SELECT customer_id, count(*) FROM sales.clickstream WHERE note = 'card 4111111111111111' GROUP BY 1";
-    emu.seed_queries(vec![
+    let seeded = vec![
         query(
             "q-ok",
             "adhoc",
@@ -172,9 +177,12 @@ async fn warns_then_stops_runaway_queries_once() {
             GIB,
             None,
         ),
-    ]);
+    ];
+    emu.seed_queries(seeded.clone());
     let tap = AlertTap::create(&config).await;
     create_ledger_table(&config).await;
+    create_index_table(&config).await;
+    let feed = EventFeed::create(&config).await;
     let functions = Functions::start(
         &emu,
         &[
@@ -184,6 +192,8 @@ async fn warns_then_stops_runaway_queries_once() {
             ("EXEMPT_WORKGROUPS", "ml"),
         ],
     );
+    // The cost watcher indexes the queries from their state-change events.
+    feed.announce(&functions, &seeded).await;
     let event = event_file("schedule-long-query-killer.json");
     let answer = functions.invoke_file("long-query-killer", &event).unwrap();
     assert_eq!(answer["mode"], "enforce");
@@ -288,7 +298,10 @@ async fn warns_then_stops_runaway_queries_once() {
     assert_eq!(again["stopped"], json!([]));
     assert_eq!(again["warned"], json!([]));
     assert!(tap.drain().await.is_empty());
-    assert_eq!(emu.athena_call_counts()["StopQueryExecution"], 2);
+    let calls = emu.athena_call_counts();
+    assert_eq!(calls["StopQueryExecution"], 2);
+    // The running queries came from the index: nobody paged the history.
+    assert_eq!(calls.get("ListQueryExecutions"), None, "{calls}");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 mod cost_watcher;
 mod foundation;
+mod index;
 mod killer;
 mod notifier;
 mod reconciler;

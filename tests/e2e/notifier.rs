@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use lakeops::alert::{Alert, AlertSink, Severity, SnsAlertPublisher};
-use lakeops_e2e::notify::{set_up_notifier, NotifierQueue, Reply, WebhookReceiver};
+use lakeops_e2e::notify::{set_up_notifier, Reply, WebhookReceiver};
+use lakeops_e2e::queue::MappedQueue;
 use lakeops_e2e::*;
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ struct Setup {
     _emu: Emulator,
     config: aws_config::SdkConfig,
     topic_arn: String,
-    queue: NotifierQueue,
+    queue: MappedQueue,
     receiver: WebhookReceiver,
     functions: Functions,
 }

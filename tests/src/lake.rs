@@ -183,6 +183,7 @@ pub async fn seed(
 
     let tap = AlertTap::create(config).await;
     crate::create_ledger_table(config).await;
+    crate::index::create_index_table(config).await;
     SeededLake {
         tap,
         queries: count,

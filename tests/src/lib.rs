@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod index;
 pub mod lake;
 pub mod notify;
+pub mod queue;
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -372,7 +374,8 @@ pub async fn create_table_with_key(config: &aws_config::SdkConfig, table: &str, 
         .unwrap_or_else(|e| panic!("create table {table}: {e}"));
 }
 
-/// What every Athena-watching test needs: the workgroups, the alert tap and the ledger table.
+/// What every Athena-watching test needs: the workgroups, the alert tap, the ledger table and
+/// the query index table.
 pub async fn athena_watch_setup(
     emu: &Emulator,
     workgroups: &[&str],
@@ -389,6 +392,7 @@ pub async fn athena_watch_setup(
     }
     let tap = AlertTap::create(&config).await;
     create_ledger_table(&config).await;
+    index::create_index_table(&config).await;
     (config, tap)
 }
 
@@ -477,6 +481,8 @@ impl Functions {
             "RUST_LOG".into(),
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         ));
+        // Every function that reads the index finds it where the template puts it.
+        vars.push(("QUERY_INDEX_TABLE".into(), index::INDEX_TABLE.into()));
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         // An env file, not `--env-var`: cargo-lambda splits `--env-var` values at commas, which
         // would cut `etl=100,adhoc=20` settings in two.

@@ -1,7 +1,6 @@
 //! What the alert-notifier's end-to-end tests need besides the emulator: a local webhook
-//! receiver standing in for Teams, Google Chat and Slack, and the SQS event source mapping that
-//! Lambda runs in AWS (moto stores queues and redrives to a DLQ, but does not invoke functions
-//! from a queue).
+//! receiver standing in for Teams, Google Chat and Slack, and the notifier's queue
+//! ([`MappedQueue`]).
 //!
 //! The receiver is a plain HTTP/1.1 server on 127.0.0.1: it records every request (path, JSON
 //! body, time) and answers each path from a script (`429` with `Retry-After`, `500`, `400`, …),
@@ -16,7 +15,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::{Functions, ACCOUNT, REGION};
+use crate::queue::MappedQueue;
 
 /// One answer of the receiver.
 #[derive(Debug, Clone)]
@@ -211,173 +210,6 @@ fn serve(conn: TcpStream, script: &Mutex<Script>) {
     let _ = w.flush();
 }
 
-/// The queue with its dead-letter queue (redrive after `max_receive_count` receives), subscribed
-/// to the topic, as the SAM template makes them.
-pub struct NotifierQueue {
-    pub url: String,
-    pub arn: String,
-    pub dlq_url: String,
-    sqs: aws_sdk_sqs::Client,
-}
-
-impl NotifierQueue {
-    pub async fn create(
-        config: &aws_config::SdkConfig,
-        topic_arn: &str,
-        max_receive_count: u32,
-    ) -> Self {
-        let sqs = aws_sdk_sqs::Client::new(config);
-        let dlq_url = sqs
-            .create_queue()
-            .queue_name("lakeops-alert-notifier-dlq")
-            .send()
-            .await
-            .expect("create DLQ")
-            .queue_url
-            .expect("url");
-        let dlq_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:lakeops-alert-notifier-dlq");
-        let url = sqs
-            .create_queue()
-            .queue_name("lakeops-alert-notifier")
-            .attributes(
-                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-                json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
-                    .to_string(),
-            )
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("url");
-        let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:lakeops-alert-notifier");
-        aws_sdk_sns::Client::new(config)
-            .subscribe()
-            .topic_arn(topic_arn)
-            .protocol("sqs")
-            .endpoint(&arn)
-            .send()
-            .await
-            .expect("subscribe the notifier queue");
-        Self {
-            url,
-            arn,
-            dlq_url,
-            sqs,
-        }
-    }
-
-    /// What Lambda's event source mapping does, until the queue is empty: receive up to 10,
-    /// invoke the function with the SQS event, delete what it did not report as failed, and
-    /// make the failed ones visible again at once (the visibility timeout, shortened). Returns
-    /// the number of invocations.
-    pub async fn run_mapping(&self, functions: &Functions, function: &str) -> usize {
-        for invocations in 0..50 {
-            let got = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.url)
-                .max_number_of_messages(10)
-                .visibility_timeout(120)
-                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-                .send()
-                .await
-                .expect("receive");
-            let messages = got.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return invocations;
-            }
-            let records: Vec<Value> = messages
-                .iter()
-                .map(|m| {
-                    let attributes: serde_json::Map<String, Value> = m
-                        .attributes()
-                        .map(|a| {
-                            a.iter()
-                                .map(|(k, v)| (k.as_str().to_string(), Value::String(v.clone())))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    json!({
-                        "messageId": m.message_id(),
-                        "receiptHandle": m.receipt_handle(),
-                        "body": m.body(),
-                        "attributes": attributes,
-                        "messageAttributes": {},
-                        "md5OfBody": m.md5_of_body(),
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": self.arn,
-                        "awsRegion": REGION,
-                    })
-                })
-                .collect();
-            let answer = functions
-                .invoke(function, &json!({ "Records": records }))
-                .unwrap_or_else(|e| panic!("{function} failed a whole batch: {e}"));
-            let failed: Vec<String> = answer["batchItemFailures"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string))
-                .collect();
-            for m in &messages {
-                let handle = m.receipt_handle().unwrap_or_default();
-                if failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
-                    self.sqs
-                        .change_message_visibility()
-                        .queue_url(&self.url)
-                        .receipt_handle(handle)
-                        .visibility_timeout(0)
-                        .send()
-                        .await
-                        .expect("change visibility");
-                } else {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .expect("delete");
-                }
-            }
-        }
-        panic!("the notifier queue did not empty in 50 batches");
-    }
-
-    /// Messages in the DLQ: (body, message attributes).
-    pub async fn dead_letters(&self) -> Vec<(Value, HashMap<String, String>)> {
-        let got = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.dlq_url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .expect("receive DLQ");
-        got.messages
-            .unwrap_or_default()
-            .iter()
-            .map(|m| {
-                let attrs = m
-                    .message_attributes()
-                    .map(|a| {
-                        a.iter()
-                            .map(|(k, v)| {
-                                (k.clone(), v.string_value().unwrap_or_default().to_string())
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (
-                    serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null),
-                    attrs,
-                )
-            })
-            .collect()
-    }
-}
-
 /// The channels secret in the emulator's Secrets Manager.
 pub async fn create_channels_secret(config: &aws_config::SdkConfig, name: &str, channels: &Value) {
     aws_sdk_secretsmanager::Client::new(config)
@@ -402,8 +234,9 @@ pub async fn set_up_notifier(
     routes: &str,
     channels: &[(&str, &str)],
     receiver: &WebhookReceiver,
-) -> (NotifierQueue, Vec<(String, String)>) {
-    let queue = NotifierQueue::create(config, topic_arn, 3).await;
+) -> (MappedQueue, Vec<(String, String)>) {
+    let queue = MappedQueue::create(config, "lakeops-alert-notifier", 3).await;
+    queue.subscribe_to(config, topic_arn).await;
     let secret: serde_json::Map<String, Value> = channels
         .iter()
         .map(|(name, platform)| {
@@ -454,7 +287,7 @@ pub async fn set_up_example_notifier(
     config: &aws_config::SdkConfig,
     topic_arn: &str,
     receiver: &WebhookReceiver,
-) -> (NotifierQueue, Vec<(String, String)>) {
+) -> (MappedQueue, Vec<(String, String)>) {
     let routes = std::fs::read_to_string(
         crate::repo_root().join("functions/alert-notifier/routes.example.yaml"),
     )

@@ -1,7 +1,10 @@
 //! long-query-killer: warns about, then stops, Athena queries that run (or queue) too long.
 //!
-//! Each scheduled run lists the QUEUED and RUNNING queries of every watched workgroup (history
-//! paged back `LOOKBACK_MINUTES`, stopping by time), decides per query with [`policy::decide`],
+//! Each scheduled run takes the QUEUED and RUNNING queries from the query index (the sparse
+//! in-flight index the cost watcher keeps from Athena's state-change events and its
+//! reconciliation: see [`lakeops::query_index`]), reads their live state with
+//! `BatchGetQueryExecution` (50 ids a call; never `ListQueryExecutions`), decides per query with
+//! [`policy::decide`],
 //! sends one warning per query as it nears its limit, and at the limit stops it
 //! (`StopQueryExecution`, then re-reads it to confirm it left RUNNING) — or, in dry-run, says it
 //! would have. "Once per query" is exact across runs and retries through the shared ledger
@@ -18,6 +21,7 @@ use lakeops::config::AthenaWatchSettings;
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::outbox::Outbox;
 use lakeops::pricing::{format_usd, human_bytes};
+use lakeops::query_index::{InFlight, QueryIndex};
 use lakeops::schedule::ScheduledRun;
 use lakeops::wiring::AthenaWatchClients;
 use lakeops::{
@@ -56,12 +60,9 @@ pub struct KillerConfig {
     /// `KILLER_MODE`: `enforce` or `dry-run` (default `dry-run`: stopping is opted into).
     pub mode: Mode,
     pub policy: Policy,
-    /// `WORKGROUPS`: watched workgroups; empty = every enabled workgroup.
+    /// `WORKGROUPS`: watched workgroups; empty = every workgroup.
     pub workgroups: Vec<String>,
-    /// `LOOKBACK_MINUTES` (default 600): how far back history is paged. A query can only be
-    /// running if it was submitted within Athena's longest timeout (DDL: 600 minutes).
-    pub lookback: Duration,
-    /// Athena pace, price and alert ledger.
+    /// Athena pace, price, alert ledger and query index.
     pub athena: AthenaWatchSettings,
 }
 
@@ -84,20 +85,11 @@ impl KillerConfig {
             }
         };
         let policy = Policy::read(r);
-        let lookback_minutes: u32 = r.parse_or("LOOKBACK_MINUTES", 600);
-        let lookback = Duration::minutes(lookback_minutes as i64);
-        if lookback < policy.limit {
-            r.problem(
-                "LOOKBACK_MINUTES",
-                "must be at least LIMIT_MINUTES, or runaway queries are never seen",
-            );
-        }
         Self {
             common,
             mode,
             policy,
             workgroups: r.list("WORKGROUPS"),
-            lookback,
             athena: AthenaWatchSettings::read(r),
         }
     }
@@ -108,6 +100,7 @@ pub struct Deps {
     pub history: AthenaHistory,
     pub alerts: SnsAlertPublisher,
     pub ledger: DynamoLedger,
+    pub index: QueryIndex,
     /// `QueryStopped` alerts are kept here before the stop (see [`lakeops::outbox`]).
     pub outbox: Outbox,
 }
@@ -123,6 +116,7 @@ impl Deps {
             history: clients.history,
             alerts: clients.alerts,
             ledger: clients.ledger,
+            index: clients.index,
             config,
         })
     }
@@ -142,6 +136,10 @@ pub struct RunSummary {
     pub unprocessed_ids: usize,
     /// `QueryStopped` alerts an earlier run could not publish, delivered by this one.
     pub delivered_late: Vec<String>,
+    /// Athena calls of this run (never `ListQueryExecutions`).
+    pub batch_get_calls: u32,
+    /// DynamoDB calls to the query index.
+    pub index_calls: lakeops::query_index::IndexCalls,
 }
 
 pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, LakeopsError> {
@@ -154,6 +152,7 @@ pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, Lak
     let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
     let result = sweep(
         &deps.history,
+        &deps.index,
         &deps.alerts,
         &deps.ledger,
         &deps.outbox,
@@ -164,7 +163,8 @@ pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, Lak
     )
     .await;
     metrics.flush();
-    let summary = result?;
+    let mut summary = result?;
+    summary.index_calls = deps.index.calls();
     tracing::info!(summary = %json!(summary), "run finished");
     if !summary.failures.is_empty() {
         // Everything else was done; failing the invocation makes Lambda retry, and the ledger
@@ -174,10 +174,11 @@ pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, Lak
     Ok(json!(summary))
 }
 
-/// One pass over the watched workgroups.
+/// One pass over the in-flight queries of the watched workgroups.
 #[allow(clippy::too_many_arguments)]
 pub async fn sweep<A: AlertSink, L: Ledger>(
     history: &AthenaHistory,
+    index: &QueryIndex,
     alerts: &A,
     ledger: &L,
     outbox: &Outbox,
@@ -189,29 +190,46 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
     // First what an earlier run stopped but could not report.
     let delivered_late = deliver_pending(history, alerts, outbox).await?;
     // Disabled workgroups too: disabling a workgroup stops new queries, not the ones running in
-    // it, and those still need stopping (one List call per disabled workgroup per run).
+    // it, and those still need stopping. (One ListWorkGroups call, for the per-workgroup metrics.)
     let workgroups = if config.workgroups.is_empty() {
         history.workgroups(false).await?
     } else {
         config.workgroups.clone()
     };
+    let indexed: Vec<InFlight> = index
+        .in_flight()
+        .await?
+        .into_iter()
+        .filter(|q| config.workgroups.is_empty() || config.workgroups.contains(&q.workgroup))
+        .collect();
+    let ids: Vec<String> = indexed.iter().map(|q| q.query_id.clone()).collect();
+    let (live, batch_get_calls) = history.batch_get(&ids).await?;
     let mut summary = RunSummary {
         mode: Some(mode),
         workgroups: workgroups.clone(),
         delivered_late,
+        batch_get_calls,
         ..Default::default()
     };
-    for wg in &workgroups {
-        let recent = history.recent_queries(wg, now - config.lookback).await?;
-        if !recent.unprocessed.is_empty() {
-            tracing::warn!(workgroup = %wg, ids = ?recent.unprocessed, "query ids Athena would not describe; next run retries them");
-            summary.unprocessed_ids += recent.unprocessed.len();
-        }
-        let active: Vec<&QueryExecution> = recent
-            .queries
-            .iter()
-            .filter(|q| matches!(q.state, QueryState::Queued | QueryState::Running))
-            .collect();
+    if !live.unprocessed.is_empty() {
+        tracing::warn!(ids = ?live.unprocessed, "query ids Athena would not describe; next run retries them");
+        summary.unprocessed_ids += live.unprocessed.len();
+    }
+    let mut by_workgroup: std::collections::BTreeMap<&str, Vec<&QueryExecution>> = workgroups
+        .iter()
+        .map(|wg| (wg.as_str(), Vec::new()))
+        .collect();
+    for q in live
+        .executions
+        .iter()
+        .filter(|q| matches!(q.state, QueryState::Queued | QueryState::Running))
+    {
+        by_workgroup
+            .entry(q.workgroup.as_str())
+            .or_default()
+            .push(q);
+    }
+    for (wg, active) in by_workgroup {
         let oldest = active
             .iter()
             .filter_map(|q| q.age(now))
@@ -220,7 +238,7 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
         let (mut warned, mut stopped) = (0, 0);
         for q in &active {
             summary.active_queries += 1;
-            match decide(q, now, &config.policy) {
+            match decide(q, queued_since(q, &indexed, now), now, &config.policy) {
                 KillDecision::Ignore | KillDecision::WithinLimit { .. } => {}
                 KillDecision::Exempt(why) => {
                     tracing::debug!(query = %q.id, why, "exempt");
@@ -282,7 +300,7 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
                 },
             }
         }
-        let dims = [("WorkGroup", wg.as_str())];
+        let dims = [("WorkGroup", wg)];
         metrics.record(&dims, "RunningQueries", active.len() as f64, Unit::Count);
         metrics.record(&dims, "QueriesWarned", warned as f64, Unit::Count);
         metrics.record(&dims, "QueriesStopped", stopped as f64, Unit::Count);
@@ -294,6 +312,27 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
         );
     }
     Ok(summary)
+}
+
+/// When a QUEUED query entered the queue: the index's last state change when the index agrees it
+/// is queued; when the index still says RUNNING (the requeue's event is on its way, or was
+/// dropped), it went back to the queue after that change, so the queue time starts no earlier
+/// than `now` as far as this run can tell — never the time it spent running. (Reconciliation
+/// corrects the index's state within `RECONCILE_STALE_MINUTES`.)
+fn queued_since(
+    q: &QueryExecution,
+    indexed: &[InFlight],
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if q.state != QueryState::Queued {
+        return None;
+    }
+    let known = indexed.iter().find(|i| i.query_id == q.id)?;
+    Some(if known.state == QueryState::Queued {
+        known.since
+    } else {
+        now
+    })
 }
 
 /// Stops a runaway and says so, the alert kept in the outbox first: the stop changes what the
@@ -679,17 +718,16 @@ mod tests {
     }
 
     #[test]
-    fn mode_and_lookback_are_validated() {
+    fn the_mode_and_the_tables_are_validated() {
         let mut r = ConfigReader::from_map([
             ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
             ("KILLER_MODE", "yolo"),
             ("LIMIT_MINUTES", "90"),
-            ("LOOKBACK_MINUTES", "60"),
         ]);
         let c = KillerConfig::read(&mut r);
         assert_eq!(c.mode, Mode::DryRun);
         let err = r.finish().unwrap_err();
         let vars: Vec<_> = err.problems.iter().map(|p| p.variable.as_str()).collect();
-        assert_eq!(vars, ["KILLER_MODE", "LOOKBACK_MINUTES", "LEDGER_TABLE"]);
+        assert_eq!(vars, ["KILLER_MODE", "LEDGER_TABLE", "QUERY_INDEX_TABLE"]);
     }
 }

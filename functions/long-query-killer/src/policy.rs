@@ -10,7 +10,10 @@
 //!    (600 min DDL timeout), and killing a half-done partition repair leaves the catalog worse;
 //! 5. the limit is the workgroup's override (`LIMIT_MINUTES_BY_WORKGROUP`) or `LIMIT_MINUTES`;
 //!    a QUEUED query is also held to `QUEUED_LIMIT_MINUTES` when that is set;
-//! 6. age (from submission) at or past the limit: stop; at or past `WARN_AT_PERCENT` of it: warn.
+//! 6. age at or past the limit: stop; at or past `WARN_AT_PERCENT` of it: warn. A RUNNING query's
+//!    age runs from its submission; a QUEUED query's from when it entered the queue (its last
+//!    state change, from the query index), so a query Athena puts back from RUNNING to QUEUED is
+//!    judged on its time in the queue, not on the time it spent running.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -142,13 +145,24 @@ pub fn marker(sql: &str) -> Option<Option<u32>> {
     }
 }
 
-pub fn decide(q: &QueryExecution, now: DateTime<Utc>, policy: &Policy) -> KillDecision {
+/// `queued_since`: when a QUEUED query entered the queue, if known (else its submission).
+pub fn decide(
+    q: &QueryExecution,
+    queued_since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> KillDecision {
     if !matches!(q.state, QueryState::Queued | QueryState::Running) {
         return KillDecision::Ignore;
     }
-    let Some(age) = q.age(now) else {
+    let since = match q.state {
+        QueryState::Queued => queued_since.or(q.submitted_at),
+        _ => q.submitted_at,
+    };
+    let Some(since) = since else {
         return KillDecision::Ignore;
     };
+    let age = now - since;
     if policy.exempt_workgroups.contains(&q.workgroup) {
         return KillDecision::Exempt("workgroup is on the allowlist (EXEMPT_WORKGROUPS)");
     }
@@ -197,7 +211,7 @@ pub fn decide(q: &QueryExecution, now: DateTime<Utc>, policy: &Policy) -> KillDe
         (limit.duration.num_milliseconds() as f64 * policy.warn_fraction) as i64,
     );
     if age >= warn_after {
-        let stop_at = q.submitted_at.unwrap_or(now) + limit.duration;
+        let stop_at = since + limit.duration;
         return KillDecision::Warn {
             age,
             limit,
@@ -267,12 +281,12 @@ mod tests {
             (600, "stop"),
         ] {
             assert_eq!(
-                kind(&decide(&running(age), now(), &p)),
+                kind(&decide(&running(age), None, now(), &p)),
                 expected,
                 "age {age}"
             );
         }
-        let d = decide(&running(50), now(), &p);
+        let d = decide(&running(50), None, now(), &p);
         assert_eq!(
             d,
             KillDecision::Warn {
@@ -334,10 +348,10 @@ mod tests {
             (Running, 15, "adhoc", "SELECT 1", Dml, "ok"),
         ];
         for (state, age, wg, sql, st, expected) in cases {
-            let d = decide(&q(state, age, wg, sql, st), now(), &p);
+            let d = decide(&q(state, age, wg, sql, st), None, now(), &p);
             assert_eq!(kind(&d), expected, "{state:?} {age} min in {wg}: {sql}");
         }
-        let stop = decide(&q(Queued, 20, "adhoc", "SELECT 1", Dml), now(), &p);
+        let stop = decide(&q(Queued, 20, "adhoc", "SELECT 1", Dml), None, now(), &p);
         assert!(matches!(
             stop,
             KillDecision::Stop {
@@ -365,10 +379,10 @@ mod tests {
                 StatementType::Ddl,
             )
         };
-        assert_eq!(kind(&decide(&ddl(90), now(), &p)), "ok");
-        assert_eq!(kind(&decide(&ddl(100), now(), &p)), "warn");
+        assert_eq!(kind(&decide(&ddl(90), None, now(), &p)), "ok");
+        assert_eq!(kind(&decide(&ddl(100), None, now(), &p)), "warn");
         assert!(matches!(
-            decide(&ddl(121), now(), &p),
+            decide(&ddl(121), None, now(), &p),
             KillDecision::Stop {
                 limit: Limit {
                     kind: LimitKind::Ddl,
@@ -377,6 +391,38 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_requeued_query_is_judged_on_its_time_in_the_queue() {
+        let p = Policy {
+            queued_limit: Some(Duration::minutes(10)),
+            ..Policy::default()
+        };
+        // Submitted 55 min ago, ran, put back in the queue 3 min ago.
+        let requeued = q(
+            QueryState::Queued,
+            55,
+            "adhoc",
+            "SELECT 1",
+            StatementType::Dml,
+        );
+        let back = Some(now() - Duration::minutes(3));
+        assert_eq!(kind(&decide(&requeued, back, now(), &p)), "ok");
+        // 12 minutes in the queue is past the queue-time limit, whatever ran before.
+        let long = Some(now() - Duration::minutes(12));
+        assert_eq!(kind(&decide(&requeued, long, now(), &p)), "stop");
+        // Unknown entry time: from submission, as before.
+        assert_eq!(kind(&decide(&requeued, None, now(), &p)), "stop");
+        // A RUNNING query's age is from its submission, whatever the index says.
+        let running = q(
+            QueryState::Running,
+            55,
+            "adhoc",
+            "SELECT 1",
+            StatementType::Dml,
+        );
+        assert_eq!(kind(&decide(&running, back, now(), &p)), "warn");
     }
 
     #[test]
@@ -392,7 +438,10 @@ mod tests {
     fn a_query_without_submission_time_is_left_alone() {
         let mut r = running(100);
         r.submitted_at = None;
-        assert_eq!(decide(&r, now(), &Policy::default()), KillDecision::Ignore);
+        assert_eq!(
+            decide(&r, None, now(), &Policy::default()),
+            KillDecision::Ignore
+        );
     }
 
     #[test]

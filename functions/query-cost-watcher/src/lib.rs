@@ -18,6 +18,8 @@
 //! is sweep-only and sent once through the same ledger, so a retried sweep sends nothing twice.
 
 pub mod digest;
+pub mod feed;
+pub mod reconcile;
 pub mod spend;
 pub mod storm;
 pub mod window;
@@ -33,6 +35,7 @@ use lakeops::config::AthenaWatchSettings;
 use lakeops::config::NonNegative;
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::pricing::{format_usd, human_bytes, Charge};
+use lakeops::query_index::QueryIndex;
 use lakeops::schedule::ScheduledRun;
 use lakeops::wiring::AthenaWatchClients;
 use lakeops::{
@@ -92,7 +95,10 @@ pub struct CostConfig {
     pub storm_count: usize,
     /// `RETRY_STORM_MINUTES` (default 60): the span they must fall in.
     pub storm_lookback: Duration,
-    /// Athena pace, price and alert ledger.
+    /// `RECONCILE_STALE_MINUTES` (default 10): an in-flight query whose state has not changed
+    /// for this long is read again from Athena (its terminal event may have been dropped).
+    pub stale_after: Duration,
+    /// Athena pace, price, alert ledger and query index.
     pub athena: AthenaWatchSettings,
 }
 
@@ -141,6 +147,10 @@ impl CostConfig {
                 "must be at least 1 and at most MAX_QUERY_MINUTES (the history a sweep reads)",
             );
         }
+        let stale_minutes: u32 = r.parse_or("RECONCILE_STALE_MINUTES", 10);
+        if !(1..=1440).contains(&stale_minutes) {
+            r.problem("RECONCILE_STALE_MINUTES", "must be between 1 and 1440");
+        }
         Self {
             common,
             interval: Duration::minutes(interval_minutes.max(1) as i64),
@@ -160,6 +170,7 @@ impl CostConfig {
             digest_enabled: r.bool_or("DIGEST_ENABLED", true),
             storm_count: r.parse_or("RETRY_STORM_COUNT", 5),
             storm_lookback: Duration::minutes(storm_minutes.max(1) as i64),
+            stale_after: Duration::minutes(stale_minutes.max(1) as i64),
             athena: AthenaWatchSettings::read(r),
         }
     }
@@ -192,6 +203,7 @@ pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger> {
     pub history: AthenaHistory,
     pub alerts: A,
     pub ledger: L,
+    pub index: QueryIndex,
     pub spend: SpendHistory,
 }
 
@@ -206,6 +218,7 @@ impl Deps {
             history: clients.history,
             alerts: clients.alerts,
             ledger: clients.ledger,
+            index: clients.index,
             spend: SpendHistory::new(
                 aws_sdk_cloudwatch::Client::new(&sdk),
                 &config.common.metrics_namespace,
@@ -265,7 +278,21 @@ pub struct RunSummary {
     pub unprocessed_ids: usize,
     pub list_calls: u32,
     pub batch_get_calls: u32,
+    /// Finished queries this run priced into the index first (each query is priced once).
+    pub priced: usize,
+    /// The state-change batch, when the trigger was the event queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed: Option<feed::FeedSummary>,
+    /// The safety net under the event feed, on scheduled runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconcile: Option<reconcile::ReconcileReport>,
+    /// DynamoDB calls made to the query index.
+    pub index_calls: lakeops::query_index::IndexCalls,
 }
+
+/// Time kept back from the invocation's deadline for what follows reconciliation (the window's
+/// evaluation, budgets, the digest).
+const RECONCILE_SHARE_OF_TIME: f64 = 0.5;
 
 pub async fn handle<A: AlertSink, L: Ledger>(
     event: LambdaEvent<Value>,
@@ -273,20 +300,43 @@ pub async fn handle<A: AlertSink, L: Ledger>(
 ) -> Result<Value, LakeopsError> {
     let payload = &event.payload;
     let now = Utc::now();
+    if let Some(deliveries) = feed::sqs_deliveries(payload) {
+        return Ok(deps.feed_batch(&deliveries, now).await);
+    }
     let summary = if payload.get("detail-type").and_then(Value::as_str)
         == Some("Athena Query State Change")
     {
-        deps.state_change(payload, now).await?
+        // Straight from an EventBridge rule (or `make invoke`): a batch of one.
+        let one = [feed::Delivery {
+            message_id: "event".into(),
+            body: Ok(payload.clone()),
+        }];
+        let mut summary = RunSummary {
+            trigger: "state-change",
+            ..Default::default()
+        };
+        let mut fed = feed::FeedSummary::default();
+        deps.feed(&one, now, &mut summary, &mut fed).await;
+        summary.failures.extend(fed.failed.iter().cloned());
+        summary.feed = Some(fed);
+        summary
     } else {
         let run = ScheduledRun::from_event(payload, now)?;
         let forced_digest = digest_override(&run)?;
         let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
         let window = Window::ending_at(run.time, deps.config.interval);
-        let result = deps.sweep(window, forced_digest, now, &mut metrics).await;
+        let left = lakeops::deadline::remaining(event.context.deadline, now.timestamp_millis())
+            .unwrap_or(std::time::Duration::from_secs(60));
+        let until = tokio::time::Instant::now() + left.mul_f64(RECONCILE_SHARE_OF_TIME);
+        let result = deps
+            .sweep(window, forced_digest, now, until, &mut metrics)
+            .await;
         // Stamped with the window's start: a retried window lands in the same period (see spend).
         metrics.flush_at(window.start);
         result?
     };
+    let mut summary = summary;
+    summary.index_calls = deps.index.calls();
     tracing::info!(summary = %json!(summary), "run finished");
     if !summary.failures.is_empty() {
         return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
@@ -317,6 +367,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         window: Window,
         forced_digest: Option<DigestRequest>,
         now: DateTime<Utc>,
+        reconcile_until: tokio::time::Instant,
         metrics: &mut Metrics,
     ) -> Result<RunSummary, LakeopsError> {
         let config = &self.config;
@@ -332,6 +383,16 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             workgroups: workgroups.clone(),
             ..Default::default()
         };
+        // Disabled workgroups too: a query may still be running in one just disabled.
+        let all_workgroups = if config.workgroups.is_empty() {
+            self.history.workgroups(false).await?
+        } else {
+            config.workgroups.clone()
+        };
+        let report = self
+            .reconcile(&all_workgroups, now, reconcile_until, &mut summary)
+            .await;
+        summary.reconcile = Some(report);
         for wg in &workgroups {
             let recent = self
                 .history
@@ -357,7 +418,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 scanned += q.data_scanned_bytes.unwrap_or(0);
                 if let Some(why) = assess(q, &charge, config) {
                     expensive_count += 1;
-                    summary.expensive.push(q.id.clone());
+                    if !summary.expensive.contains(&q.id) {
+                        summary.expensive.push(q.id.clone());
+                    }
                     let alert = expensive_alert(q, &charge, &why, config, now);
                     self.send_once(&alert, &mut summary).await;
                 }
@@ -506,57 +569,6 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         summary.digest = Some(day.to_string());
         self.send_once(&alert, summary).await;
         Ok(())
-    }
-
-    /// The real-time path: one query from an "Athena Query State Change" event.
-    pub async fn state_change(
-        &self,
-        event: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<RunSummary, LakeopsError> {
-        let config = &self.config;
-        let detail = &event["detail"];
-        let id = detail["queryExecutionId"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                LakeopsError::InvalidInput(
-                    "Athena Query State Change event without detail.queryExecutionId".into(),
-                )
-            })?;
-        let mut summary = RunSummary {
-            trigger: "state-change",
-            ..Default::default()
-        };
-        let (found, calls) = self.history.batch_get(&[id.to_string()]).await?;
-        summary.batch_get_calls = calls;
-        if let Some(u) = found.unprocessed.first() {
-            return Err(LakeopsError::aws(
-                "athena:BatchGetQueryExecution",
-                std::io::Error::other(format!("query {id} unprocessed: {} {}", u.code, u.message)),
-            ));
-        }
-        let Some(q) = found.executions.first() else {
-            return Err(LakeopsError::InvalidInput(format!(
-                "query {id} is unknown to Athena"
-            )));
-        };
-        summary.workgroups.push(q.workgroup.clone());
-        if !q.state.is_terminal() {
-            // Events are delivered out of order: the query has not finished yet (or went back to
-            // QUEUED); its terminal event or the sweep will price it.
-            return Ok(summary);
-        }
-        if config.workgroups.is_empty() || config.workgroups.contains(&q.workgroup) {
-            let charge = config.athena.price.charge(q);
-            summary.queries_completed = 1;
-            if let Some(why) = assess(q, &charge, config) {
-                summary.expensive.push(q.id.clone());
-                let alert = expensive_alert(q, &charge, &why, config, now);
-                self.send_once(&alert, &mut summary).await;
-            }
-        }
-        Ok(summary)
     }
 
     /// Sends `alert` unless its id was claimed in the ledger already; failures are collected
@@ -821,6 +833,7 @@ mod tests {
         let mut r = ConfigReader::from_map([
             ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
             ("LEDGER_TABLE", "l"),
+            ("QUERY_INDEX_TABLE", "i"),
             ("COST_THRESHOLD_USD_BY_WORKGROUP", "etl=50"),
             ("BYTES_THRESHOLD", "1000000000000"),
         ]);

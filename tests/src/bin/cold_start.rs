@@ -173,6 +173,7 @@ async fn main() {
         ("ALERT_TOPIC_ARN", lake.tap.topic_arn.as_str()),
         ("FIREHOSE_STREAM", lake::LOG_STREAM),
         ("LEDGER_TABLE", lakeops_e2e::LEDGER_TABLE),
+        ("QUERY_INDEX_TABLE", lakeops_e2e::index::INDEX_TABLE),
         ("CHECKS_CONFIG", recon.checks_uri.as_str()),
         ("RESULTS_S3_URI", recon.results_uri.as_str()),
         ("ATHENA_WORKGROUP", "etl"),

@@ -95,7 +95,7 @@ async fn main() {
         _ => vec![
             (
                 "query-cost-watcher".into(),
-                event_file("athena-query-state-change.json"),
+                event_file("sqs-query-events.json"),
             ),
             (
                 "query-cost-watcher".into(),

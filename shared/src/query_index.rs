@@ -1,0 +1,577 @@
+//! The query index: one DynamoDB item per Athena query, kept from the "Athena Query State Change"
+//! events (and, for what the events missed, from reading Athena itself), so nothing has to page
+//! `ListQueryExecutions` to find out what is running.
+//!
+//! An item holds the workgroup, the state, the time of the last state change, the submission time
+//! and statement type, the `sequenceNumber` of the event that set the state and, once the query
+//! ended and was priced, its price and bytes. Ordering: a state is written only if its sequence
+//! number is above the stored one, so a repeated or late event never overwrites a newer state; a
+//! terminal state read from Athena carries [`OBSERVED_TERMINAL`], above any event's number (a
+//! finished query never changes again). While a query is QUEUED or RUNNING its item also carries
+//! `in_flight` (the workgroup): the key of the sparse index [`IN_FLIGHT_INDEX`], which holds only
+//! in-flight queries, so finding them costs what is in flight, never a scan of the table.
+//!
+//! Items expire through DynamoDB TTL (`expires_at`, [`KEEP`] after the last write). The same
+//! table holds one checkpoint item per workgroup (`checkpoint#<workgroup>`) for the
+//! reconciliation that catches the events EventBridge dropped.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use crate::athena::{QueryExecution, QueryState, StatementType};
+use crate::error::LakeopsError;
+
+/// Partition key of the index table.
+pub const KEY: &str = "query_id";
+/// The sparse global secondary index of in-flight queries (partition key `in_flight`).
+pub const IN_FLIGHT_INDEX: &str = "in-flight";
+/// Sequence number of a terminal state read from Athena: above any event's.
+pub const OBSERVED_TERMINAL: u64 = 1 << 53;
+/// How long an item is kept after its last write (the digest reads yesterday; a day's slack).
+pub const KEEP: Duration = Duration::days(3);
+/// `BatchGetItem` takes at most 100 keys.
+const BATCH_GET_ITEM_MAX: usize = 100;
+
+/// One "Athena Query State Change" event, as the index needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChange {
+    pub query_id: String,
+    pub workgroup: String,
+    pub state: QueryState,
+    pub statement_type: StatementType,
+    /// `detail.sequenceNumber`: orders the events of one query.
+    pub sequence: u64,
+    /// The event's `time`: when the query entered `state`.
+    pub at: DateTime<Utc>,
+}
+
+impl StateChange {
+    /// Reads an EventBridge event; every missing or malformed field is named in the error.
+    pub fn from_event(event: &Value) -> Result<Self, LakeopsError> {
+        let bad = |what: &str| {
+            LakeopsError::InvalidInput(format!("Athena Query State Change event: {what}"))
+        };
+        if event.get("detail-type").and_then(Value::as_str) != Some("Athena Query State Change") {
+            return Err(bad("detail-type is not \"Athena Query State Change\""));
+        }
+        let detail = &event["detail"];
+        let text = |field: &str| {
+            detail
+                .get(field)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let query_id = text("queryExecutionId").ok_or_else(|| bad("no detail.queryExecutionId"))?;
+        let state =
+            QueryState::parse(text("currentState").ok_or_else(|| bad("no detail.currentState"))?);
+        if state == QueryState::Unknown {
+            return Err(bad("detail.currentState is not an Athena query state"));
+        }
+        // Documented as a string ("3"); a number is accepted too.
+        let sequence = match detail.get("sequenceNumber") {
+            Some(Value::String(s)) => s.parse().ok(),
+            Some(Value::Number(n)) => n.as_u64(),
+            _ => None,
+        }
+        .filter(|n| *n < OBSERVED_TERMINAL)
+        .ok_or_else(|| bad("detail.sequenceNumber is missing or not a whole number"))?;
+        let at = event
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| bad("time is missing or not an RFC 3339 time"))?;
+        Ok(Self {
+            query_id: query_id.to_string(),
+            workgroup: text("workgroupName").unwrap_or("primary").to_string(),
+            state,
+            statement_type: text("statementType")
+                .map(StatementType::parse)
+                .unwrap_or(StatementType::Unknown),
+            sequence,
+            at,
+        })
+    }
+}
+
+/// What the index knows of one in-flight query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InFlight {
+    pub query_id: String,
+    pub workgroup: String,
+    pub state: QueryState,
+    /// When it entered `state` (the event's time, or when a read first saw it).
+    pub since: DateTime<Utc>,
+    /// When reconciliation last re-read it from Athena, if ever.
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
+/// Where a workgroup's reconciliation stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checkpoint {
+    /// The newest query id a finished pass started from: the next pass stops when it reaches it.
+    pub stop_at: Option<String>,
+    /// A pass that ran out of time: where to go on (`ListQueryExecutions` token) ...
+    pub resume_token: Option<String>,
+    /// ... and the newest id of that pass, the next `stop_at` once it is finished.
+    pub resume_newest: Option<String>,
+}
+
+/// Calls made, for the run summaries and the scale benchmark.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IndexCalls {
+    pub reads: u32,
+    pub writes: u32,
+}
+
+/// The index in a DynamoDB table.
+#[derive(Debug)]
+pub struct QueryIndex {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    calls: std::sync::Mutex<IndexCalls>,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn time(item: &HashMap<String, AttributeValue>, name: &str) -> Option<DateTime<Utc>> {
+    text(item, name)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+fn statement_type_name(t: StatementType) -> &'static str {
+    match t {
+        StatementType::Dml => "DML",
+        StatementType::Ddl => "DDL",
+        StatementType::Utility => "UTILITY",
+        StatementType::Unknown => "UNKNOWN",
+    }
+}
+
+impl QueryIndex {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            calls: Default::default(),
+        }
+    }
+
+    /// Calls made so far by this value.
+    pub fn calls(&self) -> IndexCalls {
+        *self.calls.lock().expect("index call counter")
+    }
+
+    fn count(&self, reads: u32, writes: u32) {
+        let mut c = self.calls.lock().expect("index call counter");
+        c.reads += reads;
+        c.writes += writes;
+    }
+
+    /// Applies one event; `Ok(false)` when the index already holds a newer (or the same) state.
+    pub async fn apply_state_change(&self, e: &StateChange) -> Result<bool, LakeopsError> {
+        let in_flight = !e.state.is_terminal();
+        let expression = if in_flight {
+            "SET workgroup = :wg, #state = :st, seq = :seq, changed_at = :at, statement_type = :ty, expires_at = :exp, in_flight = :wg"
+        } else {
+            "SET workgroup = :wg, #state = :st, seq = :seq, changed_at = :at, statement_type = :ty, expires_at = :exp REMOVE in_flight"
+        };
+        self.count(0, 1);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(&e.query_id))
+            .update_expression(expression)
+            .condition_expression("attribute_not_exists(seq) OR seq < :seq")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":wg", s(&e.workgroup))
+            .expression_attribute_values(":st", s(e.state.as_str()))
+            .expression_attribute_values(":seq", n(e.sequence))
+            .expression_attribute_values(":at", s(e.at.to_rfc3339()))
+            .expression_attribute_values(":ty", s(statement_type_name(e.statement_type)))
+            .expression_attribute_values(":exp", n((e.at + KEEP).timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(err) => Err(LakeopsError::aws("dynamodb:UpdateItem", err)),
+        }
+    }
+
+    /// Records a finished query read from Athena with its price. `Ok(true)` when this call is the
+    /// first to price it: whoever gets `true` counts its spend (once per query, whichever path —
+    /// the event, reconciliation, a retry — read it).
+    pub async fn record_finished(
+        &self,
+        q: &QueryExecution,
+        usd: f64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LakeopsError> {
+        let changed = q.completed_at.unwrap_or(now);
+        let mut expression = String::from(
+            "SET workgroup = :wg, #state = :st, seq = :seq, changed_at = :at, statement_type = :ty, expires_at = :exp, usd = :usd, bytes = :bytes",
+        );
+        if q.submitted_at.is_some() {
+            expression.push_str(", submitted_at = :sub");
+        }
+        expression.push_str(" REMOVE in_flight");
+        self.count(0, 1);
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(&q.id))
+            .update_expression(expression)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":wg", s(&q.workgroup))
+            .expression_attribute_values(":st", s(q.state.as_str()))
+            .expression_attribute_values(":seq", n(OBSERVED_TERMINAL))
+            .expression_attribute_values(":at", s(changed.to_rfc3339()))
+            .expression_attribute_values(":ty", s(statement_type_name(q.statement_type)))
+            .expression_attribute_values(":exp", n((now + KEEP).timestamp()))
+            .expression_attribute_values(":usd", n(usd))
+            .expression_attribute_values(":bytes", n(q.data_scanned_bytes.unwrap_or(0)))
+            // Priced once: the first reader's price stands.
+            .condition_expression("attribute_not_exists(usd)");
+        if let Some(t) = q.submitted_at {
+            update = update.expression_attribute_values(":sub", s(t.to_rfc3339()));
+        }
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(err) => Err(LakeopsError::aws("dynamodb:UpdateItem", err)),
+        }
+    }
+
+    /// Records a QUEUED or RUNNING query read from Athena: a new item if the index never heard of
+    /// it (its events were dropped), else the time of this read (`checked_at`, so a long-running
+    /// query is re-read once per staleness period, not on every run) and its state if it differs.
+    pub async fn record_in_flight(
+        &self,
+        q: &QueryExecution,
+        now: DateTime<Utc>,
+    ) -> Result<(), LakeopsError> {
+        self.count(0, 1);
+        let since = q.submitted_at.unwrap_or(now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(&q.id))
+            .update_expression(
+                "SET workgroup = :wg, #state = :st, seq = :zero, changed_at = :at, statement_type = :ty, expires_at = :exp, in_flight = :wg, checked_at = :now",
+            )
+            .condition_expression("attribute_not_exists(seq)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":wg", s(&q.workgroup))
+            .expression_attribute_values(":st", s(q.state.as_str()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":at", s(since.to_rfc3339()))
+            .expression_attribute_values(":ty", s(statement_type_name(q.statement_type)))
+            .expression_attribute_values(":exp", n((now + KEEP).timestamp()))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => {
+                self.mark_checked(q, now).await
+            }
+            Err(err) => Err(LakeopsError::aws("dynamodb:UpdateItem", err)),
+        }
+    }
+
+    /// A known in-flight item read again: its state corrected if Athena says otherwise (an event
+    /// was dropped, e.g. a RUNNING → QUEUED requeue; the change is dated now, the earliest this
+    /// reader can vouch for), and the time of the read. Nothing if it ended meanwhile.
+    async fn mark_checked(
+        &self,
+        q: &QueryExecution,
+        now: DateTime<Utc>,
+    ) -> Result<(), LakeopsError> {
+        let update = |expression: &str, condition: &str| {
+            self.count(0, 1);
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY, s(&q.id))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":st", s(q.state.as_str()))
+                .expression_attribute_values(":now", s(now.to_rfc3339()))
+                .send()
+        };
+        let changed = update(
+            "SET #state = :st, changed_at = :now, checked_at = :now",
+            "attribute_exists(in_flight) AND #state <> :st",
+        )
+        .await;
+        let unchanged = match changed {
+            Ok(_) => return Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {
+                update(
+                    "SET checked_at = :now",
+                    "attribute_exists(in_flight) AND #state = :st",
+                )
+                .await
+            }
+            Err(e) => return Err(LakeopsError::aws("dynamodb:UpdateItem", e)),
+        };
+        match unchanged {
+            Ok(_) => Ok(()),
+            // It finished meanwhile: nothing to mark.
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(LakeopsError::aws("dynamodb:UpdateItem", e)),
+        }
+    }
+
+    /// Every in-flight query the index knows: the sparse index, page by page.
+    pub async fn in_flight(&self) -> Result<Vec<InFlight>, LakeopsError> {
+        let mut found = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            self.count(1, 0);
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .index_name(IN_FLIGHT_INDEX)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| LakeopsError::aws("dynamodb:Scan", e))?;
+            for item in out.items() {
+                let (Some(id), Some(wg)) = (text(item, KEY), text(item, "in_flight")) else {
+                    continue;
+                };
+                found.push(InFlight {
+                    query_id: id.to_string(),
+                    workgroup: wg.to_string(),
+                    state: QueryState::parse(text(item, "state").unwrap_or_default()),
+                    since: time(item, "changed_at").unwrap_or(DateTime::UNIX_EPOCH),
+                    checked_at: time(item, "checked_at"),
+                });
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        found.sort_by(|a, b| a.query_id.cmp(&b.query_id));
+        Ok(found)
+    }
+
+    /// Which of `ids` the index holds, with the time of their last state change (100 keys per
+    /// `BatchGetItem`, unprocessed keys asked again).
+    pub async fn known(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Option<DateTime<Utc>>>, LakeopsError> {
+        let mut known = HashMap::new();
+        for chunk in ids.chunks(BATCH_GET_ITEM_MAX) {
+            let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .map(|id| HashMap::from([(KEY.to_string(), s(id))]))
+                .collect();
+            for round in 0..8u32 {
+                if keys.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                }
+                self.count(1, 0);
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .projection_expression("query_id, changed_at")
+                    .build()
+                    .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(id) = text(item, KEY) {
+                        known.insert(id.to_string(), time(item, "changed_at"));
+                    }
+                }
+                keys = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+            if !keys.is_empty() {
+                return Err(LakeopsError::aws(
+                    "dynamodb:BatchGetItem",
+                    std::io::Error::other(format!("{} keys unprocessed after retries", keys.len())),
+                ));
+            }
+        }
+        Ok(known)
+    }
+
+    fn checkpoint_key(workgroup: &str) -> String {
+        format!("checkpoint#{workgroup}")
+    }
+
+    pub async fn checkpoint(&self, workgroup: &str) -> Result<Checkpoint, LakeopsError> {
+        self.count(1, 0);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(Self::checkpoint_key(workgroup)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(Checkpoint::default());
+        };
+        let get = |name: &str| text(&item, name).map(str::to_string);
+        Ok(Checkpoint {
+            stop_at: get("stop_at"),
+            resume_token: get("resume_token"),
+            resume_newest: get("resume_newest"),
+        })
+    }
+
+    pub async fn save_checkpoint(
+        &self,
+        workgroup: &str,
+        checkpoint: &Checkpoint,
+        now: DateTime<Utc>,
+    ) -> Result<(), LakeopsError> {
+        self.count(0, 1);
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, s(Self::checkpoint_key(workgroup)))
+            .item("saved_at", s(now.to_rfc3339()));
+        for (name, value) in [
+            ("stop_at", &checkpoint.stop_at),
+            ("resume_token", &checkpoint.resume_token),
+            ("resume_newest", &checkpoint.resume_newest),
+        ] {
+            if let Some(v) = value {
+                put = put.item(name, s(v));
+            }
+        }
+        put.send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:PutItem", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(state: &str, seq: Value) -> Value {
+        // The shape of AWS's documented example (Athena User Guide, "Monitoring Athena queries
+        // with EventBridge events").
+        json!({
+            "version": "0",
+            "id": "abcdef00-1234-5678-9abc-def012345678",
+            "detail-type": "Athena Query State Change",
+            "source": "aws.athena",
+            "account": "123456789012",
+            "time": "2026-11-24T09:30:10Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {
+                "versionId": "0",
+                "currentState": state,
+                "previousState": "RUNNING",
+                "statementType": "DDL",
+                "queryExecutionId": "01234567-0123-0123-0123-012345678901",
+                "workgroupName": "etl",
+                "sequenceNumber": seq
+            }
+        })
+    }
+
+    #[test]
+    fn reads_the_documented_event() {
+        let e = StateChange::from_event(&event("SUCCEEDED", json!("3"))).unwrap();
+        assert_eq!(e.query_id, "01234567-0123-0123-0123-012345678901");
+        assert_eq!(e.workgroup, "etl");
+        assert_eq!(e.state, QueryState::Succeeded);
+        assert_eq!(e.statement_type, StatementType::Ddl);
+        assert_eq!(e.sequence, 3);
+        assert_eq!(e.at.to_rfc3339(), "2026-11-24T09:30:10+00:00");
+        assert_eq!(
+            StateChange::from_event(&event("QUEUED", json!(1)))
+                .unwrap()
+                .sequence,
+            1
+        );
+    }
+
+    #[test]
+    fn a_malformed_event_is_an_error_naming_what_is_wrong() {
+        let cases = [
+            (event("SUCCEEDED", json!("three")), "sequenceNumber"),
+            (event("SUCCEEDED", Value::Null), "sequenceNumber"),
+            (
+                event("SUCCEEDED", json!(OBSERVED_TERMINAL)),
+                "sequenceNumber",
+            ),
+            (event("DONE", json!("1")), "currentState"),
+            (json!({"detail-type": "Scheduled Event"}), "detail-type"),
+        ];
+        for (e, what) in cases {
+            let err = StateChange::from_event(&e).unwrap_err().to_string();
+            assert!(err.contains(what), "{err}");
+        }
+        let mut no_id = event("RUNNING", json!("2"));
+        no_id["detail"]["queryExecutionId"] = json!("");
+        assert!(StateChange::from_event(&no_id)
+            .unwrap_err()
+            .to_string()
+            .contains("queryExecutionId"));
+        let mut no_time = event("RUNNING", json!("2"));
+        no_time["time"] = json!("yesterday");
+        assert!(StateChange::from_event(&no_time)
+            .unwrap_err()
+            .to_string()
+            .contains("time"));
+    }
+}

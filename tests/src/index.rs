@@ -1,0 +1,215 @@
+//! The query index's side of the harness: its DynamoDB table (as the SAM template defines it),
+//! its event queue, and Athena's state-change events — which moto does not emit, so this module
+//! plays EventBridge: it writes the events a query's life produces and delivers them to the
+//! queue, dropping, repeating and reordering as asked (EventBridge delivery is best effort, at
+//! least once, unordered).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::queue::MappedQueue;
+use crate::{Functions, ACCOUNT, REGION};
+
+pub const INDEX_TABLE: &str = "lakeops-query-index";
+pub const EVENT_QUEUE: &str = "lakeops-query-events";
+/// The cost watcher hosts the index's feed.
+pub const FEED_FUNCTION: &str = "query-cost-watcher";
+
+/// The index table: partition key `query_id`, the sparse global secondary index `in-flight` on
+/// `in_flight`, pay per request.
+pub async fn create_index_table(config: &aws_config::SdkConfig) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let key = |name: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(KeyType::Hash)
+            .build()
+            .expect("key")
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(INDEX_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("query_id"))
+        .attribute_definitions(attribute("in_flight"))
+        .key_schema(key("query_id"))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(lakeops::query_index::IN_FLIGHT_INDEX)
+                .key_schema(key("in_flight"))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("index"),
+        )
+        .send()
+        .await
+        .expect("create the index table");
+}
+
+/// An "Athena Query State Change" event as EventBridge delivers it to an SQS target (the
+/// documented shape: Athena User Guide, "Monitoring Athena queries with EventBridge events").
+pub fn state_change(
+    id: &str,
+    workgroup: &str,
+    previous: Option<&str>,
+    state: &str,
+    sequence: u32,
+    at: DateTime<Utc>,
+) -> Value {
+    let mut detail = json!({
+        "versionId": "0",
+        "currentState": state,
+        "statementType": "DML",
+        "queryExecutionId": id,
+        "workgroupName": workgroup,
+        "sequenceNumber": sequence.to_string(),
+    });
+    if let Some(p) = previous {
+        detail["previousState"] = json!(p);
+    }
+    json!({
+        "version": "0",
+        "id": format!("{id}-{sequence}"),
+        "detail-type": "Athena Query State Change",
+        "source": "aws.athena",
+        "account": ACCOUNT,
+        "time": at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    })
+}
+
+/// The events of one query's life: QUEUED at submission, RUNNING, then its end if it ended.
+pub fn life(
+    id: &str,
+    workgroup: &str,
+    submitted: DateTime<Utc>,
+    ended: Option<(&str, DateTime<Utc>)>,
+) -> Vec<Value> {
+    let mut events = vec![
+        state_change(id, workgroup, None, "QUEUED", 1, submitted),
+        state_change(id, workgroup, Some("QUEUED"), "RUNNING", 2, submitted),
+    ];
+    if let Some((state, at)) = ended {
+        events.push(state_change(id, workgroup, Some("RUNNING"), state, 3, at));
+    }
+    events
+}
+
+/// A deterministic pseudo-random number in [0, 1) from a text (FNV-1a): which events a run drops
+/// is the same on every machine.
+pub fn share_of(text: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// EventBridge → the index's queue → the cost watcher.
+pub struct EventFeed {
+    pub queue: MappedQueue,
+}
+
+/// How EventBridge misbehaves in a delivery.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delivery {
+    /// Share of events never delivered (0.1 = 10%), chosen by [`share_of`] of the event id.
+    pub drop: f64,
+    /// Share of events delivered twice.
+    pub repeat: f64,
+    /// Deliver in reverse order (the latest state first).
+    pub reverse: bool,
+}
+
+/// What a delivery sent and left out.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub sent: usize,
+    pub dropped: Vec<Value>,
+}
+
+impl EventFeed {
+    /// The queue with its DLQ (3 receives), as the template makes them.
+    pub async fn create(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            queue: MappedQueue::create(config, EVENT_QUEUE, 3).await,
+        }
+    }
+
+    /// Delivers `events` to the queue, misbehaving as `how` says.
+    pub async fn deliver(&self, events: &[Value], how: Delivery) -> Delivered {
+        let mut out = Delivered::default();
+        let mut bodies = Vec::new();
+        for e in events {
+            let id = e["id"].as_str().unwrap_or_default();
+            if share_of(&format!("drop:{id}")) < how.drop {
+                out.dropped.push(e.clone());
+                continue;
+            }
+            bodies.push(e.to_string());
+            if share_of(&format!("repeat:{id}")) < how.repeat {
+                bodies.push(e.to_string());
+            }
+        }
+        if how.reverse {
+            bodies.reverse();
+        }
+        out.sent = bodies.len();
+        self.queue.send(&bodies).await;
+        out
+    }
+
+    /// Runs the event source mapping until the queue is empty; returns the invocations.
+    pub async fn drain(&self, functions: &Functions) -> usize {
+        self.queue.run_mapping(functions, FEED_FUNCTION).await
+    }
+}
+
+/// The events Athena would have sent for queries seeded in the emulator (the `query` JSON of
+/// [`crate::lake::query`]): QUEUED at submission, RUNNING unless still queued, the end if any.
+pub fn events_of_seeded(queries: &[Value]) -> Vec<Value> {
+    let time = |v: &Value| {
+        v.as_f64()
+            .and_then(|s| DateTime::from_timestamp_millis((s * 1000.0) as i64))
+    };
+    let mut events = Vec::new();
+    for q in queries {
+        let id = q["QueryExecutionId"].as_str().unwrap_or_default();
+        let wg = q["WorkGroup"].as_str().unwrap_or("primary");
+        let state = q["State"].as_str().unwrap_or("SUCCEEDED");
+        let submitted = time(&q["SubmissionDateTime"]).unwrap_or_else(Utc::now);
+        let ended = time(&q["CompletionDateTime"]).unwrap_or(submitted);
+        match state {
+            "QUEUED" => events.push(state_change(id, wg, None, "QUEUED", 1, submitted)),
+            "RUNNING" => events.extend(life(id, wg, submitted, None)),
+            end => events.extend(life(id, wg, submitted, Some((end, ended)))),
+        }
+    }
+    events
+}
+
+impl EventFeed {
+    /// Delivers the events of `queries` (all of them, once, in order) and runs the feed.
+    pub async fn announce(&self, functions: &Functions, queries: &[Value]) {
+        self.deliver(&events_of_seeded(queries), Delivery::default())
+            .await;
+        self.drain(functions).await;
+    }
+}
