@@ -49,7 +49,10 @@ IMPLIED = {
 
 # API operations whose IAM action has another name (the S3 listing calls are authorised by the
 # bucket-level `s3:ListBucket`, per the S3 actions reference).
+# DynamoDB transactions are authorised item by item by the underlying actions (DynamoDB Developer
+# Guide, "Using IAM with DynamoDB transactions"); lakeops' transactions hold only updates.
 ACTION_OF_OPERATION = {
+    "dynamodb:TransactWriteItems": "dynamodb:UpdateItem",
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:ListObjects": "s3:ListBucket",
     "s3:HeadObject": "s3:GetObject",

@@ -18,7 +18,7 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use serde_json::Value;
 
 use crate::athena::{QueryExecution, QueryState, StatementType};
@@ -34,6 +34,58 @@ pub const OBSERVED_TERMINAL: u64 = 1 << 53;
 pub const KEEP: Duration = Duration::days(3);
 /// `BatchGetItem` takes at most 100 keys.
 const BATCH_GET_ITEM_MAX: usize = 100;
+/// The global secondary index of finished queries by workgroup and UTC hour of completion
+/// (partition key `completed_bucket` = `<workgroup>#<YYYY-MM-DDTHH>`, sort key `completed_at`).
+pub const COMPLETED_INDEX: &str = "completed";
+/// SQL kept per finished query (string literals masked, as in alerts): enough for the digest's
+/// excerpts and the retry-storm fingerprints, small enough for one or two write units.
+const STORED_SQL_CHARS: usize = 1000;
+/// Day totals outlive the spike baseline's longest look-back (14 days).
+const DAY_TOTAL_KEEP: Duration = Duration::days(16);
+
+/// The item holding `workgroup`'s running totals of a local day (`YYYY-MM-DD`).
+pub fn day_total_key(workgroup: &str, day: &str) -> String {
+    format!("day#{workgroup}#{day}")
+}
+
+fn completed_bucket(workgroup: &str, t: DateTime<Utc>) -> String {
+    format!("{workgroup}#{}", t.format("%Y-%m-%dT%H"))
+}
+
+/// Times that sort as text: fixed width, UTC, milliseconds.
+fn sortable(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A finished query as priced into the index.
+fn execution_of(item: &HashMap<String, AttributeValue>) -> QueryExecution {
+    let get = |name: &str| text(item, name).map(str::to_string);
+    QueryExecution {
+        id: get(KEY).unwrap_or_default(),
+        workgroup: get("workgroup").unwrap_or_default(),
+        sql: get("sql").unwrap_or_default(),
+        statement_type: StatementType::parse(text(item, "statement_type").unwrap_or_default()),
+        state: QueryState::parse(text(item, "state").unwrap_or_default()),
+        state_change_reason: get("reason"),
+        error_category: number(item, "error_category"),
+        error_type: number(item, "error_type"),
+        submitted_at: time(item, "submitted_at"),
+        completed_at: time(item, "completed_at"),
+        data_scanned_bytes: number(item, "bytes"),
+        engine_ms: number(item, "engine_ms"),
+        queue_ms: number(item, "queue_ms"),
+        total_ms: number(item, "total_ms"),
+        dpu_count: number(item, "dpu_count"),
+        database: get("database"),
+        catalog: get("catalog"),
+    }
+}
 
 /// One "Athena Query State Change" event, as the index needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,49 +272,193 @@ impl QueryIndex {
         }
     }
 
-    /// Records a finished query read from Athena with its price. `Ok(true)` when this call is the
-    /// first to price it: whoever gets `true` counts its spend (once per query, whichever path —
-    /// the event, reconciliation, a retry — read it).
+    /// Records a finished query read from Athena with its price, and adds it to its workgroup's
+    /// running total of `day` (the local day it completed in: [`day_total_key`]) in the same
+    /// transaction. `Ok(true)` when this call is the first to price it: a query is counted once,
+    /// whichever path — the event, reconciliation, a retry — read it, and never half-counted.
     pub async fn record_finished(
         &self,
         q: &QueryExecution,
         usd: f64,
+        day: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, LakeopsError> {
-        let changed = q.completed_at.unwrap_or(now);
-        let mut expression = String::from(
-            "SET workgroup = :wg, #state = :st, seq = :seq, changed_at = :at, statement_type = :ty, expires_at = :exp, usd = :usd, bytes = :bytes",
-        );
-        if q.submitted_at.is_some() {
-            expression.push_str(", submitted_at = :sub");
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let completed = q.completed_at.unwrap_or(now);
+        // Every attribute by placeholder: several names (state, database, catalog, ...) are
+        // DynamoDB reserved words, and unused placeholders are refused.
+        let fields: Vec<(&str, Option<AttributeValue>)> = vec![
+            ("workgroup", Some(s(&q.workgroup))),
+            ("state", Some(s(q.state.as_str()))),
+            ("seq", Some(n(OBSERVED_TERMINAL))),
+            ("changed_at", Some(s(completed.to_rfc3339()))),
+            (
+                "statement_type",
+                Some(s(statement_type_name(q.statement_type))),
+            ),
+            ("expires_at", Some(n((now + KEEP).timestamp()))),
+            ("usd", Some(n(usd))),
+            ("bytes", Some(n(q.data_scanned_bytes.unwrap_or(0)))),
+            ("completed_at", Some(s(sortable(completed)))),
+            (
+                "completed_bucket",
+                Some(s(completed_bucket(&q.workgroup, completed))),
+            ),
+            (
+                "sql",
+                Some(s(crate::sql::excerpt(&q.sql, STORED_SQL_CHARS))),
+            ),
+            ("submitted_at", q.submitted_at.map(|t| s(sortable(t)))),
+            ("reason", q.state_change_reason.clone().map(s)),
+            ("error_category", q.error_category.map(n)),
+            ("error_type", q.error_type.map(n)),
+            ("dpu_count", q.dpu_count.map(n)),
+            ("engine_ms", q.engine_ms.map(n)),
+            ("queue_ms", q.queue_ms.map(n)),
+            ("total_ms", q.total_ms.map(n)),
+            ("database", q.database.clone().map(s)),
+            ("catalog", q.catalog.clone().map(s)),
+        ];
+        let mut names = HashMap::from([("#in_flight".to_string(), "in_flight".to_string())]);
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (name, value) in fields {
+            if let Some(v) = value {
+                names.insert(format!("#{name}"), name.to_string());
+                values.insert(format!(":{name}"), v);
+                sets.push(format!("#{name} = :{name}"));
+            }
         }
-        expression.push_str(" REMOVE in_flight");
-        self.count(0, 1);
-        let mut update = self
-            .client
-            .update_item()
+        let query_item = Update::builder()
             .table_name(&self.table)
             .key(KEY, s(&q.id))
-            .update_expression(expression)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":wg", s(&q.workgroup))
-            .expression_attribute_values(":st", s(q.state.as_str()))
-            .expression_attribute_values(":seq", n(OBSERVED_TERMINAL))
-            .expression_attribute_values(":at", s(changed.to_rfc3339()))
-            .expression_attribute_values(":ty", s(statement_type_name(q.statement_type)))
-            .expression_attribute_values(":exp", n((now + KEEP).timestamp()))
+            .update_expression(format!("SET {} REMOVE #in_flight", sets.join(", ")))
+            // Priced once: the first reader's price stands.
+            .condition_expression("attribute_not_exists(#usd)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))?;
+        let total = Update::builder()
+            .table_name(&self.table)
+            .key(KEY, s(day_total_key(&q.workgroup, day)))
+            .update_expression("ADD usd :usd, #bytes :bytes, queries :one SET expires_at = :exp")
+            .expression_attribute_names("#bytes", "bytes")
             .expression_attribute_values(":usd", n(usd))
             .expression_attribute_values(":bytes", n(q.data_scanned_bytes.unwrap_or(0)))
-            // Priced once: the first reader's price stands.
-            .condition_expression("attribute_not_exists(usd)");
-        if let Some(t) = q.submitted_at {
-            update = update.expression_attribute_values(":sub", s(t.to_rfc3339()));
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", n((now + DAY_TOTAL_KEEP).timestamp()))
+            .build()
+            .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))?;
+        // Two pricings of one workgroup's day at once conflict (TransactionConflict): tried
+        // again, a few times, before the caller's own retry takes over.
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.count(0, 2);
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .update(query_item.clone())
+                        .build(),
+                )
+                .transact_items(TransactWriteItem::builder().update(total.clone()).build())
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(true),
+                Err(err) => err,
+            };
+            let reasons: Vec<String> = match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None").to_string())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            match reasons.first().map(String::as_str) {
+                // Priced before: someone else counted it.
+                Some("ConditionalCheckFailed") => return Ok(false),
+                _ if reasons.iter().any(|r| r == "TransactionConflict") && attempt < 4 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                _ => return Err(LakeopsError::aws("dynamodb:TransactWriteItems", err)),
+            }
         }
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
-            Err(err) => Err(LakeopsError::aws("dynamodb:UpdateItem", err)),
+    }
+
+    /// The finished queries of `workgroup` that completed in `[from, to)`, as priced into the
+    /// index: one `Query` of the `completed` index per UTC hour the span touches.
+    pub async fn completed_between(
+        &self,
+        workgroup: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<QueryExecution>, LakeopsError> {
+        let mut found = Vec::new();
+        let mut hour = from
+            .with_minute(0)
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(from);
+        while hour < to {
+            let mut start: Option<HashMap<String, AttributeValue>> = None;
+            loop {
+                self.count(1, 0);
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(COMPLETED_INDEX)
+                    .key_condition_expression(
+                        "completed_bucket = :bucket AND completed_at BETWEEN :from AND :to",
+                    )
+                    .expression_attribute_values(":bucket", s(completed_bucket(workgroup, hour)))
+                    .expression_attribute_values(":from", s(sortable(from)))
+                    .expression_attribute_values(":to", s(sortable(to)))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|e| LakeopsError::aws("dynamodb:Query", e))?;
+                found.extend(
+                    out.items()
+                        .iter()
+                        .map(execution_of)
+                        .filter(|q| q.completed_at.is_some_and(|t| from <= t && t < to)),
+                );
+                match out.last_evaluated_key {
+                    Some(key) if !key.is_empty() => start = Some(key),
+                    _ => break,
+                }
+            }
+            hour += Duration::hours(1);
         }
+        Ok(found)
+    }
+
+    /// The running totals of `day` per workgroup (usd; absent = nothing priced that day).
+    pub async fn day_totals(
+        &self,
+        workgroups: &[String],
+        day: &str,
+    ) -> Result<HashMap<String, f64>, LakeopsError> {
+        let keys: Vec<String> = workgroups.iter().map(|wg| day_total_key(wg, day)).collect();
+        let items = self.get_items(&keys, "query_id, usd").await?;
+        Ok(workgroups
+            .iter()
+            .map(|wg| {
+                let usd = items
+                    .get(&day_total_key(wg, day))
+                    .and_then(|item| item.get("usd"))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.0);
+                (wg.clone(), usd)
+            })
+            .collect())
     }
 
     /// Records a QUEUED or RUNNING query read from Athena: a new item if the index never heard of
@@ -384,22 +580,35 @@ impl QueryIndex {
         Ok(found)
     }
 
-    /// Which of `ids` the index holds, with the time of their last state change (100 keys per
-    /// `BatchGetItem`, unprocessed keys asked again).
+    /// Which of `ids` the index holds, with the time of their last state change.
     pub async fn known(
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Option<DateTime<Utc>>>, LakeopsError> {
-        let mut known = HashMap::new();
-        for chunk in ids.chunks(BATCH_GET_ITEM_MAX) {
-            let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
+        let items = self.get_items(ids, "query_id, changed_at").await?;
+        Ok(items
+            .into_iter()
+            .map(|(id, item)| (id, time(&item, "changed_at")))
+            .collect())
+    }
+
+    /// The items of `keys` that exist, by key (100 keys per `BatchGetItem`, unprocessed keys
+    /// asked again with a backoff).
+    async fn get_items(
+        &self,
+        keys: &[String],
+        projection: &str,
+    ) -> Result<HashMap<String, HashMap<String, AttributeValue>>, LakeopsError> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(BATCH_GET_ITEM_MAX) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
                 .iter()
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .map(|id| HashMap::from([(KEY.to_string(), s(id))]))
                 .collect();
             for round in 0..8u32 {
-                if keys.is_empty() {
+                if pending.is_empty() {
                     break;
                 }
                 if round > 0 {
@@ -407,8 +616,8 @@ impl QueryIndex {
                 }
                 self.count(1, 0);
                 let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .projection_expression("query_id, changed_at")
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .projection_expression(projection)
                     .build()
                     .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
                 let out = self
@@ -425,23 +634,26 @@ impl QueryIndex {
                     .flatten()
                 {
                     if let Some(id) = text(item, KEY) {
-                        known.insert(id.to_string(), time(item, "changed_at"));
+                        found.insert(id.to_string(), item.clone());
                     }
                 }
-                keys = out
+                pending = out
                     .unprocessed_keys()
                     .and_then(|u| u.get(&self.table))
                     .map(|k| k.keys().to_vec())
                     .unwrap_or_default();
             }
-            if !keys.is_empty() {
+            if !pending.is_empty() {
                 return Err(LakeopsError::aws(
                     "dynamodb:BatchGetItem",
-                    std::io::Error::other(format!("{} keys unprocessed after retries", keys.len())),
+                    std::io::Error::other(format!(
+                        "{} keys unprocessed after retries",
+                        pending.len()
+                    )),
                 ));
             }
         }
-        Ok(known)
+        Ok(found)
     }
 
     fn checkpoint_key(workgroup: &str) -> String {

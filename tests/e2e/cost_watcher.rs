@@ -151,16 +151,17 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
     );
 
     // The sweep: first reconciliation indexes every query whose event never came (here: all but
-    // the one above) and alerts the expensive ones — q-after too, which finished after the
-    // window; then the window finds its expensive queries already alerted. Never twice.
+    // the one above) and alerts the expensive ones — q-before and q-after too, which finished
+    // outside the window; then the window finds its expensive queries already alerted. Never
+    // twice.
     let event = event_file("schedule-query-cost-watcher.json");
     let sweep = functions.invoke_file("query-cost-watcher", &event).unwrap();
     assert_eq!(sweep["window_start"], "2026-11-23T08:55:00Z");
     let indexed = sweep["reconcile"]["indexed"].as_array().unwrap();
-    // One page per workgroup: the seeded day is older than MAX_QUERY_MINUTES by the real clock,
-    // so each pass stops after its first page (4 List calls: primary, etl, analytics, adhoc).
-    assert_eq!(sweep["reconcile"]["list_calls"], 4);
-    assert!(indexed.len() > 100, "{}", indexed.len());
+    // The first pass pages each workgroup back to MAX_QUERY_MINUTES before the run; those are
+    // the run's only List calls (the window is read from the index).
+    assert_eq!(sweep["list_calls"], sweep["reconcile"]["list_calls"]);
+    assert!(indexed.len() > 190, "{}", indexed.len());
     assert!(
         !indexed
             .iter()
@@ -174,7 +175,10 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         .filter_map(|v| v.as_str()?.strip_prefix("query-cost-watcher/expensive/"))
         .collect();
     alerted.sort();
-    assert_eq!(alerted, ["q-after", "q-cutoff", "q-expensive", "q-late"]);
+    assert_eq!(
+        alerted,
+        ["q-after", "q-before", "q-cutoff", "q-expensive", "q-late"]
+    );
     let delivered = tap.drain().await;
     let mut ids: Vec<String> = delivered
         .iter()
@@ -186,7 +190,10 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         })
         .collect();
     ids.sort();
-    assert_eq!(ids, ["q-after", "q-cutoff", "q-expensive", "q-late"]);
+    assert_eq!(
+        ids,
+        ["q-after", "q-before", "q-cutoff", "q-expensive", "q-late"]
+    );
     let cutoff = delivered
         .iter()
         .find(|a| a.body["details"]["query_execution_id"] == "q-cutoff")
@@ -239,12 +246,9 @@ async fn budgets_spikes_storms_and_the_daily_digest() {
     let five_am = |days_ago: i64| {
         "2026-11-23T05:00:00Z".parse::<DateTime<Utc>>().unwrap() - Duration::days(days_ago)
     };
-    // Earlier today: etl $70 of its $100, adhoc $25 of its $20, analytics $30 against a usual $2.
-    let mut history = vec![
-        ("etl", five_am(0), 70.0),
-        ("adhoc", five_am(0), 25.0),
-        ("analytics", five_am(0), 30.0),
-    ];
+    // The previous days' spend, as the sweeps' metrics recorded it (the spike baseline): a usual
+    // $2 for analytics by this time of day.
+    let mut history = vec![];
     for day in 1..=7 {
         history.push(("analytics", five_am(day), 2.0));
         // Later in those days: outside "by this time of day", so not in the baseline.
@@ -252,7 +256,25 @@ async fn budgets_spikes_storms_and_the_daily_digest() {
     }
     seed_spend_history(&config, &history).await;
 
-    let mut queries = vec![
+    // Earlier today (priced into the index's running total of the day): etl $70 of its $100
+    // ($25 here and d-after's $45 below, which completed just after yesterday), adhoc $25 of its
+    // $20, analytics $30 against its usual $2.
+    let mut queries: Vec<serde_json::Value> = [("etl", 5), ("adhoc", 5), ("analytics", 6)]
+        .into_iter()
+        .map(|(wg, tib)| {
+            query(
+                &format!("today-{wg}"),
+                wg,
+                "SUCCEEDED",
+                "SELECT * FROM sales.orders",
+                five_am(0) - m(10),
+                Some(five_am(0)),
+                tib * TIB,
+                None,
+            )
+        })
+        .collect();
+    queries.extend([
         query(
             "etl-window",
             "etl",
@@ -273,7 +295,7 @@ async fn budgets_spikes_storms_and_the_daily_digest() {
             2 * TIB,
             None,
         ),
-    ];
+    ]);
     // A retry storm in adhoc: one statement shape failing 5 times in the last hour.
     for (i, ago) in [50, 40, 30, 20, 2].into_iter().enumerate() {
         queries.push(query(

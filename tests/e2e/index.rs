@@ -38,6 +38,9 @@ async fn priced(config: &aws_config::SdkConfig) -> BTreeMap<String, f64> {
         .iter()
         .filter_map(|item| {
             let id = item.get("query_id")?.as_s().ok()?.clone();
+            if id.starts_with("day#") {
+                return None;
+            }
             let usd: f64 = item.get("usd")?.as_n().ok()?.parse().ok()?;
             Some((id, usd))
         })

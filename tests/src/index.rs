@@ -15,8 +15,8 @@ pub const EVENT_QUEUE: &str = "lakeops-query-events";
 /// The cost watcher hosts the index's feed.
 pub const FEED_FUNCTION: &str = "query-cost-watcher";
 
-/// The index table: partition key `query_id`, the sparse global secondary index `in-flight` on
-/// `in_flight`, pay per request.
+/// The index table: partition key `query_id`; the sparse global secondary indexes `in-flight`
+/// (on `in_flight`) and `completed` (on `completed_bucket`, `completed_at`); pay per request.
 pub async fn create_index_table(config: &aws_config::SdkConfig) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
@@ -28,6 +28,18 @@ pub async fn create_index_table(config: &aws_config::SdkConfig) {
             .key_type(KeyType::Hash)
             .build()
             .expect("key")
+    };
+    let range = |name: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(KeyType::Range)
+            .build()
+            .expect("key")
+    };
+    let all = || {
+        Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build()
     };
     let attribute = |name: &str| {
         AttributeDefinition::builder()
@@ -42,16 +54,23 @@ pub async fn create_index_table(config: &aws_config::SdkConfig) {
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute("query_id"))
         .attribute_definitions(attribute("in_flight"))
+        .attribute_definitions(attribute("completed_bucket"))
+        .attribute_definitions(attribute("completed_at"))
         .key_schema(key("query_id"))
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(lakeops::query_index::IN_FLIGHT_INDEX)
                 .key_schema(key("in_flight"))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(all())
+                .build()
+                .expect("index"),
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(lakeops::query_index::COMPLETED_INDEX)
+                .key_schema(key("completed_bucket"))
+                .key_schema(range("completed_at"))
+                .projection(all())
                 .build()
                 .expect("index"),
         )

@@ -224,6 +224,11 @@ impl Emulator {
         self.athena_extension("LakeopsInjectedFaults", json!({}))["Faults"].clone()
     }
 
+    /// Calls received per service and action so far (every service).
+    pub fn call_counts(&self) -> Value {
+        self.athena_extension("LakeopsAllCallCounts", json!({}))["Counts"].clone()
+    }
+
     /// Calls received per Athena action so far.
     pub fn athena_call_counts(&self) -> Value {
         self.athena_extension("LakeopsApiCallCounts", json!({}))["Counts"].clone()

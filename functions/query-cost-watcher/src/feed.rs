@@ -253,7 +253,13 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 }
             }
         }
-        if self.index.record_finished(q, charge.usd(), now).await? {
+        let day =
+            lakeops::calendar::LocalDay::containing(q.completed_at.unwrap_or(now), config.timezone);
+        if self
+            .index
+            .record_finished(q, charge.usd(), &day.to_string(), now)
+            .await?
+        {
             summary.priced += 1;
         }
         Ok(())

@@ -390,26 +390,23 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             config.workgroups.clone()
         };
         let report = self
-            .reconcile(&all_workgroups, now, reconcile_until, &mut summary)
+            .reconcile(
+                &all_workgroups,
+                window.end,
+                now,
+                reconcile_until,
+                &mut summary,
+            )
             .await;
         summary.reconcile = Some(report);
         for wg in &workgroups {
+            // From the index (no Athena call): the window and the storm look-back before it.
             let recent = self
-                .history
-                .recent_queries(wg, window.start - config.max_query)
+                .index
+                .completed_between(wg, window.start - config.storm_lookback, window.end)
                 .await?;
-            summary.list_calls += recent.list_calls;
-            summary.batch_get_calls += recent.batch_get_calls;
-            if !recent.unprocessed.is_empty() {
-                // A query we cannot read might be an expensive one: fail so the window is retried.
-                summary.unprocessed_ids += recent.unprocessed.len();
-                summary.failures.push(format!(
-                    "{} query ids of {wg} could not be read",
-                    recent.unprocessed.len()
-                ));
-            }
             let (mut spend, mut scanned, mut count, mut expensive_count) = (0.0, 0u64, 0u32, 0u32);
-            for q in recent.queries.iter().filter(|q| {
+            for q in recent.iter().filter(|q| {
                 q.state.is_terminal() && q.completed_at.is_some_and(|t| window.contains(t))
             }) {
                 let charge = config.athena.price.charge(q);
@@ -425,12 +422,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     self.send_once(&alert, &mut summary).await;
                 }
             }
-            for s in storm::find(
-                &recent.queries,
-                window,
-                config.storm_lookback,
-                config.storm_count,
-            ) {
+            for s in storm::find(&recent, window, config.storm_lookback, config.storm_count) {
                 summary.storms.push(format!("{wg}/{}", s.fingerprint_id));
                 let alert = storm_alert(&s, window, config, now);
                 self.send_once(&alert, &mut summary).await;
@@ -474,7 +466,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         Ok(summary)
     }
 
-    /// Budgets and spikes: today's spend per workgroup from the sweep metrics plus this window.
+    /// Budgets and spikes: today's spend per workgroup from the index's running total of the day
+    /// (exact: every query counted once, whatever happened to earlier sweeps); the spike baseline
+    /// from the sweeps' spend metrics of the previous days.
     async fn daily_spend(
         &self,
         window: Window,
@@ -491,16 +485,21 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             .spend
             .windows(workgroups, from, window.start, config.interval)
             .await?;
+        let totals = self
+            .index
+            .day_totals(workgroups, &today.to_string())
+            .await?;
         for wg in workgroups {
             let this_window = summary.spend_usd.get(wg).copied().unwrap_or(0.0);
             let points = history.get(wg).map(Vec::as_slice).unwrap_or(&[]);
-            let daily = spend::daily_spend(
+            let mut daily = spend::daily_spend(
                 points,
                 window,
                 this_window,
                 config.timezone,
                 config.spike_baseline_days,
             );
+            daily.today_usd = totals.get(wg).copied().unwrap_or(0.0);
             summary.spend_today_usd.insert(wg.clone(), daily.today_usd);
             if let Some(budget) = config.budget_for(wg) {
                 if let Some(level) =
@@ -529,7 +528,8 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         Ok(())
     }
 
-    /// The daily digest of `day`, recounted from Athena's history; sent once per day.
+    /// The daily digest of `day`, recounted from the queries the index priced (no Athena call);
+    /// sent once per day.
     async fn digest(
         &self,
         day: LocalDay,
@@ -540,22 +540,11 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         let config = &self.config;
         let mut histories = Vec::with_capacity(workgroups.len());
         for wg in workgroups {
-            let recent = self
-                .history
-                .recent_queries(wg, day.start() - config.max_query)
+            let finished = self
+                .index
+                .completed_between(wg, day.start(), day.end())
                 .await?;
-            summary.list_calls += recent.list_calls;
-            summary.batch_get_calls += recent.batch_get_calls;
-            if !recent.unprocessed.is_empty() {
-                return Err(LakeopsError::aws(
-                    "athena:BatchGetQueryExecution",
-                    std::io::Error::other(format!(
-                        "{} query ids of {wg} could not be read",
-                        recent.unprocessed.len()
-                    )),
-                ));
-            }
-            histories.push((wg.clone(), recent.queries));
+            histories.push((wg.clone(), finished));
         }
         let digest = Digest::build(
             day,

@@ -38,9 +38,11 @@ pub struct ReconcileReport {
 
 impl<A: AlertSink, L: Ledger> Deps<A, L> {
     /// Reconciles `workgroups`, stopping by `until`; errors are collected in `summary.failures`.
+    /// `run_time` (the scheduled event's time) sets the first pass's horizon.
     pub async fn reconcile(
         &self,
         workgroups: &[String],
+        run_time: DateTime<Utc>,
         now: DateTime<Utc>,
         until: Instant,
         summary: &mut RunSummary,
@@ -48,7 +50,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         let mut report = ReconcileReport::default();
         for wg in workgroups {
             if let Err(e) = self
-                .reconcile_workgroup(wg, now, until, summary, &mut report)
+                .reconcile_workgroup(wg, run_time, now, until, summary, &mut report)
                 .await
             {
                 summary.failures.push(format!("reconciling {wg}: {e}"));
@@ -65,12 +67,13 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     async fn reconcile_workgroup(
         &self,
         wg: &str,
+        run_time: DateTime<Utc>,
         now: DateTime<Utc>,
         until: Instant,
         summary: &mut RunSummary,
         report: &mut ReconcileReport,
     ) -> Result<(), LakeopsError> {
-        let horizon = now - self.config.max_query;
+        let horizon = run_time.min(now) - self.config.max_query;
         let saved = self.index.checkpoint(wg).await?;
         let resuming = saved.resume_token.is_some();
         let mut token = saved.resume_token.clone();
