@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build test tests-unit tests-integ cards lint fmt dashboards demo bench-sweep bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-integ cards lint fmt dashboards demo bench-scale bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -82,8 +82,8 @@ test: setup lint build tests-unit cards tests-integ ## everything CI runs: lint,
 demo: setup build ## run the functions against a seeded local data lake, deliver their alerts to a local chat receiver, and show what happened
 	cargo run --quiet -p lakeops-e2e --bin demo
 
-bench-sweep: setup build ## API calls and wall time of one cost-watcher sweep over 10,000 queries (README figures)
-	LAKEOPS_INVOKE_TIMEOUT_SECS=600 cargo run --quiet -p lakeops-e2e --bin bench_sweep
+bench-scale: setup build ## the Athena guardrails at 10,000 and 1,000,000 queries/day over 100 workgroups: calls, wall time, missed alerts, DynamoDB cost (README figures; VOLUMES="10000 1000000")
+	LAKEOPS_INVOKE_TIMEOUT_SECS=900 cargo run --quiet -p lakeops-e2e --bin bench_scale -- $(or $(VOLUMES),10000 1000000)
 
 bench-transformer: ## the transformer vs the floor and a Python baseline, and its peak memory (release build; README figures)
 	cargo run --release -q -p log-subscription-transformer --example transformer_bench

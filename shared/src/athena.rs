@@ -268,6 +268,9 @@ impl Pacer {
 pub struct AthenaHistory {
     client: aws_sdk_athena::Client,
     list_pacer: Pacer,
+    /// The suite's shared budget for List and BatchGet calls, when set (the functions always set
+    /// it; without it List calls are paced per instance and BatchGet is not).
+    budget: Option<crate::api_budget::ApiBudget>,
 }
 
 impl AthenaHistory {
@@ -276,7 +279,14 @@ impl AthenaHistory {
         Self {
             client,
             list_pacer: Pacer::new(list_calls_per_second, 5),
+            budget: None,
         }
+    }
+
+    /// Paces every List and BatchGet call by the suite's shared budget instead.
+    pub fn with_budget(mut self, budget: crate::api_budget::ApiBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     pub fn client(&self) -> &aws_sdk_athena::Client {
@@ -325,6 +335,9 @@ impl AthenaHistory {
             let mut round = 0;
             loop {
                 calls += 1;
+                if let Some(budget) = &self.budget {
+                    budget.wait_for_athena_call_turn().await;
+                }
                 let out = self
                     .client
                     .batch_get_query_execution()
@@ -372,7 +385,10 @@ impl AthenaHistory {
         workgroup: &str,
         token: Option<String>,
     ) -> Result<(Vec<String>, Option<String>), LakeopsError> {
-        self.list_pacer.wait().await;
+        match &self.budget {
+            Some(budget) => budget.wait_for_athena_call_turn().await,
+            None => self.list_pacer.wait().await,
+        }
         let page = self
             .client
             .list_query_executions()

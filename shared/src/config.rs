@@ -262,9 +262,10 @@ impl CommonConfig {
 /// Settings of the functions that watch Athena's query history (cost watcher, killer).
 #[derive(Debug, Clone)]
 pub struct AthenaWatchSettings {
-    /// `ATHENA_LIST_CALLS_PER_SECOND` (default 4): pace of ListQueryExecutions; AWS allows 5/s
-    /// per account, shared with everything else in it.
-    pub list_calls_per_second: f64,
+    /// `ATHENA_HISTORY_CALLS_PER_SECOND` (default 2): the suite's one budget for
+    /// `ListQueryExecutions` and `BatchGetQueryExecution`, shared by every function and instance
+    /// ([`crate::api_budget`]); AWS allows 5 List calls/s per account, shared with everything else.
+    pub history_calls_per_second: f64,
     /// `USD_PER_TB` (default 5.00): Athena's price per TB scanned.
     pub price: crate::pricing::PriceList,
     /// `LEDGER_TABLE`: DynamoDB table of the alert ledger.
@@ -275,10 +276,10 @@ pub struct AthenaWatchSettings {
 
 impl AthenaWatchSettings {
     pub fn read(r: &mut ConfigReader) -> Self {
-        let list_calls_per_second: f64 = r.parse_or("ATHENA_LIST_CALLS_PER_SECOND", 4.0);
-        if !(list_calls_per_second > 0.0 && list_calls_per_second <= 100.0) {
+        let history_calls_per_second: f64 = r.parse_or("ATHENA_HISTORY_CALLS_PER_SECOND", 2.0);
+        if !(history_calls_per_second > 0.0 && history_calls_per_second <= 100.0) {
             r.problem(
-                "ATHENA_LIST_CALLS_PER_SECOND",
+                "ATHENA_HISTORY_CALLS_PER_SECOND",
                 "must be above 0 and at most 100",
             );
         }
@@ -287,7 +288,7 @@ impl AthenaWatchSettings {
             NonNegative(crate::pricing::DEFAULT_USD_PER_TB),
         );
         Self {
-            list_calls_per_second,
+            history_calls_per_second,
             price: crate::pricing::PriceList {
                 usd_per_tb: usd_per_tb.0,
             },

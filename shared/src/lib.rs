@@ -2,6 +2,7 @@
 //! Athena history and pricing — each concept in one module, used by all four functions.
 
 pub mod alert;
+pub mod api_budget;
 pub mod athena;
 pub mod aws;
 pub mod calendar;

@@ -229,9 +229,10 @@ impl QueryIndex {
         }
     }
 
-    /// Calls made so far by this value.
+    /// Calls made since the last time this was asked (one invocation's calls: the value lives
+    /// as long as the Lambda instance).
     pub fn calls(&self) -> IndexCalls {
-        *self.calls.lock().expect("index call counter")
+        std::mem::take(&mut *self.calls.lock().expect("index call counter"))
     }
 
     fn count(&self, reads: u32, writes: u32) {

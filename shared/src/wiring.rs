@@ -1,6 +1,7 @@
 //! The AWS-backed dependencies of the functions that watch Athena, built once at start-up.
 
 use crate::alert::SnsAlertPublisher;
+use crate::api_budget::ApiBudget;
 use crate::athena::AthenaHistory;
 use crate::config::{AthenaWatchSettings, CommonConfig};
 use crate::ledger::DynamoLedger;
@@ -22,8 +23,13 @@ impl AthenaWatchClients {
         Self {
             history: AthenaHistory::new(
                 aws_sdk_athena::Client::new(&sdk),
-                settings.list_calls_per_second,
-            ),
+                settings.history_calls_per_second,
+            )
+            .with_budget(ApiBudget::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                &settings.index_table,
+                settings.history_calls_per_second,
+            )),
             alerts: SnsAlertPublisher::new(
                 aws_sdk_sns::Client::new(&sdk),
                 &common.alert_topic_arn,

@@ -407,3 +407,34 @@ async fn the_in_flight_index_holds_only_queries_in_flight() {
     assert_eq!(known.len(), 2);
     assert!(!known.contains_key("zz"));
 }
+
+/// Two functions' instances share one budget of Athena history calls: past the burst they get
+/// calls at the budget's rate between them, not each at its own.
+#[tokio::test]
+async fn the_athena_call_budget_is_shared_between_instances() {
+    use lakeops::api_budget::{ApiBudget, BURST};
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    create_index_table(&config).await;
+    let budget = || ApiBudget::new(aws_sdk_dynamodb::Client::new(&config), INDEX_TABLE, 4.0);
+    let (a, b) = (budget(), budget());
+    let start = std::time::Instant::now();
+    // The burst (5) and 8 more between the two, at 4 calls/s: at least 2 s.
+    let taken = BURST as usize + 8;
+    let per_instance = taken / 2;
+    tokio::join!(
+        async {
+            for _ in 0..per_instance {
+                a.wait_for_athena_call_turn().await;
+            }
+        },
+        async {
+            for _ in 0..taken - per_instance {
+                b.wait_for_athena_call_turn().await;
+            }
+        }
+    );
+    let elapsed = start.elapsed().as_secs_f64();
+    assert!(elapsed >= 1.9, "{taken} calls in {elapsed:.2} s");
+    assert!(elapsed < 4.0, "{taken} calls in {elapsed:.2} s");
+}

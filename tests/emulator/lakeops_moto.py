@@ -12,6 +12,7 @@ small model that the tests and the demo can drive:
   matching its SQL text (so parallel COUNT queries each get their own answer), optionally after
   a delay during which the query stays RUNNING;
 * ``AmazonAthena.LakeopsApiCallCounts``: how many calls each Athena action received (benchmarks);
+  ``AmazonAthena.LakeopsAllCallCounts``: the same for every service (the scale benchmark);
 * ``AmazonAthena.LakeopsInjectFaults``: the next ``Count`` calls of one action of any service
   (``{"Service": "sns", "Action": "Publish", "Count": 6, "Kind": "error"}``) fail — ``throttle``
   (400 ``ThrottlingException``), ``error`` (500 ``InternalFailure``), or are slowed (``delay``,
@@ -43,6 +44,9 @@ import threading
 import time
 import uuid
 
+import copy
+
+import moto.dynamodb.models as dynamodb_models
 from moto.athena.responses import AthenaResponse
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
@@ -140,6 +144,7 @@ def _invalid(msg):
 # --- fault injection (every service) ---------------------------------------------------------
 
 FAULTS = []  # [{"Service", "Action", "Count", "Kind", "Seconds", "Injected"}]
+CALLS = {}  # {service: {action: calls received}}, every service (the scale benchmark's counts)
 FAULT_KINDS = {
     "throttle": ("ThrottlingException", "Rate exceeded (lakeops fault injection)", 400),
     "error": ("InternalFailure", "Internal failure (lakeops fault injection)", 500),
@@ -159,6 +164,8 @@ def _call_action_with_faults(self):
         action = self._get_action()
     except Exception:
         return _base_call_action(self)
+    per_service = CALLS.setdefault(service, {})
+    per_service[action] = per_service.get(action, 0) + 1
     for rule in FAULTS:
         if rule["Service"] == service and rule["Action"] == action and rule["Count"] > 0:
             rule["Count"] -= 1
@@ -174,6 +181,62 @@ def _call_action_with_faults(self):
 
 
 BaseResponse.call_action = _call_action_with_faults
+
+
+# --- DynamoDB transactions at volume ------------------------------------------------------------
+# moto backs each TransactWriteItems up by deep-copying every table it names, so a transaction
+# costs the whole table (the scale benchmark prices tens of thousands of queries into one). The
+# same all-or-nothing result, backing up only the items the transaction names: moto's own
+# rollback is given the table itself back, and the named items are restored here.
+
+_moto_transact_write_items = dynamodb_models.DynamoDBBackend.transact_write_items
+_TRANSACTIONS = threading.Lock()
+
+
+class _NoTableCopy:
+    """Stands in for the `copy` module inside moto's transaction: tables are not copied."""
+
+    @staticmethod
+    def deepcopy(value, *args):
+        return value
+
+
+def _transact_write_items_backing_up_items(self, transact_items):
+    with _TRANSACTIONS:
+        backups = []
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            if op_type == "Put":
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            else:
+                key = op.get("Key")
+            if key is None:
+                continue
+            current = self.get_item(op["TableName"], key)
+            backups.append((op["TableName"], key, copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+        dynamodb_models.copy = _NoTableCopy
+        try:
+            return _moto_transact_write_items(self, transact_items)
+        except Exception:
+            for table_name, key, attributes in backups:
+                if attributes is None:
+                    try:
+                        self.delete_item(table_name, key)
+                    except Exception:
+                        pass
+                else:
+                    self.put_item(table_name, attributes)
+            raise
+        finally:
+            dynamodb_models.copy = copy
+
+
+dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items_backing_up_items
 
 
 class LakeopsAthena:
@@ -245,6 +308,9 @@ class LakeopsAthena:
 
     def lakeops_injected_faults(self):
         return json.dumps({"Faults": FAULTS})
+
+    def lakeops_all_call_counts(self):
+        return json.dumps({"Counts": CALLS})
 
     def lakeops_api_call_counts(self):
         return json.dumps({"Counts": self._lake.calls})

@@ -130,14 +130,20 @@ pub fn life(
     events
 }
 
-/// A deterministic pseudo-random number in [0, 1) from a text (FNV-1a): which events a run drops
-/// is the same on every machine.
+/// A deterministic pseudo-random number in [0, 1) from a text (FNV-1a, then the SplitMix64
+/// finalizer so that texts differing only in their last character — the events of one query —
+/// get independent numbers): which events a run drops is the same on every machine.
 pub fn share_of(text: &str) -> f64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -95,8 +95,10 @@ pub struct CostConfig {
     pub storm_count: usize,
     /// `RETRY_STORM_MINUTES` (default 60): the span they must fall in.
     pub storm_lookback: Duration,
-    /// `RECONCILE_STALE_MINUTES` (default 10): an in-flight query whose state has not changed
-    /// for this long is read again from Athena (its terminal event may have been dropped).
+    /// `RECONCILE_STALE_MINUTES` (default 2): an in-flight query whose state has not changed
+    /// for this long is read again from Athena (its terminal event may have been dropped). Short,
+    /// because a dropped end event delays that query's expensive-query alert until it is re-read;
+    /// the cost is one `BatchGetQueryExecution` per 50 such queries per run.
     pub stale_after: Duration,
     /// Athena pace, price, alert ledger and query index.
     pub athena: AthenaWatchSettings,
@@ -147,7 +149,7 @@ impl CostConfig {
                 "must be at least 1 and at most MAX_QUERY_MINUTES (the history a sweep reads)",
             );
         }
-        let stale_minutes: u32 = r.parse_or("RECONCILE_STALE_MINUTES", 10);
+        let stale_minutes: u32 = r.parse_or("RECONCILE_STALE_MINUTES", 2);
         if !(1..=1440).contains(&stale_minutes) {
             r.problem("RECONCILE_STALE_MINUTES", "must be between 1 and 1440");
         }
