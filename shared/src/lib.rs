@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod api_budget;
 pub mod athena;
+pub mod attribution;
 pub mod aws;
 pub mod calendar;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod query_index;
 pub mod schedule;
 pub mod sql;
 pub mod stats;
+pub mod tables_read;
 pub mod wiring;
 
 pub use alert::{Alert, AlertSink, Severity, SnsAlertPublisher};

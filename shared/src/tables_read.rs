@@ -1,0 +1,244 @@
+//! The tables a query read (`database.table`), from its SQL.
+//!
+//! Parsed with the `sqlparser` crate (Apache DataFusion's SQL parser; its generic dialect reads
+//! the Trino SQL that Athena speaks: `CROSS JOIN UNNEST(..) AS t(x)`, double-quoted names,
+//! `"catalog"."db"."table"`, lambdas, `UNLOAD`). What the parser cannot read is
+//! [`TablesRead::Unparsed`], never a guess from a regular expression: a wrong table in the
+//! digest is worse than an honest "unparsed". Known gap: Iceberg time travel
+//! (`FOR TIMESTAMP AS OF ..`, `FOR VERSION AS OF ..`) is not in sqlparser 0.63's grammar, so such
+//! queries are unparsed.
+//!
+//! Rules: a one-part name is in the query's default database (Athena's `default` when the query
+//! names none); a name bound by the statement's `WITH` is a subquery, not a table; the table an
+//! `INSERT INTO` or `CREATE TABLE .. AS` writes is not read (unless the query also reads it);
+//! `awsdatacatalog` (Athena's name for the Glue catalog) is left out, other catalogs are kept
+//! (`catalog.db.table`); names are lowercased, as Glue stores them.
+
+use std::collections::{BTreeSet, HashSet};
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{ObjectName, Query, Statement, TableObject, Visit, Visitor};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+/// Athena's name for the Glue Data Catalog in three-part names.
+const GLUE_CATALOG: &str = "awsdatacatalog";
+/// The database Athena uses when a query's context names none.
+const DEFAULT_DATABASE: &str = "default";
+/// Longer SQL is not parsed (bounded work per query; Athena's own limit is 256 KB).
+const MAX_PARSED_BYTES: usize = 262_144;
+
+/// What a query read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TablesRead {
+    /// `database.table` (or `catalog.database.table`), sorted, each once; empty for a statement
+    /// that reads no table (`SELECT 1`, DDL without a source).
+    Tables(Vec<String>),
+    /// The SQL could not be parsed.
+    Unparsed,
+}
+
+impl TablesRead {
+    /// The marker stored and shown for unparsed SQL.
+    pub const UNPARSED: &'static str = "unparsed";
+
+    pub fn tables(&self) -> &[String] {
+        match self {
+            TablesRead::Tables(t) => t,
+            TablesRead::Unparsed => &[],
+        }
+    }
+}
+
+#[derive(Default)]
+struct Names {
+    read: Vec<Vec<String>>,
+    written: Vec<Vec<String>>,
+    ctes: HashSet<String>,
+}
+
+fn parts(name: &ObjectName) -> Option<Vec<String>> {
+    name.0
+        .iter()
+        .map(|p| p.as_ident().map(|i| i.value.to_lowercase()))
+        .collect()
+}
+
+impl Visitor for Names {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                self.ctes.insert(cte.alias.name.value.to_lowercase());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        if let Some(p) = parts(relation) {
+            self.read.push(p);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<()> {
+        let target = match statement {
+            Statement::Insert(insert) => match &insert.table {
+                TableObject::TableName(name) => parts(name),
+                _ => None,
+            },
+            Statement::CreateTable(create) => parts(&create.name),
+            _ => None,
+        };
+        self.written.extend(target);
+        ControlFlow::Continue(())
+    }
+}
+
+/// The tables `sql` reads, one-part names resolved in `default_database`.
+pub fn tables_read(sql: &str, default_database: Option<&str>) -> TablesRead {
+    if sql.len() > MAX_PARSED_BYTES {
+        return TablesRead::Unparsed;
+    }
+    let statements = match Parser::parse_sql(&GenericDialect {}, sql) {
+        Ok(s) if !s.is_empty() => s,
+        _ => return TablesRead::Unparsed,
+    };
+    let mut names = Names::default();
+    let _ = statements.visit(&mut names);
+    // The written table is visited as a relation too: take one occurrence out per target.
+    for target in &names.written {
+        if let Some(i) = names.read.iter().position(|r| r == target) {
+            names.read.remove(i);
+        }
+    }
+    let database = default_database
+        .filter(|d| !d.is_empty())
+        .unwrap_or(DEFAULT_DATABASE)
+        .to_lowercase();
+    let mut tables = BTreeSet::new();
+    for name in names.read {
+        let qualified = match name.as_slice() {
+            [table] if names.ctes.contains(table) => continue,
+            [table] => format!("{database}.{table}"),
+            [catalog, db, table] if catalog == GLUE_CATALOG => format!("{db}.{table}"),
+            _ => name.join("."),
+        };
+        tables.insert(qualified);
+    }
+    TablesRead::Tables(tables.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(sql: &str) -> Vec<String> {
+        match tables_read(sql, Some("sales")) {
+            TablesRead::Tables(t) => t,
+            TablesRead::Unparsed => panic!("unparsed: {sql}"),
+        }
+    }
+
+    #[test]
+    fn ctes_are_not_tables_and_joins_name_both_sides() {
+        assert_eq!(
+            read(
+                "WITH recent AS (SELECT * FROM orders WHERE dt > '2026-11-01') \
+                  SELECT r.id, c.name FROM recent r JOIN crm.customers c ON r.cid = c.id"
+            ),
+            ["crm.customers", "sales.orders"]
+        );
+        assert_eq!(
+            read("SELECT * FROM a LEFT JOIN b USING (id) FULL OUTER JOIN other.c ON true"),
+            ["other.c", "sales.a", "sales.b"]
+        );
+    }
+
+    #[test]
+    fn subqueries_and_unnest() {
+        assert_eq!(
+            read(
+                "SELECT tag, count(*) FROM logs.cloudfront c CROSS JOIN UNNEST(c.tags) AS t(tag) \
+                  WHERE c.host IN (SELECT host FROM (SELECT host FROM ref.hosts) h) GROUP BY 1"
+            ),
+            ["logs.cloudfront", "ref.hosts"]
+        );
+        assert_eq!(
+            read("SELECT * FROM UNNEST(ARRAY[1, 2, 3]) AS t(n)"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn quoted_and_three_part_names() {
+        assert_eq!(
+            read(
+                r#"SELECT * FROM "AwsDataCatalog"."Web-Logs"."access log" TABLESAMPLE BERNOULLI (10)"#
+            ),
+            ["web-logs.access log"]
+        );
+        assert_eq!(
+            read("SELECT * FROM dynamo_catalog.default.users"),
+            ["dynamo_catalog.default.users"]
+        );
+        assert_eq!(
+            read(r#"SELECT * FROM "db"."t$partitions""#),
+            ["db.t$partitions"]
+        );
+    }
+
+    #[test]
+    fn written_tables_are_not_read_ones() {
+        assert_eq!(
+            read("INSERT INTO warehouse.daily SELECT * FROM raw.events"),
+            ["raw.events"]
+        );
+        assert_eq!(
+            read("CREATE TABLE x.y WITH (format = 'PARQUET') AS SELECT * FROM a.b"),
+            ["a.b"]
+        );
+        assert_eq!(
+            read("INSERT INTO t SELECT * FROM t WHERE dt = '2026-11-23'"),
+            ["sales.t"]
+        );
+        assert_eq!(
+            read("UNLOAD (SELECT * FROM db.t) TO 's3://bucket/p/' WITH (format = 'PARQUET')"),
+            ["db.t"]
+        );
+    }
+
+    #[test]
+    fn trino_functions_parse() {
+        assert_eq!(
+            read("SELECT transform(arr, x -> x + 1), approx_percentile(v, 0.5), try_cast(y AS integer) \
+                  FROM events WHERE from_iso8601_timestamp(ts) > now() - interval '1' day"),
+            ["sales.events"]
+        );
+    }
+
+    #[test]
+    fn the_default_database_when_none_is_named() {
+        assert_eq!(
+            tables_read("SELECT 1 FROM t", None),
+            TablesRead::Tables(vec!["default.t".into()])
+        );
+        assert_eq!(read("SELECT 1"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn unparsable_sql_is_unparsed_not_guessed() {
+        for sql in [
+            "SELEC * FROM t",
+            "SELECT * FROM t FOR TIMESTAMP AS OF TIMESTAMP '2026-11-01 00:00:00 UTC'",
+            "",
+            "SELECT * FROM (",
+        ] {
+            assert_eq!(tables_read(sql, Some("db")), TablesRead::Unparsed, "{sql}");
+        }
+        let long = format!("SELECT 1 FROM t WHERE x IN ({})", "1, ".repeat(100_000));
+        assert_eq!(tables_read(&long, None), TablesRead::Unparsed);
+    }
+}
