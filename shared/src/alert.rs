@@ -119,6 +119,31 @@ impl Alert {
         self
     }
 
+    /// Who ran the query an alert is about: the "Run by" and "Client" fields, the `run_by`,
+    /// `client` and `principal` message attributes (an SNS filter policy routes per team on
+    /// them) and details. Without a CloudTrail record: "unknown (no CloudTrail trail)".
+    pub fn run_by(self, caller: Option<&crate::attribution::Caller>) -> Self {
+        use crate::attribution::{run_by_text, UNKNOWN};
+        let or_unknown = |f: fn(&crate::attribution::Caller) -> &str| {
+            caller.map(f).unwrap_or(UNKNOWN).to_string()
+        };
+        let (person, client, principal) = (
+            or_unknown(|c| &c.person),
+            or_unknown(|c| &c.client),
+            or_unknown(|c| &c.principal_arn),
+        );
+        self.field("Run by", run_by_text(caller))
+            .field("Client", &client)
+            .attribute("run_by", &person)
+            .attribute("client", &client)
+            .attribute("principal", &principal)
+            .detail("run_by", caller.map(|c| &c.person))
+            .detail("principal_arn", caller.map(|c| &c.principal_arn))
+            .detail("client", caller.map(|c| &c.client))
+            .detail("source_ip", caller.map(|c| &c.source_ip))
+            .detail("account", caller.map(|c| &c.account))
+    }
+
     pub fn link(mut self, label: &str, url: impl Into<String>) -> Self {
         self.links.push(Link {
             label: label.to_string(),

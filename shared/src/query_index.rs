@@ -14,6 +14,13 @@
 //! Items expire through DynamoDB TTL (`expires_at`, [`KEEP`] after the last write). The same
 //! table holds one checkpoint item per workgroup (`checkpoint#<workgroup>`) for the
 //! reconciliation that catches the events EventBridge dropped.
+//!
+//! Attribution: the CloudTrail record of a query's `StartQueryExecution` adds who ran it
+//! ([`QueryIndex::record_start`]: principal, person, account, source IP, client) to the same
+//! item, whether it comes before the state-change events (the item is created with just those)
+//! or after the query was priced; pricing adds the tables it read and its default database. A
+//! query's spend is added to its person's running total of the day (`pday#<person>#<date>`)
+//! exactly once, by whichever of the two comes second (`principal_counted` marks it).
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,7 +29,9 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use serde_json::Value;
 
 use crate::athena::{QueryExecution, QueryState, StatementType};
+use crate::attribution::{Caller, QueryStart};
 use crate::error::LakeopsError;
+use crate::tables_read::{tables_read, TablesRead};
 
 /// Partition key of the index table.
 pub const KEY: &str = "query_id";
@@ -46,6 +55,51 @@ const DAY_TOTAL_KEEP: Duration = Duration::days(16);
 /// The item holding `workgroup`'s running totals of a local day (`YYYY-MM-DD`).
 pub fn day_total_key(workgroup: &str, day: &str) -> String {
     format!("day#{workgroup}#{day}")
+}
+
+/// The item holding `person`'s running totals of a local day (`YYYY-MM-DD`).
+pub fn person_day_total_key(person: &str, day: &str) -> String {
+    format!("pday#{person}#{day}")
+}
+
+/// The attributes [`QueryIndex::record_start`] writes, read back by [`caller_of`].
+const CALLER_FIELDS: [&str; 5] = ["principal_arn", "person", "account", "source_ip", "client"];
+
+/// Who ran a query, if its CloudTrail record arrived.
+fn caller_of(item: &HashMap<String, AttributeValue>) -> Option<Caller> {
+    let get = |name: &str| text(item, name).unwrap_or_default().to_string();
+    text(item, "person")?;
+    Some(Caller {
+        principal_arn: get("principal_arn"),
+        person: get("person"),
+        account: get("account"),
+        source_ip: get("source_ip"),
+        client: get("client"),
+    })
+}
+
+/// The tables a priced query read, as stored (`["unparsed"]` for unparsable SQL).
+fn tables_of(item: &HashMap<String, AttributeValue>) -> TablesRead {
+    let list: Vec<String> = item
+        .get("tables")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+        .unwrap_or_default();
+    if list.len() == 1 && list[0] == TablesRead::UNPARSED {
+        TablesRead::Unparsed
+    } else {
+        TablesRead::Tables(list)
+    }
+}
+
+/// A finished query as the index holds it: priced, with who ran it and what it read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub query: QueryExecution,
+    /// `None`: no CloudTrail record of its start arrived (no trail, or not yet).
+    pub caller: Option<Caller>,
+    pub tables: TablesRead,
+    pub usd: f64,
 }
 
 fn completed_bucket(workgroup: &str, t: DateTime<Utc>) -> String {
@@ -159,6 +213,13 @@ pub struct InFlight {
     pub since: DateTime<Utc>,
     /// When reconciliation last re-read it from Athena, if ever.
     pub checked_at: Option<DateTime<Utc>>,
+}
+
+/// What one pricing attempt found.
+enum Priced {
+    Now,
+    Before,
+    CallerArrived(Caller),
 }
 
 /// Where a workgroup's reconciliation stands.
@@ -277,15 +338,47 @@ impl QueryIndex {
     /// running total of `day` (the local day it completed in: [`day_total_key`]) in the same
     /// transaction. `Ok(true)` when this call is the first to price it: a query is counted once,
     /// whichever path — the event, reconciliation, a retry — read it, and never half-counted.
+    ///
+    /// `caller`: who ran it, as read from the item before (`None` if no CloudTrail record had
+    /// arrived). With a caller, the same transaction adds the query to its person's total of the
+    /// day; without, the transaction requires that no caller arrived meanwhile (else it is read
+    /// and the pricing tried again with it), and [`QueryIndex::record_start`] counts it later.
     pub async fn record_finished(
         &self,
         q: &QueryExecution,
         usd: f64,
         day: &str,
         now: DateTime<Utc>,
+        caller: Option<&Caller>,
     ) -> Result<bool, LakeopsError> {
+        let mut caller = caller.cloned();
+        for _ in 0..3 {
+            match self.price(q, usd, day, now, caller.as_ref()).await? {
+                Priced::Now => return Ok(true),
+                Priced::Before => return Ok(false),
+                Priced::CallerArrived(c) => caller = Some(c),
+            }
+        }
+        Err(LakeopsError::aws(
+            "dynamodb:TransactWriteItems",
+            std::io::Error::other(format!("query {}: its caller kept changing", q.id)),
+        ))
+    }
+
+    async fn price(
+        &self,
+        q: &QueryExecution,
+        usd: f64,
+        day: &str,
+        now: DateTime<Utc>,
+        caller: Option<&Caller>,
+    ) -> Result<Priced, LakeopsError> {
         use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
         let completed = q.completed_at.unwrap_or(now);
+        let tables: Vec<AttributeValue> = match tables_read(&q.sql, q.database.as_deref()) {
+            TablesRead::Tables(t) => t.into_iter().map(s).collect(),
+            TablesRead::Unparsed => vec![s(TablesRead::UNPARSED)],
+        };
         // Every attribute by placeholder: several names (state, database, catalog, ...) are
         // DynamoDB reserved words, and unused placeholders are refused.
         let fields: Vec<(&str, Option<AttributeValue>)> = vec![
@@ -319,8 +412,17 @@ impl QueryIndex {
             ("total_ms", q.total_ms.map(n)),
             ("database", q.database.clone().map(s)),
             ("catalog", q.catalog.clone().map(s)),
+            ("day", Some(s(day))),
+            ("tables", Some(AttributeValue::L(tables))),
+            (
+                "principal_counted",
+                caller.map(|_| AttributeValue::Bool(true)),
+            ),
         ];
         let mut names = HashMap::from([("#in_flight".to_string(), "in_flight".to_string())]);
+        if caller.is_none() {
+            names.insert("#person".to_string(), "person".to_string());
+        }
         let mut values = HashMap::new();
         let mut sets = Vec::new();
         for (name, value) in fields {
@@ -334,8 +436,13 @@ impl QueryIndex {
             .table_name(&self.table)
             .key(KEY, s(&q.id))
             .update_expression(format!("SET {} REMOVE #in_flight", sets.join(", ")))
-            // Priced once: the first reader's price stands.
-            .condition_expression("attribute_not_exists(#usd)")
+            // Priced once: the first reader's price stands. Without a caller, also: none arrived
+            // since it was read (else its person's total would miss this query).
+            .condition_expression(if caller.is_some() {
+                "attribute_not_exists(#usd)"
+            } else {
+                "attribute_not_exists(#usd) AND attribute_not_exists(#person)"
+            })
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .build()
@@ -351,25 +458,29 @@ impl QueryIndex {
             .expression_attribute_values(":exp", n((now + DAY_TOTAL_KEEP).timestamp()))
             .build()
             .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))?;
+        let mut items = vec![query_item, total];
+        if let Some(c) = caller {
+            items.push(self.person_total(&c.person, day, usd, now)?);
+        }
         // Two pricings of one workgroup's day at once conflict (TransactionConflict): tried
         // again, a few times, before the caller's own retry takes over.
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            self.count(0, 2);
+            self.count(0, items.len() as u32);
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .update(query_item.clone())
-                        .build(),
-                )
-                .transact_items(TransactWriteItem::builder().update(total.clone()).build())
+                .set_transact_items(Some(
+                    items
+                        .iter()
+                        .map(|u| TransactWriteItem::builder().update(u.clone()).build())
+                        .collect(),
+                ))
                 .send()
                 .await;
             let err = match result {
-                Ok(_) => return Ok(true),
+                Ok(_) => return Ok(Priced::Now),
                 Err(err) => err,
             };
             let reasons: Vec<String> = match err.as_service_error() {
@@ -381,8 +492,14 @@ impl QueryIndex {
                 _ => Vec::new(),
             };
             match reasons.first().map(String::as_str) {
-                // Priced before: someone else counted it.
-                Some("ConditionalCheckFailed") => return Ok(false),
+                // Priced before (someone else counted it), or its caller arrived meanwhile.
+                Some("ConditionalCheckFailed") => {
+                    let item = self.consistent_item(&q.id).await?.unwrap_or_default();
+                    return Ok(match caller_of(&item) {
+                        Some(c) if !item.contains_key("usd") => Priced::CallerArrived(c),
+                        _ => Priced::Before,
+                    });
+                }
                 _ if reasons.iter().any(|r| r == "TransactionConflict") && attempt < 4 => {
                     tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
                 }
@@ -391,14 +508,212 @@ impl QueryIndex {
         }
     }
 
+    /// Adds `usd` and one query to `person`'s running total of `day` (a transaction item).
+    fn person_total(
+        &self,
+        person: &str,
+        day: &str,
+        usd: f64,
+        now: DateTime<Utc>,
+    ) -> Result<aws_sdk_dynamodb::types::Update, LakeopsError> {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key(KEY, s(person_day_total_key(person, day)))
+            .update_expression("ADD usd :usd, queries :one SET expires_at = :exp")
+            .expression_attribute_values(":usd", n(usd))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", n((now + DAY_TOTAL_KEEP).timestamp()))
+            .build()
+            .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))
+    }
+
+    async fn consistent_item(
+        &self,
+        id: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, LakeopsError> {
+        self.count(1, 0);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Records who started a query (its CloudTrail record): a new item if no state change
+    /// arrived yet, else added to it. A repeat writes the same values. If the query was already
+    /// priced without a caller, its spend is now added to the person's total of its day, once.
+    /// `Ok(true)` when that happened.
+    pub async fn record_start(
+        &self,
+        start: &QueryStart,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LakeopsError> {
+        let c = &start.caller;
+        self.count(0, 1);
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(&start.query_id))
+            .update_expression(format!(
+                "SET {}, expires_at = if_not_exists(expires_at, :exp){}",
+                CALLER_FIELDS
+                    .iter()
+                    .map(|f| format!("#{f} = :{f}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if start.database.is_some() {
+                    ", start_database = :db"
+                } else {
+                    ""
+                }
+            ))
+            .set_expression_attribute_names(Some(
+                CALLER_FIELDS
+                    .iter()
+                    .map(|f| (format!("#{f}"), f.to_string()))
+                    .collect(),
+            ))
+            .expression_attribute_values(":principal_arn", s(&c.principal_arn))
+            .expression_attribute_values(":person", s(&c.person))
+            .expression_attribute_values(":account", s(&c.account))
+            .expression_attribute_values(":source_ip", s(&c.source_ip))
+            .expression_attribute_values(":client", s(&c.client))
+            .expression_attribute_values(":exp", n((now + KEEP).timestamp()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        if let Some(db) = &start.database {
+            update = update.expression_attribute_values(":db", s(db));
+        }
+        let item = update
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:UpdateItem", e))?
+            .attributes
+            .unwrap_or_default();
+        let (Some(usd), Some(day)) = (number::<f64>(&item, "usd"), text(&item, "day")) else {
+            return Ok(false);
+        };
+        if item.contains_key("principal_counted") {
+            return Ok(false);
+        }
+        self.count_for_person(&start.query_id, &c.person, usd, day, now)
+            .await
+    }
+
+    /// Adds a priced query to its person's day total, once (`principal_counted`).
+    async fn count_for_person(
+        &self,
+        id: &str,
+        person: &str,
+        usd: f64,
+        day: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LakeopsError> {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key(KEY, s(id))
+            .update_expression("SET principal_counted = :yes")
+            .condition_expression(
+                "attribute_exists(usd) AND attribute_not_exists(principal_counted)",
+            )
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .build()
+            .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))?;
+        let total = self.person_total(person, day, usd, now)?;
+        for attempt in 1..=4u32 {
+            self.count(0, 2);
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(mark.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(total.clone()).build())
+                .send()
+                .await;
+            let Err(err) = result else {
+                return Ok(true);
+            };
+            let reasons: Vec<String> = match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None").to_string())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
+                return Ok(false);
+            }
+            if !(reasons.iter().any(|r| r == "TransactionConflict") && attempt < 4) {
+                return Err(LakeopsError::aws("dynamodb:TransactWriteItems", err));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+        }
+        Ok(false)
+    }
+
+    /// Who ran each of `ids`, for those whose CloudTrail record arrived.
+    pub async fn callers(&self, ids: &[String]) -> Result<HashMap<String, Caller>, LakeopsError> {
+        let projection = format!("{KEY}, {}", CALLER_FIELDS.join(", "));
+        let items = self.get_items(ids, &projection).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|(id, item)| caller_of(&item).map(|c| (id, c)))
+            .collect())
+    }
+
+    /// The running totals of `day` per person (usd; absent = nothing priced for them).
+    pub async fn person_day_totals(
+        &self,
+        persons: &[String],
+        day: &str,
+    ) -> Result<HashMap<String, f64>, LakeopsError> {
+        let keys: Vec<String> = persons
+            .iter()
+            .map(|p| person_day_total_key(p, day))
+            .collect();
+        let items = self.get_items(&keys, "query_id, usd").await?;
+        Ok(persons
+            .iter()
+            .map(|p| {
+                let usd = items
+                    .get(&person_day_total_key(p, day))
+                    .and_then(|item| number(item, "usd"))
+                    .unwrap_or(0.0);
+                (p.clone(), usd)
+            })
+            .collect())
+    }
+
     /// The finished queries of `workgroup` that completed in `[from, to)`, as priced into the
-    /// index: one `Query` of the `completed` index per UTC hour the span touches.
+    /// index.
     pub async fn completed_between(
         &self,
         workgroup: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<QueryExecution>, LakeopsError> {
+        Ok(self
+            .finished_between(workgroup, from, to)
+            .await?
+            .into_iter()
+            .map(|f| f.query)
+            .collect())
+    }
+
+    /// [`QueryIndex::completed_between`] with who ran each query, what it read and its price:
+    /// one `Query` of the `completed` index per UTC hour the span touches.
+    pub async fn finished_between(
+        &self,
+        workgroup: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Finished>, LakeopsError> {
         let mut found = Vec::new();
         let mut hour = from
             .with_minute(0)
@@ -427,8 +742,13 @@ impl QueryIndex {
                 found.extend(
                     out.items()
                         .iter()
-                        .map(execution_of)
-                        .filter(|q| q.completed_at.is_some_and(|t| from <= t && t < to)),
+                        .map(|item| Finished {
+                            query: execution_of(item),
+                            caller: caller_of(item),
+                            tables: tables_of(item),
+                            usd: number(item, "usd").unwrap_or(0.0),
+                        })
+                        .filter(|f| f.query.completed_at.is_some_and(|t| from <= t && t < to)),
                 );
                 match out.last_evaluated_key {
                     Some(key) if !key.is_empty() => start = Some(key),
@@ -581,14 +901,17 @@ impl QueryIndex {
         Ok(found)
     }
 
-    /// Which of `ids` the index holds, with the time of their last state change.
+    /// Which of `ids` the index holds a state of, with the time of their last state change (an
+    /// item holding only who started it, from CloudTrail, is not known: its state is still to
+    /// be read).
     pub async fn known(
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Option<DateTime<Utc>>>, LakeopsError> {
-        let items = self.get_items(ids, "query_id, changed_at").await?;
+        let items = self.get_items(ids, "query_id, changed_at, seq").await?;
         Ok(items
             .into_iter()
+            .filter(|(_, item)| item.contains_key("seq"))
             .map(|(id, item)| (id, time(&item, "changed_at")))
             .collect())
     }

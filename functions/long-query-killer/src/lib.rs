@@ -17,6 +17,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
+use lakeops::attribution::Caller;
 use lakeops::config::AthenaWatchSettings;
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::outbox::Outbox;
@@ -229,6 +230,23 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
             .or_default()
             .push(q);
     }
+    // Who ran the queries this run alerts on (their CloudTrail records, in the index): read only
+    // for those, and never in the way of a stop — unknown if the read fails.
+    let alerting: Vec<String> = by_workgroup
+        .values()
+        .flatten()
+        .filter(|q| {
+            matches!(
+                decide(q, queued_since(q, &indexed, now), now, &config.policy),
+                KillDecision::Warn { .. } | KillDecision::Stop { .. }
+            )
+        })
+        .map(|q| q.id.clone())
+        .collect();
+    let callers = index.callers(&alerting).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "who ran the queries could not be read; alerts say unknown");
+        Default::default()
+    });
     for (wg, active) in by_workgroup {
         let oldest = active
             .iter()
@@ -249,7 +267,8 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
                     limit,
                     stop_at,
                 } => {
-                    let alert = warning_alert(q, age, &limit, stop_at, mode, config, now);
+                    let caller = callers.get(&q.id);
+                    let alert = warning_alert(q, caller, age, &limit, stop_at, mode, config, now);
                     match once(
                         ledger,
                         alerts,
@@ -269,7 +288,8 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
                 }
                 KillDecision::Stop { age, limit } => match mode {
                     Mode::DryRun => {
-                        let alert = stop_alert(q, q, age, &limit, mode, config, now);
+                        let caller = callers.get(&q.id);
+                        let alert = stop_alert(q, q, caller, age, &limit, mode, config, now);
                         match once(
                             ledger,
                             alerts,
@@ -287,8 +307,11 @@ pub async fn sweep<A: AlertSink, L: Ledger>(
                         }
                     }
                     Mode::Enforce => {
-                        match stop_and_report(history, alerts, outbox, q, age, &limit, config, now)
-                            .await
+                        let caller = callers.get(&q.id);
+                        match stop_and_report(
+                            history, alerts, outbox, q, caller, age, &limit, config, now,
+                        )
+                        .await
                         {
                             Ok(()) => {
                                 stopped += 1;
@@ -346,6 +369,7 @@ async fn stop_and_report<A: AlertSink>(
     alerts: &A,
     outbox: &Outbox,
     q: &QueryExecution,
+    caller: Option<&Caller>,
     age: Duration,
     limit: &Limit,
     config: &KillerConfig,
@@ -355,7 +379,7 @@ async fn stop_and_report<A: AlertSink>(
         state: QueryState::Cancelled,
         ..q.clone()
     };
-    let intended = stop_alert(q, &expected, age, limit, Mode::Enforce, config, now);
+    let intended = stop_alert(q, &expected, caller, age, limit, Mode::Enforce, config, now);
     // Not recorded, not stopped: the next run tries both again.
     outbox
         .keep_pending(&intended, now)
@@ -365,7 +389,7 @@ async fn stop_and_report<A: AlertSink>(
         tracing::error!(query = %q.id, error = %e, "stop failed");
         format!("stopping {}: {e}", q.id)
     })?;
-    let alert = stop_alert(q, &after, age, limit, Mode::Enforce, config, now);
+    let alert = stop_alert(q, &after, caller, age, limit, Mode::Enforce, config, now);
     match alerts.publish(&alert).await {
         Ok(_) => {
             if let Err(e) = outbox.forget_delivered(&alert.id).await {
@@ -492,11 +516,17 @@ fn hhmm(t: DateTime<Utc>) -> String {
     t.format("%H:%M UTC").to_string()
 }
 
-fn common_fields(alert: Alert, q: &QueryExecution, config: &KillerConfig) -> Alert {
+fn common_fields(
+    alert: Alert,
+    q: &QueryExecution,
+    caller: Option<&Caller>,
+    config: &KillerConfig,
+) -> Alert {
     let region = &config.common.region;
     alert
         .field("Query", &q.id)
         .field("Workgroup", &q.workgroup)
+        .run_by(caller)
         .field("Database", q.database.as_deref().unwrap_or("-"))
         .field(
             "Submitted",
@@ -516,8 +546,10 @@ fn common_fields(alert: Alert, q: &QueryExecution, config: &KillerConfig) -> Ale
         .detail("submitted_at", q.submitted_at)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn warning_alert(
     q: &QueryExecution,
+    caller: Option<&Caller>,
     age: Duration,
     limit: &Limit,
     stop_at: DateTime<Utc>,
@@ -572,6 +604,7 @@ fn warning_alert(
             format_usd(config.athena.price.cost_so_far(q).usd()),
         ),
         q,
+        caller,
         config,
     )
     .attribute("mode", mode.as_str())
@@ -588,6 +621,7 @@ fn warning_alert(
 fn stop_alert(
     before: &QueryExecution,
     after: &QueryExecution,
+    caller: Option<&Caller>,
     age: Duration,
     limit: &Limit,
     mode: Mode,
@@ -642,6 +676,7 @@ fn stop_alert(
             .field("Scanned", human_bytes(scanned))
             .field("Cost so far", format_usd(cost)),
         before,
+        caller,
         config,
     )
     .attribute("mode", mode.as_str())

@@ -1,14 +1,22 @@
-//! The daily digest: yesterday's Athena spend per workgroup, the ten most expensive queries and
-//! the counts — recounted from Athena's own history (not from metrics), so it is exact even when
-//! a sweep was lost. It is sent by the sweep whose window contains `DIGEST_HOUR:00` local time and
+//! The daily digest: yesterday's Athena spend per workgroup, per person and per client, the ten
+//! most expensive queries, the tables most scanned and the counts — recounted from the queries
+//! the index priced (not from metrics), so it is exact even when a sweep was lost. Queries no
+//! CloudTrail record named are counted under "unknown (no CloudTrail trail)". A query's bytes
+//! count for every table it read (Athena does not split a join's scan by table), so the tables'
+//! bytes can add up to more than the day's. It is sent by the sweep whose window contains `DIGEST_HOUR:00` local time and
 //! doubles as lakeops' daily heartbeat: no digest by then means the watcher is not running.
 
 use chrono::{NaiveTime, SecondsFormat};
 use chrono_tz::Tz;
 use lakeops::alert::{Alert, Severity};
-use lakeops::athena::{QueryExecution, QueryState, StatementType};
+use std::collections::BTreeMap;
+
+use lakeops::athena::{QueryState, StatementType};
+use lakeops::attribution::NO_TRAIL;
 use lakeops::calendar::LocalDay;
 use lakeops::pricing::{format_usd, human_bytes, Charge, PriceList};
+use lakeops::query_index::Finished;
+use lakeops::tables_read::TablesRead;
 use lakeops::{console, sql};
 use serde::Serialize;
 
@@ -16,6 +24,39 @@ use crate::window::Window;
 
 /// Queries listed by cost in the digest.
 pub const TOP_QUERIES: usize = 10;
+/// People and clients listed by spend, tables by bytes scanned (the rest summed in one line).
+pub const TOP_GROUPS: usize = 10;
+
+/// Spend of one person or client.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Spend {
+    pub name: String,
+    pub usd: f64,
+    pub queries: usize,
+}
+
+/// What queries scanned in one table (`database.table`, or `unparsed`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TableScan {
+    pub table: String,
+    pub scanned_bytes: u64,
+    pub queries: usize,
+}
+
+/// The largest first, then by name; the rest folded into one `(N others)` entry.
+fn ranked(groups: BTreeMap<String, Spend>) -> Vec<Spend> {
+    let mut all: Vec<Spend> = groups.into_values().collect();
+    all.sort_by(|a, b| b.usd.total_cmp(&a.usd).then(a.name.cmp(&b.name)));
+    if all.len() > TOP_GROUPS {
+        let rest = all.split_off(TOP_GROUPS - 1);
+        all.push(Spend {
+            name: format!("({} others)", rest.len()),
+            usd: rest.iter().map(|s| s.usd).sum(),
+            queries: rest.iter().map(|s| s.queries).sum(),
+        });
+    }
+    all
+}
 
 /// The day whose digest is due in `window`: the local day before the `hour:00` that the window
 /// contains, if it contains one.
@@ -62,6 +103,10 @@ pub struct Digest {
     pub day: LocalDay,
     pub workgroups: Vec<WorkgroupDay>,
     pub top: Vec<TopQuery>,
+    pub by_person: Vec<Spend>,
+    pub by_client: Vec<Spend>,
+    /// The [`TOP_GROUPS`] tables most scanned.
+    pub top_tables: Vec<TableScan>,
 }
 
 impl Digest {
@@ -69,7 +114,7 @@ impl Digest {
     /// day are ignored). `threshold` and `budget` give each workgroup's alert threshold and budget.
     pub fn build(
         day: LocalDay,
-        histories: &[(String, Vec<QueryExecution>)],
+        histories: &[(String, Vec<Finished>)],
         price: &PriceList,
         threshold: impl Fn(&str) -> f64,
         budget: impl Fn(&str) -> Option<f64>,
@@ -77,16 +122,45 @@ impl Digest {
         let (start, end) = (day.start(), day.end());
         let mut workgroups = Vec::new();
         let mut top = Vec::new();
+        let mut by_person: BTreeMap<String, Spend> = BTreeMap::new();
+        let mut by_client: BTreeMap<String, Spend> = BTreeMap::new();
+        let mut tables: BTreeMap<String, TableScan> = BTreeMap::new();
         for (wg, queries) in histories {
             let mut w = WorkgroupDay {
                 workgroup: wg.clone(),
                 budget_usd: budget(wg),
                 ..Default::default()
             };
-            for q in queries.iter().filter(|q| {
-                q.state.is_terminal() && q.completed_at.is_some_and(|t| start <= t && t < end)
+            for f in queries.iter().filter(|f| {
+                f.query.state.is_terminal()
+                    && f.query.completed_at.is_some_and(|t| start <= t && t < end)
             }) {
+                let q = &f.query;
                 let charge = price.charge(q);
+                let (person, client) = match &f.caller {
+                    Some(c) => (c.person.clone(), c.client.clone()),
+                    None => (NO_TRAIL.to_string(), NO_TRAIL.to_string()),
+                };
+                for (groups, name) in [(&mut by_person, person), (&mut by_client, client)] {
+                    let g = groups.entry(name.clone()).or_insert_with(|| Spend {
+                        name,
+                        ..Default::default()
+                    });
+                    g.usd += charge.usd();
+                    g.queries += 1;
+                }
+                let read: Vec<String> = match &f.tables {
+                    TablesRead::Tables(t) => t.clone(),
+                    TablesRead::Unparsed => vec![TablesRead::UNPARSED.to_string()],
+                };
+                for table in read {
+                    let t = tables.entry(table.clone()).or_insert_with(|| TableScan {
+                        table,
+                        ..Default::default()
+                    });
+                    t.scanned_bytes += q.data_scanned_bytes.unwrap_or(0);
+                    t.queries += 1;
+                }
                 w.queries += 1;
                 match q.state {
                     QueryState::Succeeded => w.succeeded += 1,
@@ -115,10 +189,20 @@ impl Digest {
         workgroups.sort_by(|a, b| b.usd.total_cmp(&a.usd).then(a.workgroup.cmp(&b.workgroup)));
         top.sort_by(|a, b| b.usd.total_cmp(&a.usd).then(a.id.cmp(&b.id)));
         top.truncate(TOP_QUERIES);
+        let mut top_tables: Vec<TableScan> = tables.into_values().collect();
+        top_tables.sort_by(|a, b| {
+            b.scanned_bytes
+                .cmp(&a.scanned_bytes)
+                .then(a.table.cmp(&b.table))
+        });
+        top_tables.truncate(TOP_GROUPS);
         Self {
             day,
             workgroups,
             top,
+            by_person: ranked(by_person),
+            by_client: ranked(by_client),
+            top_tables,
         }
     }
 
@@ -206,6 +290,42 @@ impl Digest {
                 .to_string()
             })
             .collect();
+        let lines = |groups: &[Spend]| -> String {
+            groups
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{:>9}  {:>6} queries  {}",
+                        format_usd(g.usd),
+                        g.queries,
+                        g.name
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        if !self.by_person.is_empty() {
+            alert = alert
+                .field("Spend by person", lines(&self.by_person))
+                .field("Spend by client", lines(&self.by_client));
+        }
+        if !self.top_tables.is_empty() {
+            alert = alert.field(
+                "Top tables by bytes scanned",
+                self.top_tables
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{:>10}  {:>6} queries  {}",
+                            human_bytes(t.scanned_bytes),
+                            t.queries,
+                            t.table
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
         alert = alert.field(
             "Top queries",
             if top.is_empty() {
@@ -235,6 +355,9 @@ impl Digest {
             .detail("total_queries", self.total_queries())
             .detail("workgroups", &self.workgroups)
             .detail("top_queries", &self.top)
+            .detail("spend_by_person", &self.by_person)
+            .detail("spend_by_client", &self.by_client)
+            .detail("top_tables", &self.top_tables)
     }
 }
 
@@ -243,7 +366,22 @@ mod tests {
     use super::*;
     use chrono::{DateTime, Duration, Utc};
     use chrono_tz::Asia::Seoul;
+    use lakeops::athena::QueryExecution;
+    use lakeops::attribution::Caller;
     use lakeops::pricing::TB;
+
+    fn finished(q: QueryExecution, person: Option<&str>, tables: &[&str]) -> Finished {
+        Finished {
+            caller: person.map(|p| Caller {
+                person: p.into(),
+                client: if p == "jane" { "console" } else { "dbt" }.into(),
+                ..Default::default()
+            }),
+            tables: TablesRead::Tables(tables.iter().map(|t| t.to_string()).collect()),
+            usd: 0.0,
+            query: q,
+        }
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -303,26 +441,38 @@ mod tests {
             ..QueryExecution::example(id)
         };
         let etl = vec![
-            q(
-                "a",
-                "etl",
-                QueryState::Succeeded,
-                2 * TB,
-                "2026-11-21T15:00:00Z",
+            finished(
+                q(
+                    "a",
+                    "etl",
+                    QueryState::Succeeded,
+                    2 * TB,
+                    "2026-11-21T15:00:00Z",
+                ),
+                Some("jane"),
+                &["sales.orders", "crm.customers"],
             ),
-            q(
-                "b",
-                "etl",
-                QueryState::Failed,
-                2 * TB,
-                "2026-11-22T01:00:00Z",
+            finished(
+                q(
+                    "b",
+                    "etl",
+                    QueryState::Failed,
+                    2 * TB,
+                    "2026-11-22T01:00:00Z",
+                ),
+                Some("etl-runner"),
+                &["sales.orders"],
             ),
-            q(
-                "late",
-                "etl",
-                QueryState::Succeeded,
-                9 * TB,
-                "2026-11-22T15:00:00Z",
+            finished(
+                q(
+                    "late",
+                    "etl",
+                    QueryState::Succeeded,
+                    9 * TB,
+                    "2026-11-22T15:00:00Z",
+                ),
+                Some("jane"),
+                &["huge.t"],
             ),
         ];
         let mut cancel = q(
@@ -333,7 +483,8 @@ mod tests {
             "2026-11-22T14:59:59Z",
         );
         cancel.sql = "SELECT * FROM t WHERE secret = 'hunter2hunter2'".into();
-        let adhoc = vec![cancel];
+        let mut adhoc = vec![finished(cancel, None, &[])];
+        adhoc[0].tables = TablesRead::Unparsed;
         let price = PriceList { usd_per_tb: 5.0 };
         let d = Digest::build(
             day,
@@ -359,6 +510,36 @@ mod tests {
         let text = a.text_body();
         assert!(text.contains("50% of the $20.00 budget"), "{text}");
         assert!(text.contains("heartbeat"), "{text}");
+        // $10 by jane (console), $5 by nobody known (the FAILED one by etl-runner is free).
+        let spend: Vec<(&str, f64, usize)> = d
+            .by_person
+            .iter()
+            .map(|s| (s.name.as_str(), s.usd, s.queries))
+            .collect();
+        assert_eq!(
+            spend,
+            [
+                ("jane", 10.0, 1),
+                (NO_TRAIL, 5.0, 1),
+                ("etl-runner", 0.0, 1)
+            ]
+        );
+        assert_eq!(d.by_client[0].name, "console");
+        let tables: Vec<(&str, u64)> = d
+            .top_tables
+            .iter()
+            .map(|t| (t.table.as_str(), t.scanned_bytes))
+            .collect();
+        assert_eq!(
+            tables,
+            [
+                ("sales.orders", 4 * TB),
+                ("crm.customers", 2 * TB),
+                ("unparsed", TB)
+            ]
+        );
+        assert!(text.contains("Spend by person"), "{text}");
+        assert!(text.contains("unknown (no CloudTrail trail)"), "{text}");
         assert!(!text.contains("hunter2hunter2"), "{text}");
     }
 }

@@ -9,12 +9,21 @@
 //! the queue's retries, keeps it in the DLQ): when it cannot be read, or when applying its event,
 //! reading its query or alerting on it failed. A finished query is read again on redelivery even
 //! if its event was already applied, so a function that died between the two still prices it.
+//!
+//! The same queue carries the CloudTrail records of `StartQueryExecution` ("AWS API Call via
+//! CloudTrail"): who ran each query ([`lakeops::attribution`]). They are applied first in a
+//! batch, so a batch holding both ends attributed. An expensive query whose CloudTrail record has
+//! not arrived yet waits for it: its message is handed back (SQS redelivers it after the queue's
+//! visibility timeout) while the query ended less than `ATTRIBUTION_WAIT_SECONDS` ago and the
+//! message was received fewer than [`MAX_HOLD_RECEIVES`] times (so a hold never sends it to the
+//! DLQ); after that the alert goes out saying "run by: unknown".
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use lakeops::alert::AlertSink;
 use lakeops::athena::QueryExecution;
+use lakeops::attribution::{is_cloudtrail_event, Caller, QueryStart};
 use lakeops::ledger::Ledger;
 use lakeops::query_index::StateChange;
 use lakeops::LakeopsError;
@@ -23,10 +32,17 @@ use serde_json::Value;
 
 use crate::{assess, expensive_alert, Deps, RunSummary};
 
-/// One SQS message of the batch: its id and the EventBridge event it carries.
+/// A message received this many times is not held for attribution again (the queue's DLQ
+/// takes it after 5 receives).
+pub const MAX_HOLD_RECEIVES: u32 = 3;
+
+/// One SQS message of the batch: its id, how often SQS handed it out, and the EventBridge
+/// event it carries.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub message_id: String,
+    /// `attributes.ApproximateReceiveCount` (1 on the first delivery).
+    pub receive_count: u32,
     pub body: Result<Value, String>,
 }
 
@@ -36,7 +52,12 @@ pub fn sqs_deliveries(payload: &Value) -> Option<Vec<Delivery>> {
     let from_sqs = records
         .iter()
         .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"));
-    if records.is_empty() || !from_sqs {
+    if records.is_empty() {
+        // Nothing to do (Lambda's event source mapping never sends this; a hand-made invoke
+        // might, and must not run a sweep).
+        return Some(Vec::new());
+    }
+    if !from_sqs {
         return None;
     }
     Some(
@@ -44,6 +65,10 @@ pub fn sqs_deliveries(payload: &Value) -> Option<Vec<Delivery>> {
             .iter()
             .map(|r| Delivery {
                 message_id: r["messageId"].as_str().unwrap_or_default().to_string(),
+                receive_count: r["attributes"]["ApproximateReceiveCount"]
+                    .as_str()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1),
                 body: r["body"]
                     .as_str()
                     .ok_or_else(|| "the message has no body".to_string())
@@ -64,6 +89,12 @@ pub struct FeedSummary {
     /// Repeated or late events the index already had something newer for.
     pub stale: usize,
     pub finished: usize,
+    /// CloudTrail `StartQueryExecution` records applied (who ran a query) ...
+    pub starts: usize,
+    /// ... and those of calls that started no query (an error), skipped.
+    pub starts_without_query: usize,
+    /// Expensive queries whose alert waits for their CloudTrail record.
+    pub held: usize,
     /// Messages handed back to SQS, with why.
     pub failed: Vec<String>,
 }
@@ -123,7 +154,19 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
         // Query id → the messages that named it as finished.
         let mut finished: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for d in deliveries {
+        // Who ran a query first: a batch holding its start and its end settles it attributed.
+        let (starts, changes): (Vec<&Delivery>, Vec<&Delivery>) = deliveries
+            .iter()
+            .partition(|d| d.body.as_ref().is_ok_and(is_cloudtrail_event));
+        for d in starts {
+            feed.events += 1;
+            if let Err(e) = self.apply_start(d, now, feed).await {
+                tracing::error!(sqs_message_id = %d.message_id, error = %e, "CloudTrail record not applied; SQS keeps it (then its DLQ)");
+                failed.insert(d.message_id.clone(), e.to_string());
+            }
+        }
+        let mut may_hold = BTreeSet::new();
+        for d in changes {
             feed.events += 1;
             let change = d
                 .body
@@ -147,6 +190,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 }
             }
             if change.state.is_terminal() {
+                if d.receive_count < MAX_HOLD_RECEIVES {
+                    may_hold.insert(change.query_id.clone());
+                }
                 finished
                     .entry(change.query_id)
                     .or_default()
@@ -154,8 +200,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             }
         }
         let ids: Vec<String> = finished.keys().cloned().collect();
-        let problems = self.settle_ids(&ids, now, true, summary).await;
+        let problems = self.settle_ids(&ids, now, true, &may_hold, summary).await;
         feed.finished = ids.len();
+        feed.held = problems.values().filter(|p| p.starts_with(HELD)).count();
         for (id, problem) in problems {
             for message in finished.get(&id).into_iter().flatten() {
                 failed.insert(message.clone(), format!("query {id}: {problem}"));
@@ -167,14 +214,38 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         failed.into_keys().collect()
     }
 
+    /// One CloudTrail record: who started a query, into its index item.
+    async fn apply_start(
+        &self,
+        d: &Delivery,
+        now: DateTime<Utc>,
+        feed: &mut FeedSummary,
+    ) -> Result<(), LakeopsError> {
+        let body = d
+            .body
+            .as_ref()
+            .map_err(|e| LakeopsError::InvalidInput(e.clone()))?;
+        match QueryStart::from_event(body)? {
+            Some(start) => {
+                self.index.record_start(&start, now).await?;
+                feed.starts += 1;
+            }
+            None => feed.starts_without_query += 1,
+        }
+        Ok(())
+    }
+
     /// Reads `ids` from Athena (50 per call) and settles the finished ones; the others are
     /// recorded as in flight, and are a problem if `expect_finished` (their event said they
-    /// ended: ask again later). Returns the ids that could not be settled, with why.
+    /// ended: ask again later). An expensive query of `may_hold` whose caller is unknown may be
+    /// held for its CloudTrail record (a problem starting with [`HELD`]). Returns the ids that
+    /// could not be settled, with why.
     pub async fn settle_ids(
         &self,
         ids: &[String],
         now: DateTime<Utc>,
         expect_finished: bool,
+        may_hold: &BTreeSet<String>,
         summary: &mut RunSummary,
     ) -> BTreeMap<String, String> {
         let mut problems = BTreeMap::new();
@@ -195,6 +266,18 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             );
         }
         let returned: BTreeSet<&str> = found.executions.iter().map(|q| q.id.as_str()).collect();
+        let finished: Vec<String> = found
+            .executions
+            .iter()
+            .filter(|q| q.state.is_terminal())
+            .map(|q| q.id.clone())
+            .collect();
+        let callers = match self.index.callers(&finished).await {
+            Ok(c) => c,
+            Err(e) => {
+                return ids.iter().map(|id| (id.clone(), e.to_string())).collect();
+            }
+        };
         for id in ids {
             if !returned.contains(id.as_str()) && !problems.contains_key(id) {
                 problems.insert(id.clone(), "unknown to Athena".into());
@@ -202,7 +285,18 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         }
         for q in &found.executions {
             let result = if q.state.is_terminal() {
-                self.settle(q, now, summary).await
+                let hold = may_hold.contains(&q.id);
+                match self.settle(q, callers.get(&q.id), hold, now, summary).await {
+                    Ok(Settled::Held) => {
+                        problems.insert(
+                            q.id.clone(),
+                            format!("{HELD} (its CloudTrail record, for who ran it)"),
+                        );
+                        continue;
+                    }
+                    Ok(Settled::Done) => Ok(()),
+                    Err(e) => Err(e),
+                }
             } else {
                 let recorded = self.index.record_in_flight(q, now).await;
                 if expect_finished {
@@ -224,22 +318,30 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     /// A finished query: alerted once if expensive (the alert ledger makes the alert exact
     /// whichever path — event, reconciliation, sweep — gets here), then priced into the index
     /// once. In that order: a query is recorded as settled only when its alert went out, so a
-    /// failure leaves it for the next attempt to find.
+    /// failure leaves it for the next attempt to find. `caller`: who ran it, if known; an
+    /// expensive query without one is [`Settled::Held`] if `may_hold` and it ended less than
+    /// `ATTRIBUTION_WAIT_SECONDS` ago (neither alerted nor priced: the retry does both).
     pub async fn settle(
         &self,
         q: &QueryExecution,
+        caller: Option<&Caller>,
+        may_hold: bool,
         now: DateTime<Utc>,
         summary: &mut RunSummary,
-    ) -> Result<(), LakeopsError> {
+    ) -> Result<Settled, LakeopsError> {
         let config = &self.config;
         let charge = config.athena.price.charge(q);
         let watched = config.workgroups.is_empty() || config.workgroups.contains(&q.workgroup);
         if watched {
             if let Some(why) = assess(q, &charge, config) {
+                let ended = q.completed_at.unwrap_or(now);
+                if caller.is_none() && may_hold && now - ended < config.attribution_wait {
+                    return Ok(Settled::Held);
+                }
                 if !summary.expensive.contains(&q.id) {
                     summary.expensive.push(q.id.clone());
                 }
-                let alert = expensive_alert(q, &charge, &why, config, now);
+                let alert = expensive_alert(q, &charge, &why, caller, config, now);
                 let before = summary.failures.len();
                 self.send_once(&alert, summary).await;
                 if summary.failures.len() > before {
@@ -257,13 +359,24 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             lakeops::calendar::LocalDay::containing(q.completed_at.unwrap_or(now), config.timezone);
         if self
             .index
-            .record_finished(q, charge.usd(), &day.to_string(), now)
+            .record_finished(q, charge.usd(), &day.to_string(), now, caller)
             .await?
         {
             summary.priced += 1;
         }
-        Ok(())
+        Ok(Settled::Done)
     }
+}
+
+/// How a problem of a held query starts.
+pub const HELD: &str = "held for attribution";
+
+/// What [`Deps::settle`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Done,
+    /// Left for a retry: an expensive query waiting for who ran it.
+    Held,
 }
 
 #[cfg(test)]
@@ -274,16 +387,18 @@ mod tests {
     #[test]
     fn reads_an_sqs_batch_and_keeps_unreadable_bodies_as_errors() {
         let payload = json!({"Records": [
-            {"messageId": "m1", "eventSource": "aws:sqs", "body": "{\"detail-type\": \"Athena Query State Change\"}"},
+            {"messageId": "m1", "eventSource": "aws:sqs", "attributes": {"ApproximateReceiveCount": "3"}, "body": "{\"detail-type\": \"Athena Query State Change\"}"},
             {"messageId": "m2", "eventSource": "aws:sqs", "body": "not json"},
             {"messageId": "m3", "eventSource": "aws:sqs"}
         ]});
         let d = sqs_deliveries(&payload).unwrap();
         assert_eq!(d.len(), 3);
         assert!(d[0].body.is_ok());
+        assert_eq!((d[0].receive_count, d[1].receive_count), (3, 1));
         assert!(d[1].body.as_ref().unwrap_err().contains("not JSON"));
         assert!(d[2].body.as_ref().unwrap_err().contains("no body"));
         assert!(sqs_deliveries(&json!({"detail-type": "Scheduled Event"})).is_none());
         assert!(sqs_deliveries(&json!({"Records": [{"eventSource": "aws:s3"}]})).is_none());
+        assert_eq!(sqs_deliveries(&json!({"Records": []})).unwrap().len(), 0);
     }
 }

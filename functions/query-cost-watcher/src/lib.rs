@@ -24,12 +24,13 @@ pub mod spend;
 pub mod storm;
 pub mod window;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::athena::{AthenaHistory, QueryExecution};
+use lakeops::attribution::{Caller, UNKNOWN};
 use lakeops::calendar::LocalDay;
 use lakeops::config::AthenaWatchSettings;
 use lakeops::config::NonNegative;
@@ -100,6 +101,17 @@ pub struct CostConfig {
     /// because a dropped end event delays that query's expensive-query alert until it is re-read;
     /// the cost is one `BatchGetQueryExecution` per 50 such queries per run.
     pub stale_after: Duration,
+    /// `ATTRIBUTION_WAIT_SECONDS` (default 120; 0 = never wait): how long after it ended an
+    /// expensive query's alert waits for the CloudTrail record of who ran it (CloudTrail's
+    /// events reach EventBridge later than Athena's own).
+    pub attribution_wait: Duration,
+    /// `DAILY_BUDGET_USD_BY_PRINCIPAL`: daily budgets per person (IAM user name or assumed-role
+    /// session name, as alerts show it under "Run by"), e.g. `jane@example.com=50,etl-runner=400`.
+    pub budget_by_person: BTreeMap<String, f64>,
+    /// `PERSON_METRICS` (default false): the swept spend per workgroup and person as an EMF
+    /// metric (dimension `Person`). Off by default: one metric per person is CloudWatch cost
+    /// and cardinality.
+    pub person_metrics: bool,
     /// Athena pace, price, alert ledger and query index.
     pub athena: AthenaWatchSettings,
 }
@@ -153,8 +165,23 @@ impl CostConfig {
         if !(1..=1440).contains(&stale_minutes) {
             r.problem("RECONCILE_STALE_MINUTES", "must be between 1 and 1440");
         }
+        let attribution_wait: u32 = r.parse_or("ATTRIBUTION_WAIT_SECONDS", 120);
+        if attribution_wait > 900 {
+            r.problem(
+                "ATTRIBUTION_WAIT_SECONDS",
+                "must be at most 900 (an expensive-query alert waits no longer for who ran it)",
+            );
+        }
+        let budget_by_person: BTreeMap<String, NonNegative> =
+            r.map("DAILY_BUDGET_USD_BY_PRINCIPAL");
         Self {
             common,
+            attribution_wait: Duration::seconds(attribution_wait.min(900) as i64),
+            budget_by_person: budget_by_person
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect(),
+            person_metrics: r.bool_or("PERSON_METRICS", false),
             interval: Duration::minutes(interval_minutes.max(1) as i64),
             threshold_usd: threshold_usd.0,
             threshold_by_workgroup: by_wg.into_iter().map(|(k, v)| (k, v.0)).collect(),
@@ -271,6 +298,9 @@ pub struct RunSummary {
     pub spend_usd: BTreeMap<String, f64>,
     /// Today's spend so far per workgroup (local day), when budgets or spikes are watched.
     pub spend_today_usd: BTreeMap<String, f64>,
+    /// Today's spend so far of each person with a budget.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub spend_today_by_person_usd: BTreeMap<String, f64>,
     pub expensive: Vec<String>,
     pub storms: Vec<String>,
     /// Ledger keys of the alerts sent by this run.
@@ -305,12 +335,15 @@ pub async fn handle<A: AlertSink, L: Ledger>(
     if let Some(deliveries) = feed::sqs_deliveries(payload) {
         return Ok(deps.feed_batch(&deliveries, now).await);
     }
-    let summary = if payload.get("detail-type").and_then(Value::as_str)
-        == Some("Athena Query State Change")
+    let detail_type = payload.get("detail-type").and_then(Value::as_str);
+    let summary = if detail_type == Some("Athena Query State Change")
+        || detail_type == Some(lakeops::attribution::CLOUDTRAIL_DETAIL_TYPE)
     {
-        // Straight from an EventBridge rule (or `make invoke`): a batch of one.
+        // Straight from an EventBridge rule (or `make invoke`): a batch of one, never held for
+        // attribution (no queue to hand it back to).
         let one = [feed::Delivery {
             message_id: "event".into(),
+            receive_count: feed::MAX_HOLD_RECEIVES,
             body: Ok(payload.clone()),
         }];
         let mut summary = RunSummary {
@@ -403,15 +436,26 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         summary.reconcile = Some(report);
         for wg in &workgroups {
             // From the index (no Athena call): the window and the storm look-back before it.
-            let recent = self
+            let finished = self
                 .index
-                .completed_between(wg, window.start - config.storm_lookback, window.end)
+                .finished_between(wg, window.start - config.storm_lookback, window.end)
                 .await?;
+            let callers: HashMap<&str, &Caller> = finished
+                .iter()
+                .filter_map(|f| f.caller.as_ref().map(|c| (f.query.id.as_str(), c)))
+                .collect();
+            let recent: Vec<QueryExecution> = finished.iter().map(|f| f.query.clone()).collect();
             let (mut spend, mut scanned, mut count, mut expensive_count) = (0.0, 0u64, 0u32, 0u32);
-            for q in recent.iter().filter(|q| {
-                q.state.is_terminal() && q.completed_at.is_some_and(|t| window.contains(t))
+            let mut by_person: BTreeMap<&str, f64> = BTreeMap::new();
+            for f in finished.iter().filter(|f| {
+                f.query.state.is_terminal()
+                    && f.query.completed_at.is_some_and(|t| window.contains(t))
             }) {
+                let q = &f.query;
                 let charge = config.athena.price.charge(q);
+                *by_person
+                    .entry(f.caller.as_ref().map_or(UNKNOWN, |c| c.person.as_str()))
+                    .or_default() += charge.usd();
                 count += 1;
                 spend += charge.usd();
                 scanned += q.data_scanned_bytes.unwrap_or(0);
@@ -420,13 +464,14 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     if !summary.expensive.contains(&q.id) {
                         summary.expensive.push(q.id.clone());
                     }
-                    let alert = expensive_alert(q, &charge, &why, config, now);
+                    let alert = expensive_alert(q, &charge, &why, f.caller.as_ref(), config, now);
                     self.send_once(&alert, &mut summary).await;
                 }
             }
             for s in storm::find(&recent, window, config.storm_lookback, config.storm_count) {
                 summary.storms.push(format!("{wg}/{}", s.fingerprint_id));
-                let alert = storm_alert(&s, window, config, now);
+                let caller = callers.get(s.latest.id.as_str()).copied();
+                let alert = storm_alert(&s, caller, window, config, now);
                 self.send_once(&alert, &mut summary).await;
             }
             summary.queries_completed += count as usize;
@@ -441,6 +486,17 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 expensive_count as f64,
                 Unit::Count,
             );
+            if config.person_metrics {
+                for (person, usd) in by_person {
+                    let dims = [("WorkGroup", wg.as_str()), ("Person", person)];
+                    metrics.record(&dims, spend::COST_METRIC, usd, Unit::None);
+                }
+            }
+        }
+        if !config.budget_by_person.is_empty() {
+            if let Err(e) = self.person_budgets(window, now, &mut summary).await {
+                summary.failures.push(format!("budgets per person: {e}"));
+            }
         }
         if config.watches_daily_spend() {
             if let Err(e) = self
@@ -504,28 +560,70 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             daily.today_usd = totals.get(wg).copied().unwrap_or(0.0);
             summary.spend_today_usd.insert(wg.clone(), daily.today_usd);
             if let Some(budget) = config.budget_for(wg) {
-                if let Some(level) =
-                    spend::budget_level(daily.today_usd, budget, config.budget_warn_percent)
-                {
-                    if level == BudgetLevel::Exceeded {
-                        // Straight past 100%: the warning would only be noise now.
-                        let warning = budget_key(wg, &daily, BudgetLevel::Warning);
-                        if let Err(e) = self
-                            .ledger
-                            .claim(&warning, now, Duration::days(LEDGER_KEEP_DAYS))
-                            .await
-                        {
-                            summary.failures.push(format!("ledger {warning}: {e}"));
-                        }
-                    }
-                    let alert = budget_alert(wg, &daily, budget, level, config, now);
-                    self.send_once(&alert, summary).await;
-                }
+                let scope = BudgetScope::Workgroup(wg);
+                self.check_budget(scope, daily.today_usd, &daily.day, budget, now, summary)
+                    .await;
             }
             if spend::is_spike(&daily, config.spike_factor, config.spike_min_usd) {
                 let alert = spike_alert(wg, &daily, config, now);
                 self.send_once(&alert, summary).await;
             }
+        }
+        Ok(())
+    }
+
+    /// One budget: alerted once per level and day; straight past 100%, the warning is skipped.
+    async fn check_budget(
+        &self,
+        scope: BudgetScope<'_>,
+        spent: f64,
+        day: &LocalDay,
+        budget: f64,
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+    ) {
+        let config = &self.config;
+        let Some(level) = spend::budget_level(spent, budget, config.budget_warn_percent) else {
+            return;
+        };
+        if level == BudgetLevel::Exceeded {
+            // Straight past 100%: the warning would only be noise now.
+            let warning = budget_key(scope, day, BudgetLevel::Warning);
+            if let Err(e) = self
+                .ledger
+                .claim(&warning, now, Duration::days(LEDGER_KEEP_DAYS))
+                .await
+            {
+                summary.failures.push(format!("ledger {warning}: {e}"));
+            }
+        }
+        let alert = budget_alert(scope, spent, day, budget, level, config, now);
+        self.send_once(&alert, summary).await;
+    }
+
+    /// `DAILY_BUDGET_USD_BY_PRINCIPAL`: each person's spend today from the index's running total
+    /// per person and day (a query counts once its CloudTrail record and its price are both in).
+    async fn person_budgets(
+        &self,
+        window: Window,
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+    ) -> Result<(), LakeopsError> {
+        let config = &self.config;
+        let today = LocalDay::containing(window.start, config.timezone);
+        let persons: Vec<String> = config.budget_by_person.keys().cloned().collect();
+        let totals = self
+            .index
+            .person_day_totals(&persons, &today.to_string())
+            .await?;
+        for (person, budget) in &config.budget_by_person {
+            let spent = totals.get(person).copied().unwrap_or(0.0);
+            summary
+                .spend_today_by_person_usd
+                .insert(person.clone(), spent);
+            let scope = BudgetScope::Person(person);
+            self.check_budget(scope, spent, &today, *budget, now, summary)
+                .await;
         }
         Ok(())
     }
@@ -544,7 +642,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         for wg in workgroups {
             let finished = self
                 .index
-                .completed_between(wg, day.start(), day.end())
+                .finished_between(wg, day.start(), day.end())
                 .await?;
             histories.push((wg.clone(), finished));
         }
@@ -577,21 +675,37 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     }
 }
 
-fn budget_key(wg: &str, daily: &DailySpend, level: BudgetLevel) -> String {
-    format!("{FUNCTION}/budget/{wg}/{}/{}", daily.day, level.key_part())
+/// What a daily budget is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetScope<'a> {
+    Workgroup(&'a str),
+    /// A person, as "Run by" names them (`DAILY_BUDGET_USD_BY_PRINCIPAL`).
+    Person(&'a str),
 }
 
-/// Budget warning (80%) or exceeded (100%) for one workgroup's day.
+fn budget_key(scope: BudgetScope, day: &LocalDay, level: BudgetLevel) -> String {
+    match scope {
+        BudgetScope::Workgroup(wg) => {
+            format!("{FUNCTION}/budget/{wg}/{day}/{}", level.key_part())
+        }
+        BudgetScope::Person(p) => {
+            format!("{FUNCTION}/budget-person/{p}/{day}/{}", level.key_part())
+        }
+    }
+}
+
+/// Budget warning (80%) or exceeded (100%) for one workgroup's or person's day.
 pub fn budget_alert(
-    wg: &str,
-    daily: &DailySpend,
+    scope: BudgetScope,
+    spent: f64,
+    day: &LocalDay,
     budget: f64,
     level: BudgetLevel,
     config: &CostConfig,
     now: DateTime<Utc>,
 ) -> Alert {
     let pct = if budget > 0.0 {
-        daily.today_usd / budget * 100.0
+        spent / budget * 100.0
     } else {
         100.0
     };
@@ -604,34 +718,46 @@ pub fn budget_alert(
         BudgetLevel::Exceeded => ("BudgetExceeded", Severity::Critical, "exceeded".to_string()),
     };
     let tz = config.timezone.name();
-    Alert::new(
+    let (who, whose) = match scope {
+        BudgetScope::Workgroup(wg) => (format!("workgroup {wg}"), format!("Workgroup {wg}")),
+        BudgetScope::Person(p) => (p.to_string(), p.to_string()),
+    };
+    let alert = Alert::new(
         kind,
         severity,
         FUNCTION,
-        budget_key(wg, daily, level),
+        budget_key(scope, day, level),
         now,
-        format!("Athena workgroup {wg} {verb} its daily budget ({} of {})", format_usd(daily.today_usd), format_usd(budget)),
+        format!("Athena {who} {verb} {} daily budget ({} of {})", if matches!(scope, BudgetScope::Person(_)) { "their" } else { "its" }, format_usd(spent), format_usd(budget)),
         format!(
-            "Workgroup {wg} has spent {} on Athena scans today ({} {tz}), {pct:.0}% of its {} daily budget.",
-            format_usd(daily.today_usd),
-            daily.day,
+            "{whose} has spent {} on Athena scans today ({day} {tz}), {pct:.0}% of the {} daily budget.",
+            format_usd(spent),
             format_usd(budget)
         ),
-    )
-    .field("Workgroup", wg)
-    .field("Spent today", format_usd(daily.today_usd))
-    .field("Budget", format_usd(budget))
-    .field("Used", format!("{pct:.0}%"))
-    .field("Day", format!("{} ({tz})", daily.day))
-    .attribute("workgroup", wg)
-    .link("Workgroup in the Athena console", console::athena_workgroup(&config.common.region, wg))
-    .detail("workgroup", wg)
-    .detail("day", daily.day.to_string())
-    .detail("timezone", tz)
-    .detail("spent_usd", daily.today_usd)
-    .detail("budget_usd", budget)
-    .detail("percent", pct)
-    .next_step("The workgroup's recent queries in the console show who is scanning; set a per-query data usage limit on the workgroup to cap single queries.")
+    );
+    let alert = match scope {
+        BudgetScope::Workgroup(wg) => alert
+            .field("Workgroup", wg)
+            .attribute("workgroup", wg)
+            .link("Workgroup in the Athena console", console::athena_workgroup(&config.common.region, wg))
+            .detail("workgroup", wg)
+            .next_step("The workgroup's recent queries in the console show who is scanning; set a per-query data usage limit on the workgroup to cap single queries."),
+        BudgetScope::Person(p) => alert
+            .field("Run by", p)
+            .attribute("run_by", p)
+            .detail("run_by", p)
+            .next_step("Their queries are in the daily digest's per-person lines and in the query index; a workgroup with a per-query data usage limit caps single queries."),
+    };
+    alert
+        .field("Spent today", format_usd(spent))
+        .field("Budget", format_usd(budget))
+        .field("Used", format!("{pct:.0}%"))
+        .field("Day", format!("{day} ({tz})"))
+        .detail("day", day.to_string())
+        .detail("timezone", tz)
+        .detail("spent_usd", spent)
+        .detail("budget_usd", budget)
+        .detail("percent", pct)
 }
 
 /// Today's spend runs well above the trailing baseline.
@@ -675,7 +801,14 @@ pub fn spike_alert(wg: &str, daily: &DailySpend, config: &CostConfig, now: DateT
 }
 
 /// The same statement failing or being cancelled again and again.
-pub fn storm_alert(s: &Storm, window: Window, config: &CostConfig, now: DateTime<Utc>) -> Alert {
+/// `caller`: who ran the storm's latest occurrence.
+pub fn storm_alert(
+    s: &Storm,
+    caller: Option<&Caller>,
+    window: Window,
+    config: &CostConfig,
+    now: DateTime<Utc>,
+) -> Alert {
     let period = Storm::period_start(window, config.storm_lookback);
     let minutes = config.storm_lookback.num_minutes();
     let q = &s.latest;
@@ -703,6 +836,7 @@ pub fn storm_alert(s: &Storm, window: Window, config: &CostConfig, now: DateTime
         ),
     )
     .field("Workgroup", &s.workgroup)
+    .run_by(caller)
     .field("Occurrences", format!("{} ({} failed, {} cancelled)", s.count(), s.failed, s.cancelled))
     .field("Reasons", reasons.join("\n"))
     .field("Database", q.database.as_deref().unwrap_or("-"))
@@ -734,6 +868,7 @@ pub fn expensive_alert(
     q: &QueryExecution,
     charge: &Charge,
     why: &Expensive,
+    caller: Option<&Caller>,
     config: &CostConfig,
     now: DateTime<Utc>,
 ) -> Alert {
@@ -788,6 +923,7 @@ pub fn expensive_alert(
     .field("Cost", billing)
     .field("Scanned", human_bytes(scanned))
     .field("Workgroup", &q.workgroup)
+    .run_by(caller)
     .field("Database", q.database.as_deref().unwrap_or("-"))
     .field("State", match &q.state_change_reason {
         Some(r) => format!("{} ({})", q.state.as_str(), r),
@@ -889,7 +1025,7 @@ mod tests {
         query.sql = "SELECT * FROM t WHERE email = 'someone@example.com'".into();
         let charge = c.athena.price.charge(&query);
         let why = assess(&query, &charge, &c).unwrap();
-        let a = expensive_alert(&query, &charge, &why, &c, Utc::now());
+        let a = expensive_alert(&query, &charge, &why, None, &c, Utc::now());
         assert_eq!(a.title, "Athena query cost $15.00 in workgroup adhoc");
         let text = a.text_body();
         assert!(

@@ -136,10 +136,13 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                         )),
                     ));
                 }
+                let callers = self.index.callers(&unknown).await?;
                 for q in &found.executions {
                     all_older &= q.submitted_at.is_some_and(|t| t < horizon);
                     if q.state.is_terminal() {
-                        self.settle(q, now, summary).await?;
+                        // Its events were lost: not held for attribution either.
+                        self.settle(q, callers.get(&q.id), false, now, summary)
+                            .await?;
                     } else {
                         self.index.record_in_flight(q, now).await?;
                     }
@@ -177,7 +180,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             .map(|q| q.query_id)
             .collect();
         report.reread = stale.len();
-        let problems = self.settle_ids(&stale, now, false, summary).await;
+        let problems = self
+            .settle_ids(&stale, now, false, &Default::default(), summary)
+            .await;
         if let Some((id, why)) = problems.iter().next() {
             return Err(LakeopsError::InvalidInput(format!(
                 "{} stale queries not settled, e.g. {id}: {why}",

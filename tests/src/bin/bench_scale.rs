@@ -189,7 +189,13 @@ async fn scenario(per_day: u64) -> Outcome {
             chrono_tz::Asia::Seoul,
         );
         index
-            .record_finished(&q, price.charge(&q).usd(), &day.to_string(), Utc::now())
+            .record_finished(
+                &q,
+                price.charge(&q).usd(),
+                &day.to_string(),
+                Utc::now(),
+                None,
+            )
             .await
             .expect("seed the index");
     }
