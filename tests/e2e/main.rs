@@ -2,6 +2,7 @@
 //! files in `events/`, talking over HTTP to a local moto server with the lakeops extension.
 //! One test binary for all of them (build time); each test starts its own emulator.
 
+mod attribution;
 mod cost_watcher;
 mod foundation;
 mod index;

@@ -201,10 +201,125 @@ impl EventFeed {
         out
     }
 
-    /// Runs the event source mapping until the queue is empty; returns the invocations.
+    /// Runs the event source mapping until no message is visible; returns the invocations.
     pub async fn drain(&self, functions: &Functions) -> usize {
         self.queue.run_mapping(functions, FEED_FUNCTION).await
     }
+
+    /// Runs the mapping until the queue is empty, waiting for handed-back messages to become
+    /// visible again (with [`MappedQueue::retry_after_seconds`] set); returns the invocations.
+    pub async fn drain_all(&self, functions: &Functions) -> usize {
+        let mut invocations = 0;
+        for _ in 0..20 {
+            invocations += self.drain(functions).await;
+            if self.queue.depth().await == 0 {
+                return invocations;
+            }
+            let wait = self.queue.retry_after_seconds.max(0) as u64 * 1000 + 300;
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        }
+        panic!("the event queue did not empty");
+    }
+}
+
+/// A CloudTrail `userIdentity`: an IAM Identity Center (SSO) user's assumed-role session (the
+/// session name is the user's name), an assumed role of a service (Lambda: the function's name),
+/// or an IAM user. Shapes: CloudTrail User Guide, "CloudTrail userIdentity element".
+pub enum Identity<'a> {
+    Sso {
+        permission_set: &'a str,
+        user: &'a str,
+    },
+    Role {
+        role: &'a str,
+        session: &'a str,
+    },
+    IamUser(&'a str),
+}
+
+impl Identity<'_> {
+    pub fn json(&self) -> Value {
+        match self {
+            Identity::Sso {
+                permission_set,
+                user,
+            } => {
+                let role = format!("AWSReservedSSO_{permission_set}_0a1b2c3d4e5f6789");
+                json!({
+                    "type": "AssumedRole",
+                    "principalId": format!("AROAEXAMPLESSO:{user}"),
+                    "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{user}"),
+                    "accountId": ACCOUNT,
+                    "sessionContext": {"sessionIssuer": {
+                        "type": "Role",
+                        "arn": format!("arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/{role}"),
+                        "accountId": ACCOUNT,
+                        "userName": role
+                    }}
+                })
+            }
+            Identity::Role { role, session } => json!({
+                "type": "AssumedRole",
+                "principalId": format!("AROAEXAMPLEROLE:{session}"),
+                "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}"),
+                "accountId": ACCOUNT,
+                "sessionContext": {"sessionIssuer": {
+                    "type": "Role",
+                    "arn": format!("arn:aws:iam::{ACCOUNT}:role/{role}"),
+                    "accountId": ACCOUNT,
+                    "userName": role
+                }}
+            }),
+            Identity::IamUser(name) => json!({
+                "type": "IAMUser",
+                "principalId": "AIDAEXAMPLEUSER",
+                "arn": format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+                "accountId": ACCOUNT,
+                "userName": name
+            }),
+        }
+    }
+}
+
+/// The "AWS API Call via CloudTrail" event of a query's `StartQueryExecution`, as EventBridge
+/// delivers it (the record's shape: Athena User Guide, "Logging Amazon Athena API calls with
+/// AWS CloudTrail").
+pub fn cloudtrail_start(
+    id: &str,
+    workgroup: &str,
+    who: &Identity,
+    user_agent: &str,
+    at: DateTime<Utc>,
+) -> Value {
+    json!({
+        "version": "0",
+        "id": format!("{id}-start"),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.athena",
+        "account": ACCOUNT,
+        "time": at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": who.json(),
+            "eventTime": at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "eventSource": "athena.amazonaws.com",
+            "eventName": "StartQueryExecution",
+            "awsRegion": REGION,
+            "sourceIPAddress": "198.51.100.7",
+            "userAgent": user_agent,
+            "requestParameters": {
+                "queryString": "***",
+                "queryExecutionContext": {"database": "sales"},
+                "workGroup": workgroup
+            },
+            "responseElements": {"queryExecutionId": id},
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "recipientAccountId": ACCOUNT
+        }
+    })
 }
 
 /// The events Athena would have sent for queries seeded in the emulator (the `query` JSON of

@@ -16,6 +16,9 @@ pub struct MappedQueue {
     pub url: String,
     pub arn: String,
     pub dlq_url: String,
+    /// Seconds a message the function handed back stays invisible (Lambda: the queue's
+    /// visibility timeout); 0, the default here, redelivers it at once.
+    pub retry_after_seconds: i32,
     sqs: aws_sdk_sqs::Client,
 }
 
@@ -53,6 +56,7 @@ impl MappedQueue {
             url,
             arn,
             dlq_url,
+            retry_after_seconds: 0,
             sqs,
         }
     }
@@ -117,10 +121,10 @@ impl MappedQueue {
             .unwrap_or(0)
     }
 
-    /// What Lambda's event source mapping does, until the queue is empty: receive up to 10,
+    /// What Lambda's event source mapping does, until no message is visible: receive up to 10,
     /// invoke the function with the SQS event, delete what it did not report as failed, and
-    /// make the failed ones visible again at once (the visibility timeout, shortened). Returns
-    /// the number of invocations.
+    /// make the failed ones visible again after [`MappedQueue::retry_after_seconds`] (the
+    /// visibility timeout, shortened). Returns the number of invocations.
     pub async fn run_mapping(&self, functions: &Functions, function: &str) -> usize {
         for invocations in 0..MAX_BATCHES {
             let got = self
@@ -177,7 +181,7 @@ impl MappedQueue {
                         .change_message_visibility()
                         .queue_url(&self.url)
                         .receipt_handle(handle)
-                        .visibility_timeout(0)
+                        .visibility_timeout(self.retry_after_seconds)
                         .send()
                         .await
                         .expect("change visibility");
