@@ -221,8 +221,65 @@ def state_event(state, previous, sequence, time):
     return e
 
 
+# Who ran it: CloudTrail's record of the same query's StartQueryExecution as EventBridge delivers
+# it ("AWS API Call via CloudTrail"; the record's shape is the Athena User Guide's CloudTrail
+# example), by an IAM Identity Center user in the Athena console. On the same queue, before the
+# state changes it names.
+started = {
+    "version": "0",
+    "id": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+    "detail-type": "AWS API Call via CloudTrail",
+    "source": "aws.athena",
+    "account": "123456789012",
+    "time": "2026-11-23T08:54:00Z",
+    "region": "us-east-1",
+    "resources": [],
+    "detail": {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "AROAEXAMPLESSOROLE:jane.doe@example.com",
+            "arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DataAnalyst_0a1b2c3d4e5f6789/jane.doe@example.com",
+            "accountId": "123456789012",
+            "accessKeyId": "ASIAEXAMPLEKEYID",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAEXAMPLESSOROLE",
+                    "arn": "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataAnalyst_0a1b2c3d4e5f6789",
+                    "accountId": "123456789012",
+                    "userName": "AWSReservedSSO_DataAnalyst_0a1b2c3d4e5f6789",
+                },
+                "attributes": {"creationDate": "2026-11-23T08:00:00Z", "mfaAuthenticated": "false"},
+            },
+        },
+        "eventTime": "2026-11-23T08:54:00Z",
+        "eventSource": "athena.amazonaws.com",
+        "eventName": "StartQueryExecution",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-internal/3",
+        "requestParameters": {
+            "queryString": "SELECT * FROM sales.orders o, sales.lineitems l WHERE o.id = l.order_id",
+            "queryExecutionContext": {"database": "sales", "catalog": "AwsDataCatalog"},
+            "workGroup": "analytics",
+            "clientRequestToken": "16bc6e70-f972-4260-b18a-db1b623cb35c",
+        },
+        "responseElements": {"queryExecutionId": succeeded["detail"]["queryExecutionId"]},
+        "requestID": "f5039b01-305f-11e7-b146-c3fc56a7dc7a",
+        "eventID": "c97cf8c8-6112-467a-8777-53bb38f83fd5",
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": "123456789012",
+        "eventCategory": "Management",
+    },
+}
+write("cloudtrail-start-query-execution.json", started)
+
 QUEUE = "lakeops-query-events"
 write("sqs-query-events.json", {"Records": [
+    sqs_record(0, started, QUEUE),
     sqs_record(1, succeeded, QUEUE),
     sqs_record(2, state_event("RUNNING", "QUEUED", 2, "2026-11-23T08:54:01Z"), QUEUE),
     sqs_record(3, state_event("QUEUED", None, 1, "2026-11-23T08:54:00Z"), QUEUE),
