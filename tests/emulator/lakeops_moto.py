@@ -203,6 +203,9 @@ class _NoTableCopy:
 
 def _transact_write_items_backing_up_items(self, transact_items):
     with _TRANSACTIONS:
+        # Items written by transactions (the scale benchmark's write-unit model: 2 per item).
+        per_service = CALLS.setdefault("dynamodb", {})
+        per_service["TransactWriteItems.items"] = per_service.get("TransactWriteItems.items", 0) + len(transact_items)
         backups = []
         for entry in transact_items:
             op_type, op = next(iter(entry.items()))

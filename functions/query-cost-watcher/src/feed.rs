@@ -133,6 +133,18 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             failed.len() as f64,
             lakeops::Unit::Count,
         );
+        metrics.record(
+            &[],
+            "QueryStartRecords",
+            f.starts as f64,
+            lakeops::Unit::Count,
+        );
+        metrics.record(
+            &[],
+            "ExpensiveQueriesHeldForAttribution",
+            f.held as f64,
+            lakeops::Unit::Count,
+        );
         metrics.flush();
         tracing::info!(summary = %serde_json::json!(summary), "batch done");
         serde_json::json!({
