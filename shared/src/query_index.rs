@@ -215,6 +215,13 @@ pub struct InFlight {
     pub checked_at: Option<DateTime<Utc>>,
 }
 
+/// How a transaction ended (errors aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Committed {
+    Yes,
+    FirstConditionFailed,
+}
+
 /// What one pricing attempt found.
 enum Priced {
     Now,
@@ -373,7 +380,7 @@ impl QueryIndex {
         now: DateTime<Utc>,
         caller: Option<&Caller>,
     ) -> Result<Priced, LakeopsError> {
-        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        use aws_sdk_dynamodb::types::Update;
         let completed = q.completed_at.unwrap_or(now);
         let tables: Vec<AttributeValue> = match tables_read(&q.sql, q.database.as_deref()) {
             TablesRead::Tables(t) => t.into_iter().map(s).collect(),
@@ -462,8 +469,29 @@ impl QueryIndex {
         if let Some(c) = caller {
             items.push(self.person_total(&c.person, day, usd, now)?);
         }
-        // Two pricings of one workgroup's day at once conflict (TransactionConflict): tried
-        // again, a few times, before the caller's own retry takes over.
+        match self.transact(&items).await? {
+            Committed::Yes => Ok(Priced::Now),
+            // Priced before (someone else counted it), or its caller arrived meanwhile.
+            Committed::FirstConditionFailed => {
+                let item = self.consistent_item(&q.id).await?.unwrap_or_default();
+                Ok(match caller_of(&item) {
+                    Some(c) if !item.contains_key("usd") => Priced::CallerArrived(c),
+                    _ => Priced::Before,
+                })
+            }
+        }
+    }
+
+    /// One transaction of updates. Concurrent ones on the same item (two pricings of one
+    /// workgroup's day) conflict (`TransactionConflict`): tried again a few times before the
+    /// caller's own retry takes over. [`Committed::FirstConditionFailed`] when the first update's
+    /// condition failed (the others are day totals, without conditions).
+    async fn transact(
+        &self,
+        items: &[aws_sdk_dynamodb::types::Update],
+    ) -> Result<Committed, LakeopsError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::TransactWriteItem;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -479,12 +507,11 @@ impl QueryIndex {
                 ))
                 .send()
                 .await;
-            let err = match result {
-                Ok(_) => return Ok(Priced::Now),
-                Err(err) => err,
+            let Err(err) = result else {
+                return Ok(Committed::Yes);
             };
             let reasons: Vec<String> = match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
                     .cancellation_reasons()
                     .iter()
                     .map(|r| r.code().unwrap_or("None").to_string())
@@ -492,14 +519,7 @@ impl QueryIndex {
                 _ => Vec::new(),
             };
             match reasons.first().map(String::as_str) {
-                // Priced before (someone else counted it), or its caller arrived meanwhile.
-                Some("ConditionalCheckFailed") => {
-                    let item = self.consistent_item(&q.id).await?.unwrap_or_default();
-                    return Ok(match caller_of(&item) {
-                        Some(c) if !item.contains_key("usd") => Priced::CallerArrived(c),
-                        _ => Priced::Before,
-                    });
-                }
+                Some("ConditionalCheckFailed") => return Ok(Committed::FirstConditionFailed),
                 _ if reasons.iter().any(|r| r == "TransactionConflict") && attempt < 4 => {
                     tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
                 }
@@ -614,7 +634,7 @@ impl QueryIndex {
         day: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, LakeopsError> {
-        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        use aws_sdk_dynamodb::types::Update;
         let mark = Update::builder()
             .table_name(&self.table)
             .key(KEY, s(id))
@@ -626,35 +646,7 @@ impl QueryIndex {
             .build()
             .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))?;
         let total = self.person_total(person, day, usd, now)?;
-        for attempt in 1..=4u32 {
-            self.count(0, 2);
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(mark.clone()).build())
-                .transact_items(TransactWriteItem::builder().update(total.clone()).build())
-                .send()
-                .await;
-            let Err(err) = result else {
-                return Ok(true);
-            };
-            let reasons: Vec<String> = match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => c
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None").to_string())
-                    .collect(),
-                _ => Vec::new(),
-            };
-            if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
-                return Ok(false);
-            }
-            if !(reasons.iter().any(|r| r == "TransactionConflict") && attempt < 4) {
-                return Err(LakeopsError::aws("dynamodb:TransactWriteItems", err));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-        }
-        Ok(false)
+        Ok(self.transact(&[mark, total]).await? == Committed::Yes)
     }
 
     /// Who ran each of `ids`, for those whose CloudTrail record arrived.
