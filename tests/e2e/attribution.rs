@@ -1,6 +1,6 @@
 //! Who ran it, end to end: CloudTrail's `StartQueryExecution` records arrive on the index's
 //! queue before a query's state changes, after its end (its expensive-query alert waits for
-//! them), or never. Alerts of every kind, the budgets per person and the daily digest name the
+//! them, their messages back in the queue for `ATTRIBUTION_WAIT_SECONDS`), or never. Alerts of every kind, the budgets per person and the daily digest name the
 //! right person, client and tables — and "unknown (no CloudTrail trail)" where no record came.
 
 use chrono::{Duration, SecondsFormat, Timelike, Utc};
@@ -97,9 +97,9 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
     let emu = Emulator::start();
     let (config, tap) = athena_watch_setup(&emu, &["adhoc", "etl"]).await;
     let mut feed = EventFeed::create(&config).await;
-    // A handed-back message comes back after 15 s (Lambda: the queue's visibility timeout),
-    // longer than a drain of this test's events takes.
-    feed.queue.retry_after_seconds = 15;
+    // A handed-back message stays invisible as in Lambda: the queue's 660 s, unless the function
+    // shortens it (a held one: ATTRIBUTION_WAIT_SECONDS).
+    feed.queue.retry_after_seconds = None;
     let now = Utc::now();
     let m = Duration::minutes;
     let window_end = lakeops_e2e::floor_to_minutes(now, 5);
@@ -203,7 +203,7 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
             ("KILLER_MODE", "enforce"),
             ("DIGEST_ENABLED", "false"),
             ("TIMEZONE", tz),
-            ("ATTRIBUTION_WAIT_SECONDS", "600"),
+            ("ATTRIBUTION_WAIT_SECONDS", "60"),
             (
                 "DAILY_BUDGET_USD_BY_PRINCIPAL",
                 "jane.doe@example.com=5,nightly-orders-load=1000",
@@ -253,7 +253,16 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
         start("q-cheap-4", "etl", &JOHN, TABLEAU),
     ];
     feed.deliver(&late, Delivery::default()).await;
-    feed.drain_all(&functions).await;
+    // Back after the 60 s wait the feed set, not the queue's 660 s: q-after now attributed,
+    // q-never (ended over 60 s ago) alerted as unknown.
+    let waited = std::time::Instant::now();
+    feed.drain_all(&functions, std::time::Duration::from_secs(150))
+        .await;
+    assert!(
+        waited.elapsed() >= std::time::Duration::from_secs(40),
+        "the held messages waited: {:?}",
+        waited.elapsed()
+    );
     alerts.extend(tap.drain().await);
     assert!(
         feed.queue.dead_letters().await.is_empty(),

@@ -206,19 +206,22 @@ impl EventFeed {
         self.queue.run_mapping(functions, FEED_FUNCTION).await
     }
 
-    /// Runs the mapping until the queue is empty, waiting for handed-back messages to become
-    /// visible again (with [`MappedQueue::retry_after_seconds`] set); returns the invocations.
-    pub async fn drain_all(&self, functions: &Functions) -> usize {
+    /// Runs the mapping until the queue is empty, waiting up to `patience` for handed-back
+    /// messages to become visible again; returns the invocations.
+    pub async fn drain_all(&self, functions: &Functions, patience: std::time::Duration) -> usize {
+        let give_up = std::time::Instant::now() + patience;
         let mut invocations = 0;
-        for _ in 0..20 {
+        loop {
             invocations += self.drain(functions).await;
             if self.queue.depth().await == 0 {
                 return invocations;
             }
-            let wait = self.queue.retry_after_seconds.max(0) as u64 * 1000 + 300;
-            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the event queue did not empty in {patience:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
-        panic!("the event queue did not empty");
     }
 }
 

@@ -16,9 +16,10 @@ pub struct MappedQueue {
     pub url: String,
     pub arn: String,
     pub dlq_url: String,
-    /// Seconds a message the function handed back stays invisible (Lambda: the queue's
-    /// visibility timeout); 0, the default here, redelivers it at once.
-    pub retry_after_seconds: i32,
+    /// Seconds a message the function handed back stays invisible; `Some(0)`, the default here,
+    /// redelivers it at once. `None` leaves it as Lambda does: invisible for the template's
+    /// visibility timeout (660 s), or as long as the function itself set.
+    pub retry_after_seconds: Option<i32>,
     sqs: aws_sdk_sqs::Client,
 }
 
@@ -56,7 +57,7 @@ impl MappedQueue {
             url,
             arn,
             dlq_url,
-            retry_after_seconds: 0,
+            retry_after_seconds: Some(0),
             sqs,
         }
     }
@@ -124,7 +125,7 @@ impl MappedQueue {
     /// What Lambda's event source mapping does, until no message is visible: receive up to 10,
     /// invoke the function with the SQS event, delete what it did not report as failed, and
     /// make the failed ones visible again after [`MappedQueue::retry_after_seconds`] (the
-    /// visibility timeout, shortened). Returns the number of invocations.
+    /// visibility timeout, shortened) if set. Returns the number of invocations.
     pub async fn run_mapping(&self, functions: &Functions, function: &str) -> usize {
         for invocations in 0..MAX_BATCHES {
             let got = self
@@ -132,7 +133,11 @@ impl MappedQueue {
                 .receive_message()
                 .queue_url(&self.url)
                 .max_number_of_messages(10)
-                .visibility_timeout(120)
+                .visibility_timeout(if self.retry_after_seconds.is_some() {
+                    120
+                } else {
+                    660
+                })
                 .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
                 .send()
                 .await
@@ -177,14 +182,16 @@ impl MappedQueue {
             for m in &messages {
                 let handle = m.receipt_handle().unwrap_or_default();
                 if failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
-                    self.sqs
-                        .change_message_visibility()
-                        .queue_url(&self.url)
-                        .receipt_handle(handle)
-                        .visibility_timeout(self.retry_after_seconds)
-                        .send()
-                        .await
-                        .expect("change visibility");
+                    if let Some(seconds) = self.retry_after_seconds {
+                        self.sqs
+                            .change_message_visibility()
+                            .queue_url(&self.url)
+                            .receipt_handle(handle)
+                            .visibility_timeout(seconds)
+                            .send()
+                            .await
+                            .expect("change visibility");
+                    }
                 } else {
                     self.sqs
                         .delete_message()

@@ -14,9 +14,10 @@
 //! CloudTrail"): who ran each query ([`lakeops::attribution`]). They are applied first in a
 //! batch, so a batch holding both ends attributed. An expensive query whose CloudTrail record has
 //! not arrived yet waits for it: its message is handed back (SQS redelivers it after the queue's
-//! visibility timeout) while the query ended less than `ATTRIBUTION_WAIT_SECONDS` ago and the
-//! message was received fewer than [`MAX_HOLD_RECEIVES`] times (so a hold never sends it to the
-//! DLQ); after that the alert goes out saying "run by: unknown".
+//! visibility timeout, which the feed shortens to `ATTRIBUTION_WAIT_SECONDS` for that message)
+//! while the query ended less than `ATTRIBUTION_WAIT_SECONDS` ago and the message was received
+//! fewer than [`MAX_HOLD_RECEIVES`] times (so a hold never sends it to the DLQ); after that the
+//! alert goes out saying "run by: unknown".
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,7 +44,17 @@ pub struct Delivery {
     pub message_id: String,
     /// `attributes.ApproximateReceiveCount` (1 on the first delivery).
     pub receive_count: u32,
+    /// Where it came from and its receipt handle (`None` for a direct invoke).
+    pub receipt: Option<Receipt>,
     pub body: Result<Value, String>,
+}
+
+/// What it takes to change a received message's visibility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// `eventSourceARN`: `arn:aws:sqs:<region>:<account>:<queue>`.
+    pub queue_arn: String,
+    pub handle: String,
 }
 
 /// Reads an SQS event (`Records[]`) into deliveries; `None` if the payload is not one.
@@ -69,6 +80,13 @@ pub fn sqs_deliveries(payload: &Value) -> Option<Vec<Delivery>> {
                     .as_str()
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1),
+                receipt: match (r["eventSourceARN"].as_str(), r["receiptHandle"].as_str()) {
+                    (Some(arn), Some(handle)) => Some(Receipt {
+                        queue_arn: arn.to_string(),
+                        handle: handle.to_string(),
+                    }),
+                    _ => None,
+                },
                 body: r["body"]
                     .as_str()
                     .ok_or_else(|| "the message has no body".to_string())
@@ -215,6 +233,16 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         let problems = self.settle_ids(&ids, now, true, &may_hold, summary).await;
         feed.finished = ids.len();
         feed.held = problems.values().filter(|p| p.starts_with(HELD)).count();
+        let held: Vec<&Delivery> = deliveries
+            .iter()
+            .filter(|d| {
+                finished.iter().any(|(id, messages)| {
+                    messages.contains(&d.message_id)
+                        && problems.get(id).is_some_and(|p| p.starts_with(HELD))
+                })
+            })
+            .collect();
+        self.retry_sooner(&held).await;
         for (id, problem) in problems {
             for message in finished.get(&id).into_iter().flatten() {
                 failed.insert(message.clone(), format!("query {id}: {problem}"));
@@ -224,6 +252,58 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             feed.failed.push(format!("{message}: {why}"));
         }
         failed.into_keys().collect()
+    }
+
+    /// Held messages come back after `ATTRIBUTION_WAIT_SECONDS`, not the queue's visibility
+    /// timeout (sized for the function's timeout). If that fails they come back later, no less
+    /// surely: logged, not an error.
+    async fn retry_sooner(&self, held: &[&Delivery]) {
+        let sqs: &aws_sdk_sqs::Client = &self.sqs;
+        let seconds = self.config.attribution_wait.num_seconds().clamp(1, 900) as i32;
+        let mut urls: BTreeMap<&str, String> = BTreeMap::new();
+        for d in held {
+            let Some(receipt) = &d.receipt else { continue };
+            if !urls.contains_key(receipt.queue_arn.as_str()) {
+                match self.queue_url(&receipt.queue_arn).await {
+                    Ok(url) => {
+                        urls.insert(&receipt.queue_arn, url);
+                    }
+                    Err(e) => {
+                        tracing::warn!(queue = %receipt.queue_arn, error = %e, "queue URL unknown; held messages come back after the queue's visibility timeout");
+                        continue;
+                    }
+                }
+            }
+            let result = sqs
+                .change_message_visibility()
+                .queue_url(&urls[receipt.queue_arn.as_str()])
+                .receipt_handle(&receipt.handle)
+                .visibility_timeout(seconds)
+                .send()
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(sqs_message_id = %d.message_id, error = %lakeops::LakeopsError::aws("sqs:ChangeMessageVisibility", e), "held message comes back after the queue's visibility timeout");
+            }
+        }
+    }
+
+    /// The URL of the queue `arn` names (`arn:aws:sqs:<region>:<account>:<name>`).
+    async fn queue_url(&self, arn: &str) -> Result<String, LakeopsError> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        let [_, _, "sqs", _, account, name] = parts.as_slice() else {
+            return Err(LakeopsError::InvalidInput(format!(
+                "eventSourceARN {arn} is not an SQS queue ARN"
+            )));
+        };
+        let sqs: &aws_sdk_sqs::Client = &self.sqs;
+        sqs.get_queue_url()
+            .queue_name(*name)
+            .queue_owner_aws_account_id(*account)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("sqs:GetQueueUrl", e))?
+            .queue_url
+            .ok_or_else(|| LakeopsError::InvalidInput(format!("no URL for queue {arn}")))
     }
 
     /// One CloudTrail record: who started a query, into its index item.
@@ -399,7 +479,7 @@ mod tests {
     #[test]
     fn reads_an_sqs_batch_and_keeps_unreadable_bodies_as_errors() {
         let payload = json!({"Records": [
-            {"messageId": "m1", "eventSource": "aws:sqs", "attributes": {"ApproximateReceiveCount": "3"}, "body": "{\"detail-type\": \"Athena Query State Change\"}"},
+            {"messageId": "m1", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lakeops-query-events", "receiptHandle": "AQEB", "attributes": {"ApproximateReceiveCount": "3"}, "body": "{\"detail-type\": \"Athena Query State Change\"}"},
             {"messageId": "m2", "eventSource": "aws:sqs", "body": "not json"},
             {"messageId": "m3", "eventSource": "aws:sqs"}
         ]});
@@ -407,6 +487,11 @@ mod tests {
         assert_eq!(d.len(), 3);
         assert!(d[0].body.is_ok());
         assert_eq!((d[0].receive_count, d[1].receive_count), (3, 1));
+        assert_eq!(
+            d[0].receipt.as_ref().map(|r| r.handle.as_str()),
+            Some("AQEB")
+        );
+        assert_eq!(d[1].receipt, None);
         assert!(d[1].body.as_ref().unwrap_err().contains("not JSON"));
         assert!(d[2].body.as_ref().unwrap_err().contains("no body"));
         assert!(sqs_deliveries(&json!({"detail-type": "Scheduled Event"})).is_none());

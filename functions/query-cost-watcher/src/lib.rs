@@ -234,6 +234,8 @@ pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger> {
     pub ledger: L,
     pub index: QueryIndex,
     pub spend: SpendHistory,
+    /// The event queue's own API: a message held for attribution comes back sooner.
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Deps {
@@ -252,6 +254,7 @@ impl Deps {
                 aws_sdk_cloudwatch::Client::new(&sdk),
                 &config.common.metrics_namespace,
             ),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
             config,
         })
     }
@@ -344,6 +347,7 @@ pub async fn handle<A: AlertSink, L: Ledger>(
         let one = [feed::Delivery {
             message_id: "event".into(),
             receive_count: feed::MAX_HOLD_RECEIVES,
+            receipt: None,
             body: Ok(payload.clone()),
         }];
         let mut summary = RunSummary {
