@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build test tests-unit tests-integ cards lint fmt dashboards demo bench-scale bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -57,6 +57,9 @@ tests-unit: ## pure logic and SDK-behaviour (aws-smithy-mocks) tests, and a quic
 	cargo run -q -p log-subscription-transformer --example decoder_fuzz -- --runs 20000 --seed 7
 	cargo run -q -p row-count-reconciler --bin check-config -- functions/row-count-reconciler/checks.example.yaml
 
+tests-emulator: setup ## the local emulator keeps AWS's documented limits and fault shapes (pytest + boto3; docs/emulator-contract.md)
+	$(PY) -m pytest -q tests/emulator
+
 tests-integ: setup build ## end-to-end: functions under cargo lambda watch against the local emulator
 	cargo test -p lakeops-e2e --test e2e -- --test-threads=1
 
@@ -77,7 +80,7 @@ cards: $(CHROMIUM) $(CARDS_NPM) ## the Teams Adaptive Card of every alert kind, 
 	cargo run -q -p alert-notifier --example cards -- target/cards
 	node tests/cards/render.mjs target/cards/teams $(or $(OUT),target/cards/png)
 
-test: setup lint build tests-unit cards tests-integ ## everything CI runs: lint, unit, SDK, card rendering and end-to-end tests
+test: setup lint tests-emulator build tests-unit cards tests-integ ## everything CI runs: lint, unit, SDK, card rendering and end-to-end tests
 
 demo: setup build ## run the functions against a seeded local data lake, deliver their alerts to a local chat receiver, and show what happened
 	cargo run --quiet -p lakeops-e2e --bin demo
