@@ -7,76 +7,101 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::queue::MappedQueue;
+use crate::queue::{MappedQueue, QueueSpec, MAPPING_FUNCTION_RESPONSE_TYPES};
+use crate::template::{GsiSpec, TableSpec};
 use crate::{Functions, ACCOUNT, REGION};
 
+// The index table, as the template makes it (scripts/check_harness.py compares each constant
+// naming a template value with it).
+
+/// Template: `QueryIndexTable.Properties.TableName`.
 pub const INDEX_TABLE: &str = "lakeops-query-index";
-pub const EVENT_QUEUE: &str = "lakeops-query-events";
-/// The cost watcher hosts the index's feed.
-pub const FEED_FUNCTION: &str = "query-cost-watcher";
+/// Template: `QueryIndexTable.Properties.BillingMode`.
+pub const INDEX_TABLE_BILLING_MODE: &str = "PAY_PER_REQUEST";
+/// Template: `QueryIndexTable.Properties.AttributeDefinitions`.
+pub const INDEX_TABLE_ATTRIBUTES: &[(&str, &str)] = &[
+    ("query_id", "S"),
+    ("in_flight", "S"),
+    ("completed_bucket", "S"),
+    ("completed_at", "S"),
+];
+/// Template: `QueryIndexTable.Properties.KeySchema`.
+pub const INDEX_TABLE_KEY_SCHEMA: &[(&str, &str)] = &[("query_id", "HASH")];
+/// The sparse index of unsettled queries, by the name the functions use. Template:
+/// `QueryIndexTable.Properties.GlobalSecondaryIndexes[IndexName=in-flight].IndexName`.
+pub const IN_FLIGHT_INDEX: &str = lakeops::query_index::IN_FLIGHT_INDEX;
+/// Template: `QueryIndexTable.Properties.GlobalSecondaryIndexes[IndexName=in-flight].KeySchema`.
+pub const IN_FLIGHT_INDEX_KEY_SCHEMA: &[(&str, &str)] = &[("in_flight", "HASH")];
+/// Template:
+/// `QueryIndexTable.Properties.GlobalSecondaryIndexes[IndexName=in-flight].Projection.ProjectionType`.
+pub const IN_FLIGHT_INDEX_PROJECTION: &str = "INCLUDE";
+/// Template:
+/// `QueryIndexTable.Properties.GlobalSecondaryIndexes[IndexName=in-flight].Projection.NonKeyAttributes`.
+pub const IN_FLIGHT_INDEX_NON_KEY_ATTRIBUTES: &[&str] = &["state", "changed_at", "checked_at"];
+/// Finished queries by workgroup and hour, by the name the functions use. Template:
+/// `QueryIndexTable.Properties.GlobalSecondaryIndexes[IndexName=completed].IndexName`.
+pub const COMPLETED_INDEX: &str = lakeops::query_index::COMPLETED_INDEX;
+/// Template: `QueryIndexTable.Properties.GlobalSecondaryIndexes[IndexName=completed].KeySchema`.
+pub const COMPLETED_INDEX_KEY_SCHEMA: &[(&str, &str)] =
+    &[("completed_bucket", "HASH"), ("completed_at", "RANGE")];
+/// Template:
+/// `QueryIndexTable.Properties.GlobalSecondaryIndexes[IndexName=completed].Projection.ProjectionType`.
+pub const COMPLETED_INDEX_PROJECTION: &str = "ALL";
 
 /// The index table: partition key `query_id`; the sparse global secondary indexes `in-flight`
-/// (on `in_flight`) and `completed` (on `completed_bucket`, `completed_at`); pay per request.
+/// (on `in_flight`, projecting only what the killer and reconciliation read) and `completed`
+/// (on `completed_bucket`, `completed_at`); pay per request.
+pub const INDEX_TABLE_SPEC: TableSpec = TableSpec {
+    name: INDEX_TABLE,
+    billing_mode: INDEX_TABLE_BILLING_MODE,
+    attributes: INDEX_TABLE_ATTRIBUTES,
+    key_schema: INDEX_TABLE_KEY_SCHEMA,
+    global_secondary_indexes: &[
+        GsiSpec {
+            name: IN_FLIGHT_INDEX,
+            key_schema: IN_FLIGHT_INDEX_KEY_SCHEMA,
+            projection: IN_FLIGHT_INDEX_PROJECTION,
+            non_key_attributes: IN_FLIGHT_INDEX_NON_KEY_ATTRIBUTES,
+        },
+        GsiSpec {
+            name: COMPLETED_INDEX,
+            key_schema: COMPLETED_INDEX_KEY_SCHEMA,
+            projection: COMPLETED_INDEX_PROJECTION,
+            non_key_attributes: &[],
+        },
+    ],
+};
+
+// The index's event queue and its event source mapping, as the template makes them.
+
+/// Template: `QueryEventsQueue.Properties.QueueName`,
+/// `QueryCostWatcherFunction.Properties.Events.StateChanges.Properties.Queue`.
+pub const EVENT_QUEUE: &str = "lakeops-query-events";
+/// Template: `QueryEventsQueue.Properties.RedrivePolicy.deadLetterTargetArn` (its queue's name).
+pub const EVENT_DEAD_LETTER_QUEUE: &str = "lakeops-query-events-dlq";
+/// Template: `QueryEventsQueue.Properties.VisibilityTimeout`.
+pub const EVENT_QUEUE_VISIBILITY_TIMEOUT_SECONDS: i32 = 660;
+/// Receives of a message before it goes to the DLQ. Template:
+/// `QueryEventsQueue.Properties.RedrivePolicy.maxReceiveCount`.
+pub const EVENT_QUEUE_MAX_RECEIVE_COUNT: u32 = 5;
+/// Template: `QueryCostWatcherFunction.Properties.Events.StateChanges.Properties.BatchSize`.
+pub const EVENT_QUEUE_BATCH_SIZE: usize = 100;
+/// The function the event queue's mapping invokes: the cost watcher hosts the index's feed.
+/// Template: `QueryCostWatcherFunction.Metadata.BuildProperties.Binary`.
+pub const FEED_FUNCTION: &str = "query-cost-watcher";
+
+pub const EVENT_QUEUE_SPEC: QueueSpec = QueueSpec {
+    name: EVENT_QUEUE,
+    dead_letter_queue: EVENT_DEAD_LETTER_QUEUE,
+    visibility_timeout_seconds: EVENT_QUEUE_VISIBILITY_TIMEOUT_SECONDS,
+    max_receive_count: EVENT_QUEUE_MAX_RECEIVE_COUNT,
+    batch_size: EVENT_QUEUE_BATCH_SIZE,
+    function_response_types: MAPPING_FUNCTION_RESPONSE_TYPES,
+};
+
+/// The index table as the template defines it ([`INDEX_TABLE_SPEC`]).
 pub async fn create_index_table(config: &aws_config::SdkConfig) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType,
-    };
-    let key = |name: &str| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(KeyType::Hash)
-            .build()
-            .expect("key")
-    };
-    let range = |name: &str| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(KeyType::Range)
-            .build()
-            .expect("key")
-    };
-    let all = || {
-        Projection::builder()
-            .projection_type(ProjectionType::All)
-            .build()
-    };
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    aws_sdk_dynamodb::Client::new(config)
-        .create_table()
-        .table_name(INDEX_TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("query_id"))
-        .attribute_definitions(attribute("in_flight"))
-        .attribute_definitions(attribute("completed_bucket"))
-        .attribute_definitions(attribute("completed_at"))
-        .key_schema(key("query_id"))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(lakeops::query_index::IN_FLIGHT_INDEX)
-                .key_schema(key("in_flight"))
-                .projection(all())
-                .build()
-                .expect("index"),
-        )
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(lakeops::query_index::COMPLETED_INDEX)
-                .key_schema(key("completed_bucket"))
-                .key_schema(range("completed_at"))
-                .projection(all())
-                .build()
-                .expect("index"),
-        )
-        .send()
-        .await
-        .expect("create the index table");
+    crate::template::create_table(config, &INDEX_TABLE_SPEC).await;
 }
 
 /// An "Athena Query State Change" event as EventBridge delivers it to an SQS target (the
@@ -171,10 +196,10 @@ pub struct Delivered {
 }
 
 impl EventFeed {
-    /// The queue with its DLQ (3 receives), as the template makes them.
+    /// The queue with its DLQ, as the template makes them ([`EVENT_QUEUE_SPEC`]).
     pub async fn create(config: &aws_config::SdkConfig) -> Self {
         Self {
-            queue: MappedQueue::create(config, EVENT_QUEUE, 3).await,
+            queue: MappedQueue::create(config, &EVENT_QUEUE_SPEC).await,
         }
     }
 

@@ -12,21 +12,46 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod functions;
 pub mod index;
 pub mod lake;
 pub mod notify;
 pub mod queue;
+pub mod template;
+pub mod usage;
+
+pub use functions::Functions;
+
+use template::TableSpec;
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
+/// Template: `AlertTopic.Properties.TopicName`.
 pub const ALERT_TOPIC: &str = "lakeops-alerts";
+/// The tests' SQS subscriber of the alert topic (not in the template).
 pub const ALERT_QUEUE: &str = "lakeops-alerts-tap";
+/// Template: `AlertLedgerTable.Properties.TableName`.
 pub const LEDGER_TABLE: &str = "lakeops-ledger";
+/// Template: `AlertLedgerTable.Properties.BillingMode`.
+pub const LEDGER_TABLE_BILLING_MODE: &str = "PAY_PER_REQUEST";
+/// Template: `AlertLedgerTable.Properties.AttributeDefinitions`.
+pub const LEDGER_TABLE_ATTRIBUTES: &[(&str, &str)] = &[("pk", "S")];
+/// Template: `AlertLedgerTable.Properties.KeySchema`.
+pub const LEDGER_TABLE_KEY_SCHEMA: &[(&str, &str)] = &[("pk", "HASH")];
+/// The alert ledger's table, as the template makes it (scripts/check_harness.py compares each
+/// constant naming a template value with it).
+pub const LEDGER_TABLE_SPEC: TableSpec = TableSpec {
+    name: LEDGER_TABLE,
+    billing_mode: LEDGER_TABLE_BILLING_MODE,
+    attributes: LEDGER_TABLE_ATTRIBUTES,
+    key_schema: LEDGER_TABLE_KEY_SCHEMA,
+    global_secondary_indexes: &[],
+};
 /// An invoke that takes longer has hung (e.g. the function failed its start-up).
 /// Longest one `cargo lambda invoke` may take (override: `LAKEOPS_INVOKE_TIMEOUT_SECS`).
 const INVOKE_TIMEOUT_SECS: u32 = 180;
 
-fn invoke_timeout_secs() -> u32 {
+pub(crate) fn invoke_timeout_secs() -> u32 {
     std::env::var("LAKEOPS_INVOKE_TIMEOUT_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -42,21 +67,21 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The project venv made by `make setup` (python with pinned moto, cargo-lambda).
-fn venv_bin(name: &str) -> PathBuf {
+pub(crate) fn venv_bin(name: &str) -> PathBuf {
     let dir = std::env::var_os("LAKEOPS_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".venv"));
     dir.join("bin").join(name)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free local port")
 }
 
-fn wait_for_port(port: u16, what: &str, child: &mut Child, timeout: Duration) {
+pub(crate) fn wait_for_port(port: u16, what: &str, child: &mut Child, timeout: Duration) {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -71,7 +96,7 @@ fn wait_for_port(port: u16, what: &str, child: &mut Child, timeout: Duration) {
 }
 
 /// Ends a child and its process group (cargo lambda watch starts the function binaries).
-fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     let pid = child.id() as i32;
     let _ = Command::new("kill")
         .args(["-TERM", "--", &format!("-{pid}")])
@@ -89,7 +114,7 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn spawn_in_own_group(cmd: &mut Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_in_own_group(cmd: &mut Command) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0).spawn()
 }
@@ -97,7 +122,7 @@ fn spawn_in_own_group(cmd: &mut Command) -> std::io::Result<Child> {
 /// The environment a person's shell would give cargo: without the `CARGO_*` / `RUST*` variables
 /// that `cargo test` sets for test processes. Inherited, they change how the nested
 /// `cargo run` of `cargo lambda watch` fingerprints the workspace and trigger full rebuilds.
-fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+pub(crate) fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut cmd = Command::new(program);
     cmd.env_clear();
     for (k, v) in std::env::vars_os() {
@@ -346,9 +371,10 @@ fn capture(alert: &DeliveredAlert) {
     }
 }
 
-/// The DynamoDB table of the alert ledger (partition key `pk`), as the SAM template defines it.
+/// The DynamoDB table of the alert ledger (partition key `pk`), as the SAM template defines it
+/// ([`LEDGER_TABLE_SPEC`]).
 pub async fn create_ledger_table(config: &aws_config::SdkConfig) {
-    create_table_with_key(config, LEDGER_TABLE, "pk").await;
+    template::create_table(config, &LEDGER_TABLE_SPEC).await;
 }
 
 /// A pay-per-request DynamoDB table with a string partition key.
@@ -456,112 +482,6 @@ impl DeliveredAlert {
 
     pub fn kind(&self) -> &str {
         self.body["kind"].as_str().unwrap_or_default()
-    }
-}
-
-/// The four functions under `cargo lambda watch`, pointed at an emulator.
-pub struct Functions {
-    child: Child,
-    pub invoke_port: u16,
-}
-
-impl Functions {
-    /// Starts `cargo lambda watch` with the emulator's environment plus `env`.
-    pub fn start(emulator: &Emulator, env: &[(&str, &str)]) -> Self {
-        let invoke_port = free_port();
-        let log_path = std::env::temp_dir().join(format!("lakeops-watch-{invoke_port}.log"));
-        let log = std::fs::File::create(&log_path).expect("watch log file");
-        let mut cmd = clean_command(venv_bin("cargo-lambda"));
-        cmd.current_dir(repo_root())
-            .args([
-                "lambda",
-                "watch",
-                "--ignore-changes",
-                "--invoke-address",
-                "127.0.0.1",
-            ])
-            .args(["--invoke-port", &invoke_port.to_string()]);
-        let mut vars = emulator.aws_env();
-        vars.push((
-            "RUST_LOG".into(),
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-        ));
-        // Every function that reads the index finds it where the template puts it.
-        vars.push(("QUERY_INDEX_TABLE".into(), index::INDEX_TABLE.into()));
-        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        // An env file, not `--env-var`: cargo-lambda splits `--env-var` values at commas, which
-        // would cut `etl=100,adhoc=20` settings in two.
-        let env_path = std::env::temp_dir().join(format!("lakeops-watch-{invoke_port}.env"));
-        let env_text: String = vars
-            .iter()
-            .map(|(k, v)| {
-                let quoted = v.replace('\\', "\\\\").replace('"', "\\\"");
-                format!("{k}=\"{quoted}\"\n")
-            })
-            .collect();
-        std::fs::write(&env_path, env_text).expect("write the functions' env file");
-        cmd.arg("--env-file").arg(&env_path);
-        let mut child = spawn_in_own_group(cmd.stdout(log.try_clone().expect("log")).stderr(log))
-            .expect("start cargo lambda watch (cargo-lambda in .venv: run `make setup`)");
-        wait_for_port(
-            invoke_port,
-            "cargo lambda watch",
-            &mut child,
-            Duration::from_secs(120),
-        );
-        Self { child, invoke_port }
-    }
-
-    /// `cargo lambda invoke <function> --data-file <file>`; Ok(response) or Err(error text).
-    pub fn invoke_file(&self, function: &str, file: &Path) -> Result<Value, String> {
-        // `timeout`: a function that fails to start leaves `cargo lambda invoke` waiting for ever.
-        let out = clean_command("timeout")
-            .arg(invoke_timeout_secs().to_string())
-            .arg(venv_bin("cargo-lambda"))
-            .current_dir(repo_root())
-            .args([
-                "lambda",
-                "invoke",
-                function,
-                "--invoke-address",
-                "127.0.0.1",
-            ])
-            .args([
-                "--invoke-port",
-                &self.invoke_port.to_string(),
-                "--output-format",
-                "json",
-                "--data-file",
-            ])
-            .arg(file)
-            .output()
-            .expect("run cargo lambda invoke");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        if out.status.success() {
-            serde_json::from_str(&stdout)
-                .map_err(|e| format!("response is not JSON ({e}): {stdout}"))
-        } else {
-            Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
-        }
-    }
-
-    /// Invokes with an inline event (written to a temporary file, as a person would).
-    pub fn invoke(&self, function: &str, event: &Value) -> Result<Value, String> {
-        let path = std::env::temp_dir().join(format!(
-            "lakeops-event-{}-{}.json",
-            self.invoke_port, function
-        ));
-        std::fs::write(&path, serde_json::to_vec_pretty(event).expect("event JSON"))
-            .expect("write event");
-        let result = self.invoke_file(function, &path);
-        let _ = std::fs::remove_file(path);
-        result
-    }
-}
-
-impl Drop for Functions {
-    fn drop(&mut self) {
-        stop(&mut self.child);
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::queue::MappedQueue;
+use crate::queue::{MappedQueue, QueueSpec, MAPPING_FUNCTION_RESPONSE_TYPES};
 
 /// One answer of the receiver.
 #[derive(Debug, Clone)]
@@ -225,6 +225,34 @@ pub async fn create_channels_secret(config: &aws_config::SdkConfig, name: &str, 
 pub const CHANNELS_SECRET: &str = "lakeops/chat-channels";
 pub const CONFIG_BUCKET: &str = "lakeops-config";
 
+// The notifier's queue and its event source mapping, as the template makes them
+// (scripts/check_harness.py compares each constant naming a template value with it).
+
+/// Template: `AlertNotifierQueue.Properties.QueueName`,
+/// `AlertNotifierFunction.Properties.Events.Alerts.Properties.Queue`.
+pub const NOTIFIER_QUEUE: &str = "lakeops-alert-notifier";
+/// Template: `AlertNotifierQueue.Properties.RedrivePolicy.deadLetterTargetArn` (its queue's name).
+pub const NOTIFIER_DEAD_LETTER_QUEUE: &str = "lakeops-alert-notifier-dlq";
+/// Template: `AlertNotifierQueue.Properties.VisibilityTimeout`.
+pub const NOTIFIER_QUEUE_VISIBILITY_TIMEOUT_SECONDS: i32 = 360;
+/// Receives of a message before it goes to the DLQ. Template:
+/// `AlertNotifierQueue.Properties.RedrivePolicy.maxReceiveCount`.
+pub const NOTIFIER_QUEUE_MAX_RECEIVE_COUNT: u32 = 10;
+/// Template: `AlertNotifierFunction.Properties.Events.Alerts.Properties.BatchSize`.
+pub const NOTIFIER_QUEUE_BATCH_SIZE: usize = 10;
+/// The function the notifier queue's mapping invokes. Template:
+/// `AlertNotifierFunction.Metadata.BuildProperties.Binary`.
+pub const NOTIFIER_FUNCTION: &str = "alert-notifier";
+
+pub const NOTIFIER_QUEUE_SPEC: QueueSpec = QueueSpec {
+    name: NOTIFIER_QUEUE,
+    dead_letter_queue: NOTIFIER_DEAD_LETTER_QUEUE,
+    visibility_timeout_seconds: NOTIFIER_QUEUE_VISIBILITY_TIMEOUT_SECONDS,
+    max_receive_count: NOTIFIER_QUEUE_MAX_RECEIVE_COUNT,
+    batch_size: NOTIFIER_QUEUE_BATCH_SIZE,
+    function_response_types: MAPPING_FUNCTION_RESPONSE_TYPES,
+};
+
 /// Everything the notifier needs besides the ledger table: its queue (and DLQ) on `topic_arn`,
 /// the channels secret pointing each `(name, platform)` at `receiver`'s `/name`, and `routes` in
 /// S3. Returns the queue and the function's environment.
@@ -235,7 +263,7 @@ pub async fn set_up_notifier(
     channels: &[(&str, &str)],
     receiver: &WebhookReceiver,
 ) -> (MappedQueue, Vec<(String, String)>) {
-    let queue = MappedQueue::create(config, "lakeops-alert-notifier", 3).await;
+    let queue = MappedQueue::create(config, &NOTIFIER_QUEUE_SPEC).await;
     queue.subscribe_to(config, topic_arn).await;
     let secret: serde_json::Map<String, Value> = channels
         .iter()
