@@ -37,13 +37,15 @@ setup: $(STAMP) ## local Python venvs: pinned moto (emulator), cargo-lambda, SAM
 build: ## debug build of the five functions
 	cargo build --workspace --bins
 
-lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, dashboards up to date
+lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards up to date
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(SAM) validate --lint --template infra/template.yaml --region us-east-1
 	$(CFN_LINT) infra/template.yaml
 	$(CHECKOV) --config-file infra/.checkov.yaml -f infra/template.yaml
 	$(PY) scripts/check_iam.py
+	$(PY) scripts/check_harness.py
+	python3 scripts/check_features.py
 	$(PY) scripts/dashboards.py --check
 
 dashboards: setup ## regenerate the CloudWatch (in infra/template.yaml) and Grafana (infra/grafana/) dashboards from scripts/dashboards.py

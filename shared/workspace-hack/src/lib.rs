@@ -1,0 +1,1 @@
+//! Feature unification only (see its Cargo.toml): no code, never referred to.
