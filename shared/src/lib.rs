@@ -6,6 +6,7 @@ pub mod api_budget;
 pub mod athena;
 pub mod attribution;
 pub mod aws;
+pub mod backoff;
 pub mod calendar;
 pub mod config;
 pub mod console;

@@ -7,9 +7,12 @@
 //! ended and was priced, its price and bytes. Ordering: a state is written only if its sequence
 //! number is above the stored one, so a repeated or late event never overwrites a newer state; a
 //! terminal state read from Athena carries [`OBSERVED_TERMINAL`], above any event's number (a
-//! finished query never changes again). While a query is QUEUED or RUNNING its item also carries
-//! `in_flight` (the workgroup): the key of the sparse index [`IN_FLIGHT_INDEX`], which holds only
-//! in-flight queries, so finding them costs what is in flight, never a scan of the table.
+//! finished query never changes again). Until a query is settled — while it is QUEUED or
+//! RUNNING, and after it ended until it is priced — its item also carries `in_flight` (the
+//! workgroup): the key of the sparse index [`IN_FLIGHT_INDEX`], which holds only unsettled
+//! queries, so finding them costs what is unsettled, never a scan of the table. A query whose
+//! end was recorded but whose pricing or alert failed (SNS down on every delivery of its event,
+//! its message gone to the DLQ) therefore stays there until reconciliation settles it.
 //!
 //! Items expire through DynamoDB TTL (`expires_at`, [`KEEP`] after the last write). The same
 //! table holds one checkpoint item per workgroup (`checkpoint#<workgroup>`) for the
@@ -49,6 +52,11 @@ pub const COMPLETED_INDEX: &str = "completed";
 /// SQL kept per finished query (string literals masked, as in alerts): enough for the digest's
 /// excerpts and the retry-storm fingerprints, small enough for one or two write units.
 const STORED_SQL_CHARS: usize = 1000;
+/// The item holding where reconciliation's round of the workgroups goes on (`#` cannot start a
+/// workgroup name: Athena allows letters, digits, `.`, `-` and `_`).
+const ROTATION_KEY: &str = "#reconcile-rotation";
+/// Attempts of a transaction DynamoDB cancels for `TransactionConflict`.
+const CONFLICT_ATTEMPTS: u32 = 8;
 /// Day totals outlive the spike baseline's longest look-back (14 days).
 const DAY_TOTAL_KEEP: Duration = Duration::days(16);
 
@@ -311,12 +319,10 @@ impl QueryIndex {
 
     /// Applies one event; `Ok(false)` when the index already holds a newer (or the same) state.
     pub async fn apply_state_change(&self, e: &StateChange) -> Result<bool, LakeopsError> {
-        let in_flight = !e.state.is_terminal();
-        let expression = if in_flight {
-            "SET workgroup = :wg, #state = :st, seq = :seq, changed_at = :at, statement_type = :ty, expires_at = :exp, in_flight = :wg"
-        } else {
-            "SET workgroup = :wg, #state = :st, seq = :seq, changed_at = :at, statement_type = :ty, expires_at = :exp REMOVE in_flight"
-        };
+        // A terminal state keeps `in_flight`: the query is not settled until it is priced
+        // (which removes it), so a query whose pricing or alert failed on every delivery of its
+        // event is still found by reconciliation's stale re-read.
+        let expression = "SET workgroup = :wg, #state = :st, seq = :seq, changed_at = :at, statement_type = :ty, expires_at = :exp, in_flight = :wg";
         self.count(0, 1);
         let result = self
             .client
@@ -483,8 +489,10 @@ impl QueryIndex {
     }
 
     /// One transaction of updates. Concurrent ones on the same item (two pricings of one
-    /// workgroup's day) conflict (`TransactionConflict`): tried again a few times before the
-    /// caller's own retry takes over. [`Committed::FirstConditionFailed`] when the first update's
+    /// workgroup's day: the busiest workgroup's day total is a hot key) conflict
+    /// (`TransactionConflict`): tried again up to [`CONFLICT_ATTEMPTS`] times with full jitter
+    /// (at most ~4 s in all), so five feeders colliding on one workgroup spread out instead of
+    /// failing the message. [`Committed::FirstConditionFailed`] when the first update's
     /// condition failed (the others are day totals, without conditions).
     async fn transact(
         &self,
@@ -520,8 +528,15 @@ impl QueryIndex {
             };
             match reasons.first().map(String::as_str) {
                 Some("ConditionalCheckFailed") => return Ok(Committed::FirstConditionFailed),
-                _ if reasons.iter().any(|r| r == "TransactionConflict") && attempt < 4 => {
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                _ if reasons.iter().any(|r| r == "TransactionConflict")
+                    && attempt < CONFLICT_ATTEMPTS =>
+                {
+                    tokio::time::sleep(crate::backoff::full_jitter(
+                        attempt,
+                        std::time::Duration::from_millis(20),
+                        std::time::Duration::from_millis(1000),
+                    ))
+                    .await;
                 }
                 _ => return Err(LakeopsError::aws("dynamodb:TransactWriteItems", err)),
             }
@@ -683,23 +698,9 @@ impl QueryIndex {
     }
 
     /// The finished queries of `workgroup` that completed in `[from, to)`, as priced into the
-    /// index.
-    pub async fn completed_between(
-        &self,
-        workgroup: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<QueryExecution>, LakeopsError> {
-        Ok(self
-            .finished_between(workgroup, from, to)
-            .await?
-            .into_iter()
-            .map(|f| f.query)
-            .collect())
-    }
-
-    /// [`QueryIndex::completed_between`] with who ran each query, what it read and its price:
-    /// one `Query` of the `completed` index per UTC hour the span touches.
+    /// index, with who ran each query, what it read and its price: all of them at once, for a
+    /// span short enough to hold (a sweep's window); a day goes through
+    /// [`QueryIndex::for_each_finished_page`].
     pub async fn finished_between(
         &self,
         workgroup: &str,
@@ -707,6 +708,23 @@ impl QueryIndex {
         to: DateTime<Utc>,
     ) -> Result<Vec<Finished>, LakeopsError> {
         let mut found = Vec::new();
+        self.for_each_finished_page(workgroup, from, to, |page| found.extend(page))
+            .await?;
+        Ok(found)
+    }
+
+    /// The finished queries of `workgroup` that completed in `[from, to)`, handed to `each` one
+    /// `Query` page (at most 1 MB read) at a time and kept nowhere, so a day of a million queries
+    /// costs a page of memory, not the day: one `Query` of the `completed` index per UTC hour the
+    /// span touches, in hour order and, within an hour, in completion order. Empty pages are not
+    /// handed over.
+    pub async fn for_each_finished_page(
+        &self,
+        workgroup: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut each: impl FnMut(Vec<Finished>),
+    ) -> Result<(), LakeopsError> {
         let mut hour = from
             .with_minute(0)
             .and_then(|t| t.with_second(0))
@@ -731,17 +749,21 @@ impl QueryIndex {
                     .send()
                     .await
                     .map_err(|e| LakeopsError::aws("dynamodb:Query", e))?;
-                found.extend(
-                    out.items()
-                        .iter()
-                        .map(|item| Finished {
-                            query: execution_of(item),
-                            caller: caller_of(item),
-                            tables: tables_of(item),
-                            usd: number(item, "usd").unwrap_or(0.0),
-                        })
-                        .filter(|f| f.query.completed_at.is_some_and(|t| from <= t && t < to)),
-                );
+                // `BETWEEN` includes `to`; the span does not.
+                let page: Vec<Finished> = out
+                    .items()
+                    .iter()
+                    .map(|item| Finished {
+                        query: execution_of(item),
+                        caller: caller_of(item),
+                        tables: tables_of(item),
+                        usd: number(item, "usd").unwrap_or(0.0),
+                    })
+                    .filter(|f| f.query.completed_at.is_some_and(|t| from <= t && t < to))
+                    .collect();
+                if !page.is_empty() {
+                    each(page);
+                }
                 match out.last_evaluated_key {
                     Some(key) if !key.is_empty() => start = Some(key),
                     _ => break,
@@ -749,7 +771,7 @@ impl QueryIndex {
             }
             hour += Duration::hours(1);
         }
-        Ok(found)
+        Ok(())
     }
 
     /// The running totals of `day` per workgroup (usd; absent = nothing priced that day).
@@ -857,7 +879,8 @@ impl QueryIndex {
         }
     }
 
-    /// Every in-flight query the index knows: the sparse index, page by page.
+    /// Every unsettled query the index knows (in flight, or ended but not yet priced): the
+    /// sparse index, page by page.
     pub async fn in_flight(&self) -> Result<Vec<InFlight>, LakeopsError> {
         let mut found = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
@@ -928,7 +951,12 @@ impl QueryIndex {
                     break;
                 }
                 if round > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                    tokio::time::sleep(crate::backoff::full_jitter(
+                        round,
+                        std::time::Duration::from_millis(50),
+                        std::time::Duration::from_secs(2),
+                    ))
+                    .await;
                 }
                 self.count(1, 0);
                 let request = KeysAndAttributes::builder()
@@ -974,6 +1002,49 @@ impl QueryIndex {
 
     fn checkpoint_key(workgroup: &str) -> String {
         format!("checkpoint#{workgroup}")
+    }
+
+    /// Where reconciliation's round of the workgroups goes on next run (see
+    /// [`QueryIndex::save_rotation`]); `None` to start from the first.
+    pub async fn rotation(&self) -> Result<Option<String>, LakeopsError> {
+        self.count(1, 0);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(ROTATION_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:GetItem", e))?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| text(i, "next"))
+            .map(str::to_string))
+    }
+
+    /// Saves the workgroup the next reconciliation starts from (the first one this run did not
+    /// finish), so a run out of time never leaves the same workgroups for last.
+    pub async fn save_rotation(
+        &self,
+        next: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LakeopsError> {
+        self.count(0, 1);
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, s(ROTATION_KEY))
+            .item("saved_at", s(now.to_rfc3339()));
+        if let Some(next) = next {
+            put = put.item("next", s(next));
+        }
+        put.send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:PutItem", e))?;
+        Ok(())
     }
 
     pub async fn checkpoint(&self, workgroup: &str) -> Result<Checkpoint, LakeopsError> {
@@ -1031,6 +1102,81 @@ impl QueryIndex {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// An item of the `completed` index as pricing leaves it (only what the reader needs).
+    fn completed_item(id: &str, at: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (KEY.to_string(), s(id)),
+            ("workgroup".to_string(), s("etl")),
+            ("state".to_string(), s("SUCCEEDED")),
+            ("completed_at".to_string(), s(at)),
+            ("usd".to_string(), n(5)),
+        ])
+    }
+
+    #[tokio::test]
+    async fn finished_queries_are_handed_over_page_by_page_hour_by_hour() {
+        use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        fn asks(r: &QueryInput, hour: &str, after: Option<&str>) -> bool {
+            let values = r.expression_attribute_values().cloned().unwrap_or_default();
+            let start = r
+                .exclusive_start_key()
+                .and_then(|k| k.get(KEY))
+                .and_then(|v| v.as_s().ok());
+            values[":bucket"] == s(format!("etl#{hour}")) && start.map(String::as_str) == after
+        }
+        // 10:00's hour takes two pages; 11:00's one, whose last query completed at the span's
+        // (excluded) end.
+        let first = mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|r| asks(r, "2026-11-22T10", None))
+            .then_output(|| {
+                QueryOutput::builder()
+                    .items(completed_item("a", "2026-11-22T10:45:00.000Z"))
+                    .last_evaluated_key(KEY, s("a"))
+                    .build()
+            });
+        let second = mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|r| asks(r, "2026-11-22T10", Some("a")))
+            .then_output(|| {
+                QueryOutput::builder()
+                    .items(completed_item("b", "2026-11-22T10:50:00.000Z"))
+                    .build()
+            });
+        let third = mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|r| asks(r, "2026-11-22T11", None))
+            .then_output(|| {
+                QueryOutput::builder()
+                    .items(completed_item("c", "2026-11-22T11:59:59.999Z"))
+                    .items(completed_item("end", "2026-11-22T12:00:00.000Z"))
+                    .build()
+            });
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            &[&first, &second, &third]
+        );
+        let index = QueryIndex::new(client, "index");
+        let (from, to) = (
+            "2026-11-22T10:30:00Z".parse().unwrap(),
+            "2026-11-22T12:00:00Z".parse().unwrap(),
+        );
+        let mut pages: Vec<Vec<String>> = Vec::new();
+        index
+            .for_each_finished_page("etl", from, to, |page| {
+                pages.push(page.into_iter().map(|f| f.query.id).collect())
+            })
+            .await
+            .unwrap();
+        assert_eq!(pages, [vec!["a"], vec!["b"], vec!["c"]]);
+        let all = index.finished_between("etl", from, to).await.unwrap();
+        let all: Vec<(&str, f64)> = all.iter().map(|f| (f.query.id.as_str(), f.usd)).collect();
+        assert_eq!(all, [("a", 5.0), ("b", 5.0), ("c", 5.0)]);
+        assert_eq!(
+            (first.num_calls(), second.num_calls(), third.num_calls()),
+            (2, 2, 2)
+        );
+    }
 
     fn event(state: &str, seq: Value) -> Value {
         // The shape of AWS's documented example (Athena User Guide, "Monitoring Athena queries

@@ -339,9 +339,10 @@ async fn a_lossy_feed_and_failing_runs_still_alert_stop_and_price_every_query_on
     assert_eq!(emu.athena_call_counts()["StopQueryExecution"], 4);
 }
 
-/// Ordering by sequence number and the sparse in-flight index, against the emulator's DynamoDB.
+/// Ordering by sequence number and the sparse in-flight index, against the emulator's DynamoDB:
+/// it holds the queries not yet settled — in flight, or ended but not yet priced.
 #[tokio::test]
-async fn the_in_flight_index_holds_only_queries_in_flight() {
+async fn the_in_flight_index_holds_only_unsettled_queries() {
     let emu = Emulator::start();
     let config = emu.sdk_config().await;
     create_index_table(&config).await;
@@ -396,6 +397,7 @@ async fn the_in_flight_index_holds_only_queries_in_flight() {
     assert_eq!(
         got,
         [
+            ("a", "SUCCEEDED", "2026-11-24T09:05:00+00:00".to_string()),
             ("b", "RUNNING", "2026-11-24T09:01:00+00:00".to_string()),
             ("c", "QUEUED", "2026-11-24T09:02:00+00:00".to_string()),
         ]

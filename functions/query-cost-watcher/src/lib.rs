@@ -46,7 +46,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::digest::Digest;
+use crate::digest::DigestBuilder;
 use crate::spend::{BudgetLevel, DailySpend, SpendHistory};
 use crate::storm::Storm;
 use crate::window::Window;
@@ -633,7 +633,8 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     }
 
     /// The daily digest of `day`, recounted from the queries the index priced (no Athena call);
-    /// sent once per day.
+    /// sent once per day. The day is counted page by page as the index reads it, never held
+    /// whole: a busy account finishes a million queries a day.
     async fn digest(
         &self,
         day: LocalDay,
@@ -642,21 +643,16 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         summary: &mut RunSummary,
     ) -> Result<(), LakeopsError> {
         let config = &self.config;
-        let mut histories = Vec::with_capacity(workgroups.len());
+        let mut builder = DigestBuilder::new(day, config.athena.price);
         for wg in workgroups {
-            let finished = self
-                .index
-                .finished_between(wg, day.start(), day.end())
+            let entry = builder.workgroup(wg, config.threshold_for(wg), config.budget_for(wg));
+            self.index
+                .for_each_finished_page(wg, day.start(), day.end(), |page| {
+                    page.iter().for_each(|f| builder.add(entry, f))
+                })
                 .await?;
-            histories.push((wg.clone(), finished));
         }
-        let digest = Digest::build(
-            day,
-            &histories,
-            &config.athena.price,
-            |wg| config.threshold_for(wg),
-            |wg| config.budget_for(wg),
-        );
+        let digest = builder.finish();
         let key = format!("{FUNCTION}/digest/{day}");
         let alert = digest.alert(&key, FUNCTION, &config.common.region, now);
         summary.digest = Some(day.to_string());

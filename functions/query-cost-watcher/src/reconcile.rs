@@ -1,14 +1,15 @@
 //! Reconciliation: the safety net under the event feed, costing what is new, not what is old.
 //!
 //! EventBridge delivers state-change events on a best-effort basis. Each scheduled run, per
-//! workgroup, pages `ListQueryExecutions` from the newest query back only until it reaches the id
+//! workgroup (in a round that goes on where the last run ran out of time), pages `ListQueryExecutions` from the newest query back only until it reaches the id
 //! the previous finished pass started from (its checkpoint, kept in the index table), or history
 //! older than `MAX_QUERY_MINUTES`. Ids the index does not know (their events were dropped) are
 //! read from Athena — one `BatchGetQueryExecution` per page of 50, and only for the unknown ids —
 //! and indexed: finished ones settled (priced, alerted if expensive), in-flight ones added to the
 //! in-flight index. A pass that runs out of time saves its `NextToken` and goes on from there next
-//! run. Then in-flight items whose state has not changed for `RECONCILE_STALE_MINUTES` (a lost
-//! terminal event) are read again.
+//! run. Then unsettled items whose state has not changed for `RECONCILE_STALE_MINUTES` are read
+//! again: in-flight ones whose terminal event was lost, and ended ones whose pricing or alert
+//! failed on every delivery of their event (settled now, alerted if expensive).
 //!
 //! Nothing is lost to a failing run: the checkpoint moves only when a pass finished, and a query
 //! is recorded as priced only after its alert was sent, so a run that fails anywhere is redone by
@@ -38,7 +39,9 @@ pub struct ReconcileReport {
 
 impl<A: AlertSink, L: Ledger> Deps<A, L> {
     /// Reconciles `workgroups`, stopping by `until`; errors are collected in `summary.failures`.
-    /// `run_time` (the scheduled event's time) sets the first pass's horizon.
+    /// `run_time` (the scheduled event's time) sets the first pass's horizon. The workgroups are
+    /// taken in a round that goes on where the last run stopped ([`round_order`]), so when time
+    /// runs out it is never the same workgroups that wait.
     pub async fn reconcile(
         &self,
         workgroups: &[String],
@@ -48,13 +51,35 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         summary: &mut RunSummary,
     ) -> ReconcileReport {
         let mut report = ReconcileReport::default();
-        for wg in workgroups {
+        let start = self.index.rotation().await.unwrap_or_else(|e| {
+            summary
+                .failures
+                .push(format!("reading the reconciliation round: {e}"));
+            None
+        });
+        let order = round_order(workgroups, start.as_deref());
+        let mut next: Option<String> = None;
+        for (i, wg) in order.iter().enumerate() {
+            if Instant::now() >= until {
+                // Not reached: these go first next run (their checkpoints are untouched).
+                next.get_or_insert_with(|| wg.clone());
+                report.unfinished.extend(order[i..].iter().cloned());
+                break;
+            }
             if let Err(e) = self
                 .reconcile_workgroup(wg, run_time, now, until, summary, &mut report)
                 .await
             {
                 summary.failures.push(format!("reconciling {wg}: {e}"));
             }
+            if next.is_none() && report.unfinished.contains(wg) {
+                next = Some(wg.clone());
+            }
+        }
+        if let Err(e) = self.index.save_rotation(next.as_deref(), now).await {
+            summary
+                .failures
+                .push(format!("saving the reconciliation round: {e}"));
         }
         if let Err(e) = self.reread_stale(now, summary, &mut report).await {
             summary
@@ -180,15 +205,64 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             .map(|q| q.query_id)
             .collect();
         report.reread = stale.len();
-        let problems = self
-            .settle_ids(&stale, now, false, &Default::default(), summary)
-            .await;
-        if let Some((id, why)) = problems.iter().next() {
+        // Ended but unpriced ones are among them (their feed message failed until the DLQ): an
+        // expensive one still inside its attribution wait is left for its CloudTrail record.
+        let may_hold: std::collections::BTreeSet<String> = stale.iter().cloned().collect();
+        let problems: Vec<(String, String)> = self
+            .settle_ids(&stale, now, false, &may_hold, summary)
+            .await
+            .into_iter()
+            .filter(|(_, why)| !why.starts_with(crate::feed::HELD))
+            .collect();
+        if let Some((id, why)) = problems.first() {
             return Err(LakeopsError::InvalidInput(format!(
                 "{} stale queries not settled, e.g. {id}: {why}",
                 problems.len()
             )));
         }
         Ok(())
+    }
+}
+
+/// The workgroups in name order, starting at `start` (the first one the previous run did not
+/// finish) and wrapping around; from the first if `start` is `None` or gone.
+pub fn round_order(workgroups: &[String], start: Option<&str>) -> Vec<String> {
+    let mut sorted: Vec<String> = workgroups.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let at = start.map_or(0, |s| sorted.partition_point(|w| w.as_str() < s));
+    let at = at.min(sorted.len());
+    sorted.rotate_left(at);
+    sorted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs that each have time for `per_run` workgroups reach every one of them within
+    /// ceil(n / per_run) runs — name order from the top each run never reached the tail.
+    #[test]
+    fn every_workgroup_is_reached_however_many_there_are() {
+        let workgroups: Vec<String> = (0..500).map(|i| format!("wg-{i:03}")).collect();
+        let per_run = 120;
+        let mut start: Option<String> = None;
+        let mut reached = std::collections::BTreeSet::new();
+        for _ in 0..500usize.div_ceil(per_run) {
+            let order = round_order(&workgroups, start.as_deref());
+            reached.extend(order[..per_run].iter().cloned());
+            start = order.get(per_run).cloned();
+        }
+        assert_eq!(reached.len(), 500);
+    }
+
+    #[test]
+    fn the_round_starts_where_it_stopped_and_wraps() {
+        let wgs: Vec<String> = ["etl", "adhoc", "bi", "ml"].map(String::from).to_vec();
+        assert_eq!(round_order(&wgs, None), ["adhoc", "bi", "etl", "ml"]);
+        assert_eq!(round_order(&wgs, Some("etl")), ["etl", "ml", "adhoc", "bi"]);
+        // A workgroup deleted since: the next one after it.
+        assert_eq!(round_order(&wgs, Some("c")), ["etl", "ml", "adhoc", "bi"]);
+        assert_eq!(round_order(&wgs, Some("zz")), ["adhoc", "bi", "etl", "ml"]);
     }
 }
