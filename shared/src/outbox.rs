@@ -1,30 +1,47 @@
 //! The alert outbox: an alert about an action is recorded — whole — *before* the action, and
-//! removed once it is published. Every run first delivers what is still recorded, so a failed
-//! publish, a failed confirming read or a crash between the action and its alert delays the
-//! alert instead of losing it.
+//! removed once it is published. A run delivers what earlier runs kept (the killer does so after
+//! its own stops, best effort), so a failed publish, a failed confirming read or a crash between
+//! the action and its alert delays the alert instead of losing it.
 //!
 //! Why not the ledger alone: the ledger answers "was this said?" for alerts a later run can
 //! rebuild from what it sees. An action changes what the next run sees — a stopped query is
 //! CANCELLED, no longer a runaway — so the alert about it must be kept before the action, with
 //! everything it says.
 //!
-//! Storage: one item of the ledger table per owner (`pk = outbox#<function>`), one attribute
-//! per pending alert (`pending:<alert id>` = its `lakeops.alert.v1` body). No new table; an item
-//! holds up to 400 KB, dozens of alerts — a run that cannot record an alert does not act.
-//! Delivery is at least once: if the removal after a publish fails, the next run publishes the
-//! same alert (same id) again, and subscribers (and FIFO topics, and the alert-notifier's
-//! ledger) drop the repeat.
+//! Storage, in the ledger table (no new table): one item per kept alert
+//! (`pk = outbox#<function>#<alert id>`, its `lakeops.alert.v1` body), and one list item per
+//! function (`pk = outbox#<function>`) holding the kept ids as a string set. An alert's body is
+//! written before its id is listed, and its id unlisted before its body is deleted, so a listed
+//! id always has a body (or had one that TTL removed: the id is then dropped). The list item
+//! holds thousands of ids within DynamoDB's 400 KB item limit, so an SNS outage does not make the
+//! outbox full; bodies are read back 100 per `BatchGetItem`. Delivery is at least once: if the
+//! removal after a publish fails, the next run publishes the same alert (same id) again, and
+//! subscribers (and FIFO topics, and the alert-notifier's ledger) drop the repeat.
+//!
+//! Earlier versions kept the bodies as `pending:<id>` attributes of the list item itself; those
+//! are still read and removed, so an upgrade loses no kept alert.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::alert::Alert;
 use crate::error::LakeopsError;
 use crate::ledger::{KEY_ATTRIBUTE, TTL_ATTRIBUTE};
 
-const PENDING: &str = "pending:";
-/// A pending alert nobody delivered for this long is dropped by DynamoDB TTL.
+/// The list item's string set of kept alert ids.
+const KEPT_IDS: &str = "kept";
+/// A body item's alert JSON.
+const BODY: &str = "body";
+/// The attribute prefix of the single-item layout of earlier versions.
+const LEGACY_PENDING: &str = "pending:";
+/// A kept alert nobody delivered for this long is dropped by DynamoDB TTL.
 const KEEP_DAYS: i64 = 14;
+/// `BatchGetItem` takes at most 100 keys.
+const BATCH_GET_ITEM_MAX: usize = 100;
+/// Rounds of `BatchGetItem` for keys DynamoDB left unprocessed.
+const UNPROCESSED_ROUNDS: u32 = 6;
 
 /// The outbox of one function in the ledger table.
 #[derive(Debug, Clone)]
@@ -32,6 +49,10 @@ pub struct Outbox {
     client: aws_sdk_dynamodb::Client,
     table: String,
     key: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
 }
 
 impl Outbox {
@@ -43,75 +64,181 @@ impl Outbox {
         }
     }
 
-    /// Records `alert` as pending (replacing an earlier record of the same id).
+    fn body_key(&self, alert_id: &str) -> String {
+        format!("{}#{alert_id}", self.key)
+    }
+
+    /// Records `alert` as kept (replacing an earlier record of the same id): its body, then
+    /// its id in the list.
     pub async fn keep_pending(
         &self,
         alert: &Alert,
         now: DateTime<Utc>,
     ) -> Result<(), LakeopsError> {
+        let ttl = AttributeValue::N((now + Duration::days(KEEP_DAYS)).timestamp().to_string());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, s(self.body_key(&alert.id)))
+            .item(BODY, s(alert.json_body().to_string()))
+            .item(TTL_ATTRIBUTE, ttl.clone())
+            .send()
+            .await
+            .map_err(|e| LakeopsError::aws("dynamodb:PutItem", e))?;
         self.client
             .update_item()
             .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, AttributeValue::S(self.key.clone()))
-            .update_expression("SET #a = :body, #ttl = :ttl")
-            .expression_attribute_names("#a", format!("{PENDING}{}", alert.id))
+            .key(KEY_ATTRIBUTE, s(&self.key))
+            .update_expression("ADD #kept :id SET #ttl = :ttl")
+            .expression_attribute_names("#kept", KEPT_IDS)
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":body", AttributeValue::S(alert.json_body().to_string()))
-            .expression_attribute_values(
-                ":ttl",
-                AttributeValue::N((now + Duration::days(KEEP_DAYS)).timestamp().to_string()),
-            )
+            .expression_attribute_values(":id", AttributeValue::Ss(vec![alert.id.clone()]))
+            .expression_attribute_values(":ttl", ttl)
             .send()
             .await
             .map_err(|e| LakeopsError::aws("dynamodb:UpdateItem", e))?;
         Ok(())
     }
 
-    /// Removes a delivered alert.
+    /// Removes a delivered alert: its id from the list (and any record of it in the earlier
+    /// layout), then its body. A body left behind is dropped by TTL.
     pub async fn forget_delivered(&self, alert_id: &str) -> Result<(), LakeopsError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, AttributeValue::S(self.key.clone()))
-            .update_expression("REMOVE #a")
-            .expression_attribute_names("#a", format!("{PENDING}{alert_id}"))
+            .key(KEY_ATTRIBUTE, s(&self.key))
+            .update_expression("REMOVE #legacy DELETE #kept :id")
+            .expression_attribute_names("#legacy", format!("{LEGACY_PENDING}{alert_id}"))
+            .expression_attribute_names("#kept", KEPT_IDS)
+            .expression_attribute_values(":id", AttributeValue::Ss(vec![alert_id.to_string()]))
             .send()
             .await
             .map_err(|e| LakeopsError::aws("dynamodb:UpdateItem", e))?;
+        if let Err(e) = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(self.body_key(alert_id)))
+            .send()
+            .await
+        {
+            tracing::warn!(alert_id, error = %LakeopsError::aws("dynamodb:DeleteItem", e), "delivered alert's body left for TTL");
+        }
         Ok(())
     }
 
-    /// Every pending alert, oldest first. A record that no longer reads as an alert is logged
-    /// and removed (it could never be delivered).
+    /// Every kept alert, oldest first. A record that no longer reads as an alert (or whose body
+    /// expired) is logged and removed: it could never be delivered.
     pub async fn pending_alerts(&self) -> Result<Vec<Alert>, LakeopsError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, AttributeValue::S(self.key.clone()))
+            .key(KEY_ATTRIBUTE, s(&self.key))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| LakeopsError::aws("dynamodb:GetItem", e))?;
+        let list = out.item.unwrap_or_default();
+        let mut bodies: Vec<(String, Option<String>)> = list
+            .iter()
+            .filter_map(|(name, value)| {
+                let id = name.strip_prefix(LEGACY_PENDING)?;
+                Some((id.to_string(), value.as_s().ok().cloned()))
+            })
+            .collect();
+        let ids: Vec<String> = list
+            .get(KEPT_IDS)
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        let mut stored = self.bodies(&ids).await?;
+        bodies.extend(ids.into_iter().map(|id| {
+            let body = stored.remove(&id);
+            (id, body)
+        }));
         let mut alerts = Vec::new();
-        for (name, value) in out.item.unwrap_or_default() {
-            let Some(id) = name.strip_prefix(PENDING) else {
-                continue;
-            };
-            let body = value.as_s().ok().and_then(|s| serde_json::from_str(s).ok());
-            match body.as_ref().map(Alert::from_json_body) {
+        for (id, body) in bodies {
+            let parsed = body.as_deref().and_then(|b| serde_json::from_str(b).ok());
+            match parsed.as_ref().map(Alert::from_json_body) {
                 Some(Ok(alert)) => alerts.push(alert),
                 _ => {
                     tracing::error!(
                         alert_id = id,
-                        "unreadable pending alert dropped from the outbox"
+                        "unreadable or expired kept alert dropped from the outbox"
                     );
-                    self.forget_delivered(id).await?;
+                    self.forget_delivered(&id).await?;
                 }
             }
         }
         alerts.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then(a.id.cmp(&b.id)));
         Ok(alerts)
+    }
+
+    /// The bodies of `ids` that exist, by id: 100 keys per `BatchGetItem`, unprocessed keys asked
+    /// again with a backoff (an error if some stay unprocessed).
+    async fn bodies(&self, ids: &[String]) -> Result<HashMap<String, String>, LakeopsError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(BATCH_GET_ITEM_MAX) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|id| HashMap::from([(KEY_ATTRIBUTE.to_string(), s(self.body_key(id)))]))
+                .collect();
+            for round in 0..UNPROCESSED_ROUNDS {
+                if pending.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(crate::backoff::full_jitter(
+                        round,
+                        std::time::Duration::from_millis(50),
+                        std::time::Duration::from_secs(2),
+                    ))
+                    .await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
+                let prefix = format!("{}#", self.key);
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let key = item.get(KEY_ATTRIBUTE).and_then(|v| v.as_s().ok());
+                    let id = key.and_then(|k| k.strip_prefix(&prefix));
+                    let body = item.get(BODY).and_then(|v| v.as_s().ok());
+                    if let (Some(id), Some(body)) = (id, body) {
+                        found.insert(id.to_string(), body.clone());
+                    }
+                }
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(LakeopsError::aws(
+                    "dynamodb:BatchGetItem",
+                    std::io::Error::other(format!(
+                        "{} kept alerts unprocessed after retries",
+                        pending.len()
+                    )),
+                ));
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -119,10 +246,14 @@ impl Outbox {
 mod tests {
     use super::*;
     use crate::alert::Severity;
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+    use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
-    use std::collections::HashMap;
+
+    const LIST: &str = "outbox#long-query-killer";
 
     fn alert(id: &str, at: i64) -> Alert {
         Alert::new(
@@ -136,37 +267,70 @@ mod tests {
         )
     }
 
+    fn body_item(id: &str, at: i64) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (KEY_ATTRIBUTE.to_string(), s(format!("{LIST}#{id}"))),
+            (BODY.to_string(), s(alert(id, at).json_body().to_string())),
+        ])
+    }
+
+    fn batch(
+        items: Vec<HashMap<String, AttributeValue>>,
+        unprocessed: &[&str],
+    ) -> BatchGetItemOutput {
+        let mut out = BatchGetItemOutput::builder().responses("ledger", items);
+        if !unprocessed.is_empty() {
+            let keys = unprocessed
+                .iter()
+                .map(|id| HashMap::from([(KEY_ATTRIBUTE.to_string(), s(format!("{LIST}#{id}")))]))
+                .collect();
+            out = out.unprocessed_keys(
+                "ledger",
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        out.build()
+    }
+
     #[tokio::test]
-    async fn pending_alerts_read_back_oldest_first_and_bad_records_are_removed() {
-        let item: HashMap<String, AttributeValue> = [
-            ("pk", AttributeValue::S("outbox#long-query-killer".into())),
-            ("expires_at", AttributeValue::N("1".into())),
+    async fn kept_alerts_read_back_oldest_first_across_pages_and_layouts_and_bad_ones_are_removed()
+    {
+        let list: HashMap<String, AttributeValue> = [
+            ("pk", s(LIST)),
             (
-                "pending:b",
-                AttributeValue::S(alert("b", 200).json_body().to_string()),
+                "kept",
+                AttributeValue::Ss(vec!["a".into(), "b".into(), "gone".into()]),
             ),
-            (
-                "pending:a",
-                AttributeValue::S(alert("a", 100).json_body().to_string()),
-            ),
-            ("pending:broken", AttributeValue::S("{".into())),
+            ("pending:c", s(alert("c", 50).json_body().to_string())),
+            ("pending:broken", s("{")),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
             GetItemOutput::builder()
-                .set_item(Some(item.clone()))
+                .set_item(Some(list.clone()))
                 .build()
         });
-        let remove = mock!(aws_sdk_dynamodb::Client::update_item)
-            .match_requests(|r| {
-                r.update_expression() == Some("REMOVE #a")
-                    && r.expression_attribute_names()
-                        .is_some_and(|n| n["#a"] == "pending:broken")
-            })
+        // DynamoDB leaves b unprocessed on the first call; it is asked again.
+        let bodies = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+            .sequence()
+            .output(|| batch(vec![body_item("a", 100)], &["b", "gone"]))
+            .output(|| batch(vec![body_item("b", 200)], &[]))
+            .build();
+        let forget = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|r| r.update_expression() == Some("REMOVE #legacy DELETE #kept :id"))
             .then_output(|| UpdateItemOutput::builder().build());
-        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&get, &remove]);
+        let delete = mock!(aws_sdk_dynamodb::Client::delete_item)
+            .then_output(|| DeleteItemOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            &[&get, &bodies, &forget, &delete]
+        );
         let outbox = Outbox::new(client, "ledger", "long-query-killer");
         let ids: Vec<String> = outbox
             .pending_alerts()
@@ -175,30 +339,36 @@ mod tests {
             .into_iter()
             .map(|a| a.id)
             .collect();
-        assert_eq!(ids, ["a", "b"]);
-        assert_eq!(remove.num_calls(), 1);
+        assert_eq!(ids, ["c", "a", "b"]);
+        assert_eq!(bodies.num_calls(), 2);
+        // "broken" (unreadable) and "gone" (its body expired) are dropped.
+        assert_eq!(forget.num_calls(), 2);
     }
 
     #[tokio::test]
-    async fn recording_writes_the_whole_body_under_the_alert_id() {
-        let record = mock!(aws_sdk_dynamodb::Client::update_item)
+    async fn keeping_writes_the_whole_body_before_listing_its_id() {
+        let body = mock!(aws_sdk_dynamodb::Client::put_item)
             .match_requests(|r| {
-                let names = r.expression_attribute_names().cloned().unwrap_or_default();
-                let values = r.expression_attribute_values().cloned().unwrap_or_default();
-                names["#a"] == "pending:long-query-killer/stopped/q-1"
-                    && values[":body"]
+                let item = r.item().cloned().unwrap_or_default();
+                item["pk"] == s(format!("{LIST}#long-query-killer/stopped/q-1"))
+                    && item["body"]
                         .as_s()
                         .is_ok_and(|b| b.contains("\"schema\":\"lakeops.alert.v1\""))
-                    && r.key().is_some_and(|k| {
-                        k["pk"] == AttributeValue::S("outbox#long-query-killer".into())
-                    })
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let listed = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|r| {
+                let values = r.expression_attribute_values().cloned().unwrap_or_default();
+                r.key().is_some_and(|k| k["pk"] == s(LIST))
+                    && values[":id"]
+                        == AttributeValue::Ss(vec!["long-query-killer/stopped/q-1".into()])
             })
             .then_output(|| UpdateItemOutput::builder().build());
-        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&record]);
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&body, &listed]);
         Outbox::new(client, "ledger", "long-query-killer")
             .keep_pending(&alert("long-query-killer/stopped/q-1", 1), Utc::now())
             .await
             .unwrap();
-        assert_eq!(record.num_calls(), 1);
+        assert_eq!((body.num_calls(), listed.num_calls()), (1, 1));
     }
 }

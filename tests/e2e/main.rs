@@ -4,6 +4,7 @@
 
 mod attribution;
 mod cost_watcher;
+mod faults;
 mod foundation;
 mod index;
 mod killer;

@@ -4,7 +4,8 @@
 //! 1. a query that is not QUEUED or RUNNING is left alone;
 //! 2. a workgroup on the allowlist (`EXEMPT_WORKGROUPS`) is exempt;
 //! 3. a SQL marker `lakeops:allow-long` exempts the query; `lakeops:allow-long=240` instead gives
-//!    it its own limit of 240 minutes;
+//!    it its own limit of 240 minutes; a marker whose value is no whole number of minutes above 0
+//!    (`=0`, `=abc`) leaves the usual limit, and the alerts say so;
 //! 4. DDL (`MSCK REPAIR TABLE`, `ALTER TABLE ... ADD PARTITION`, ...) is exempt unless
 //!    `DDL_LIMIT_MINUTES` is set. Decision: DDL legitimately runs long, Athena already caps it
 //!    (600 min DDL timeout), and killing a half-done partition repair leaves the catalog worse;
@@ -92,6 +93,8 @@ pub enum LimitKind {
     Queued,
     Ddl,
     SqlMarker,
+    /// The usual limit, because the query's marker gave no valid number of minutes.
+    InvalidMarker,
 }
 
 impl LimitKind {
@@ -102,6 +105,7 @@ impl LimitKind {
             LimitKind::Queued => "the queue-time limit (QUEUED_LIMIT_MINUTES)",
             LimitKind::Ddl => "the DDL limit (DDL_LIMIT_MINUTES)",
             LimitKind::SqlMarker => "the limit in the query's lakeops:allow-long marker",
+            LimitKind::InvalidMarker => "the usual run-time limit: the query's lakeops:allow-long marker gives no valid number of minutes (write lakeops:allow-long=<minutes>, at least 1)",
         }
     }
 }
@@ -132,17 +136,34 @@ pub enum KillDecision {
     },
 }
 
-/// `Some(None)`: exempt marker; `Some(Some(m))`: marker with its own limit in minutes.
-pub fn marker(sql: &str) -> Option<Option<u32>> {
+/// What a query's SQL says with the [`MARKER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// `lakeops:allow-long`: never stopped.
+    Exempt,
+    /// `lakeops:allow-long=<minutes>`: its own limit.
+    Minutes(u32),
+    /// `lakeops:allow-long=` with no whole number of minutes above 0 (`=0`, `=abc`, `=1e13`):
+    /// a mistake, not a wish to run for ever — the usual limit applies, and the alerts say why.
+    Invalid,
+}
+
+/// The marker in `sql`, if any.
+pub fn marker(sql: &str) -> Option<Marker> {
     let pos = sql.find(MARKER)?;
     let rest = &sql[pos + MARKER.len()..];
-    match rest.strip_prefix('=') {
+    Some(match rest.strip_prefix('=') {
+        None => Marker::Exempt,
         Some(value) => {
-            let digits: String = value.chars().take_while(|c| c.is_ascii_digit()).collect();
-            Some(digits.parse().ok().filter(|m: &u32| *m > 0))
+            let digits: &str = &value[..value.bytes().take_while(u8::is_ascii_digit).count()];
+            let after = value[digits.len()..].chars().next();
+            let whole = after.is_none_or(|c| !c.is_alphanumeric() && c != '.');
+            match digits.parse::<u32>() {
+                Ok(m) if m > 0 && whole => Marker::Minutes(m),
+                _ => Marker::Invalid,
+            }
         }
-        None => Some(None),
-    }
+    })
 }
 
 /// `queued_since`: when a QUEUED query entered the queue, if known (else its submission).
@@ -166,13 +187,16 @@ pub fn decide(
     if policy.exempt_workgroups.contains(&q.workgroup) {
         return KillDecision::Exempt("workgroup is on the allowlist (EXEMPT_WORKGROUPS)");
     }
-    let mut limit = match marker(&q.sql) {
-        Some(None) => return KillDecision::Exempt("SQL carries the lakeops:allow-long marker"),
-        Some(Some(minutes)) => Limit {
+    let marked = marker(&q.sql);
+    let mut limit = match marked {
+        Some(Marker::Exempt) => {
+            return KillDecision::Exempt("SQL carries the lakeops:allow-long marker")
+        }
+        Some(Marker::Minutes(minutes)) => Limit {
             kind: LimitKind::SqlMarker,
             duration: Duration::minutes(minutes as i64),
         },
-        None if q.statement_type == StatementType::Ddl => match policy.ddl_limit {
+        _ if q.statement_type == StatementType::Ddl => match policy.ddl_limit {
             None => {
                 return KillDecision::Exempt(
                     "DDL statements are exempt (DDL_LIMIT_MINUTES not set)",
@@ -183,7 +207,7 @@ pub fn decide(
                 duration: d,
             },
         },
-        None => match policy.limit_by_workgroup.get(&q.workgroup) {
+        _ => match policy.limit_by_workgroup.get(&q.workgroup) {
             Some(d) => Limit {
                 kind: LimitKind::Workgroup,
                 duration: *d,
@@ -194,6 +218,11 @@ pub fn decide(
             },
         },
     };
+    if marked == Some(Marker::Invalid)
+        && matches!(limit.kind, LimitKind::Default | LimitKind::Workgroup)
+    {
+        limit.kind = LimitKind::InvalidMarker;
+    }
     if q.state == QueryState::Queued {
         if let Some(queued) = policy.queued_limit {
             if queued < limit.duration {
@@ -339,6 +368,15 @@ mod tests {
                 Dml,
                 "stop",
             ),
+            // A marker without a valid number of minutes is not an exemption.
+            (
+                Running,
+                500,
+                "adhoc",
+                "-- lakeops:allow-long=0\nSELECT 1",
+                Dml,
+                "stop",
+            ),
             (Running, 500, "adhoc", "MSCK REPAIR TABLE t", Ddl, "exempt"),
             (Running, 100, "etl", "SELECT 1", Dml, "ok"),
             (Running, 150, "etl", "SELECT 1", Dml, "warn"),
@@ -428,10 +466,26 @@ mod tests {
     #[test]
     fn markers() {
         assert_eq!(marker("SELECT 1"), None);
-        assert_eq!(marker("-- lakeops:allow-long\nSELECT"), Some(None));
-        assert_eq!(marker("/* lakeops:allow-long=90 */"), Some(Some(90)));
-        // A malformed limit exempts rather than killing a job its owner meant to protect.
-        assert_eq!(marker("-- lakeops:allow-long=abc"), Some(None));
+        assert_eq!(
+            marker("-- lakeops:allow-long\nSELECT"),
+            Some(Marker::Exempt)
+        );
+        assert_eq!(
+            marker("/* lakeops:allow-long=90 */"),
+            Some(Marker::Minutes(90))
+        );
+        assert_eq!(
+            marker("-- lakeops:allow-long=90\nSELECT"),
+            Some(Marker::Minutes(90))
+        );
+        // A malformed limit is a mistake, not an exemption: the usual limit applies.
+        for bad in ["=0", "=abc", "=", "=1e13", "=99999999999", "=1.5", "= 90"] {
+            assert_eq!(
+                marker(&format!("-- lakeops:allow-long{bad}\nSELECT 1")),
+                Some(Marker::Invalid),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
