@@ -277,11 +277,12 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
         serde_json::json!({"SqlContains": "select max(\"loaded_at\") from \"awsdatacatalog\".\"quiet\".\"loads\" where \"loaded_at\" >= timestamp '2026-11-21 09:00:00'",
             "Rows": [[null]]}),
         count("\"quiet\".\"loads\"", 300),
-        // Segments by region: us is short on the target.
+        // Segments by region: us is short on the target. 1,000 small regions come first, so the
+        // answer spans two of Athena's 1,000-row pages and us is on the second.
         serde_json::json!({"SqlContains": "select \"region\", count(*) from \"awsdatacatalog\".\"quiet\".\"reg_src\" group by 1",
-            "Columns": ["region", "_col1"], "Rows": [["eu", "500"], ["us", "500"], ["ap", "40"]]}),
+            "Columns": ["region", "_col1"], "Rows": regions(&[["eu", "500"], ["us", "500"], ["ap", "40"]])}),
         serde_json::json!({"SqlContains": "select \"region\", count(*) from \"awsdatacatalog\".\"quiet\".\"reg_tgt\" group by 1",
-            "Columns": ["region", "_col1"], "Rows": [["eu", "500"], ["us", "350"], ["ap", "40"]]}),
+            "Columns": ["region", "_col1"], "Rows": regions(&[["eu", "500"], ["us", "350"], ["ap", "40"]])}),
         count("\"mysql_prod\".\"shop\".\"orders\" where (created_at >= timestamp '2026-11-21 15:00:00' and created_at < timestamp '2026-11-22 15:00:00')", 1_000_000),
         // The day partition's files only; the day's range for the others.
         serde_json::json!({"SqlContains": "\"quiet\".\"events_daily$files\" where \"partition\".\"ts_day\" = date '2026-11-22'",
@@ -520,11 +521,11 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     );
     let regions = result("by_region");
     assert_eq!(regions["status"], "mismatch", "{regions}");
-    assert_eq!(regions["segments"].as_array().unwrap().len(), 3);
-    assert_eq!(regions["source"]["rows"], 1040);
+    assert_eq!(regions["segments"].as_array().unwrap().len(), 1003);
+    assert_eq!(regions["source"]["rows"], 2040);
     assert!(
         regions["problems"][0].as_str().unwrap().contains(
-            "1 of 3 segments by region differ beyond tolerance: us (source 500, target 350)"
+            "1 of 1003 segments by region differ beyond tolerance: us (source 500, target 350)"
         ),
         "{regions}"
     );
@@ -577,4 +578,13 @@ async fn unmeasurable_freshness_an_emptied_target_and_an_empty_day_fail() {
     ]
     .map(|(k, c)| (k.to_string(), c.to_string()));
     assert_eq!(alerts, expected);
+}
+
+/// 1,000 regions of one row each, then `last`: a grouped count's rows.
+fn regions(last: &[[&str; 2]]) -> serde_json::Value {
+    let mut rows: Vec<[String; 2]> = (0..1000)
+        .map(|i| [format!("r{i:03}"), "1".into()])
+        .collect();
+    rows.extend(last.iter().map(|[r, n]| [r.to_string(), n.to_string()]));
+    serde_json::json!(rows)
 }

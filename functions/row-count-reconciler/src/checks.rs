@@ -27,6 +27,10 @@ use crate::history::VolumeSettings;
 use crate::sqlsafe::{self, TableName};
 use crate::template;
 
+/// The largest `freshness.max_age_hours` (ten years): beyond it the look-back's start is outside
+/// the calendar arithmetic's range.
+pub const MAX_AGE_HOURS: f64 = 87_600.0;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileModel {
@@ -569,8 +573,10 @@ fn side(m: &SideModel, which: &str, problem: &mut impl FnMut(String)) -> Option<
     let freshness = match &m.freshness {
         None => None,
         Some(f) => {
-            if !(f.max_age_hours.is_finite() && f.max_age_hours > 0.0) {
-                bad("freshness.max_age_hours: must be above 0".into());
+            if !(f.max_age_hours > 0.0 && f.max_age_hours <= MAX_AGE_HOURS) {
+                bad(format!(
+                    "freshness.max_age_hours: must be above 0 and at most {MAX_AGE_HOURS} (ten years)"
+                ));
             }
             let measure = match f.measure.as_str() {
                 "table_updated" => Some(FreshnessMeasure::TableUpdated),
@@ -828,6 +834,18 @@ checks:
         let le = t(0, None, Direction::TargetLeSource);
         assert!(le.compare(100, 50).within && !le.compare(100, 101).within);
         assert!(!t(0, Some(50.0), Direction::Equal).compare(0, 1).within);
+    }
+
+    #[test]
+    fn an_allowed_age_beyond_ten_years_is_refused_not_a_panic_later() {
+        for bad in ["1e13", "0", "-1", ".nan", ".inf", "87601"] {
+            let yaml = format!("checks:\n  - name: c\n    source: {{table: a.b}}\n    target: {{table: a.c, freshness: {{max_age_hours: {bad}, measure: \"column:ts\"}}}}\n");
+            let err = parse(&yaml, "f").unwrap_err().to_string();
+            assert!(
+                err.contains("freshness.max_age_hours: must be above 0"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

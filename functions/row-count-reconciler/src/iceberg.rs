@@ -8,6 +8,16 @@
 //! files. The metadata count is used only when the summary states its totals and all are 0 and
 //! `$files` shows no delete file either; otherwise the side is counted with `count(*)` and the
 //! result says why.
+//!
+//! Which `$files` partitions hold a window comes from the table's metadata file
+//! (`metadata_location`), read from S3 within [`METADATA_FILE_CAP`] and parsed into only the
+//! fields used: a table with many snapshots has a metadata file of tens to hundreds of MB, which
+//! must not take down a 256 MB function. A larger file is not read; its side is counted with
+//! `count(*)`, saying so.
+
+mod metadata_file;
+
+pub use metadata_file::{fetch_layout, read_layout, METADATA_FILE_CAP};
 
 use crate::sqlsafe::TableName;
 
@@ -90,59 +100,6 @@ pub struct SpecField {
     pub source: String,
     /// The source column's Iceberg type (`date`, `timestamp`, `timestamptz`, …).
     pub source_type: String,
-}
-
-/// Reads the partition specs out of an Iceberg table metadata file (format v1 or v2).
-pub fn read_layout(metadata: &str) -> Result<Layout, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(metadata).map_err(|e| format!("not Iceberg metadata JSON: {e}"))?;
-    // Every schema's top-level columns by field id (a spec may name a column of an older schema).
-    let mut columns = std::collections::BTreeMap::new();
-    let schemas = v["schemas"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| vec![v["schema"].clone()]);
-    for schema in &schemas {
-        for f in schema["fields"].as_array().into_iter().flatten() {
-            if let (Some(id), Some(name)) = (f["id"].as_i64(), f["name"].as_str()) {
-                let t = f["type"].as_str().unwrap_or("struct").to_string();
-                columns.insert(id, (name.to_string(), t));
-            }
-        }
-    }
-    let (specs, fields) = match v["partition-specs"].as_array() {
-        Some(specs) => {
-            let default = v["default-spec-id"].as_i64().unwrap_or(0);
-            let current = specs
-                .iter()
-                .find(|s| s["spec-id"].as_i64() == Some(default))
-                .ok_or("the default partition spec is not among the specs")?;
-            (specs.len(), current["fields"].clone())
-        }
-        // Format v1 without `partition-specs`: one spec.
-        None => (1, v["partition-spec"].clone()),
-    };
-    let fields = fields
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| {
-            let source_id = f["source-id"]
-                .as_i64()
-                .ok_or("a partition field without source-id")?;
-            let (source, source_type) = columns
-                .get(&source_id)
-                .cloned()
-                .ok_or_else(|| format!("partition source column {source_id} is in no schema"))?;
-            Ok(SpecField {
-                name: f["name"].as_str().unwrap_or_default().to_string(),
-                transform: f["transform"].as_str().unwrap_or_default().to_string(),
-                source,
-                source_type,
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(Layout { specs, fields })
 }
 
 /// The `$files` predicates that select exactly a window's files: each `partition` key an

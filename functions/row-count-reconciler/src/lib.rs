@@ -919,6 +919,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 // column's own predicate prunes Iceberg hidden partitions and Parquet row
                 // groups; a DATE first partition key prunes Hive partitions too). Nothing
                 // there means at least that old.
+                // max_age_hours is validated to at most ten years: no overflow here.
                 let floor =
                     run_time - Duration::seconds((f.max_age_hours * 3600.0) as i64 + 86_400);
                 result.freshness_floor = Some(floor);
@@ -1334,10 +1335,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         let whole_table = w.typed_identity.is_empty() && w.day.is_none();
         let layout = match &glue.metadata_location {
             _ if whole_table => Ok(iceberg::Layout::default()),
-            Some(location) => self
-                .read_text(location)
-                .await
-                .and_then(|t| iceberg::read_layout(&t)),
+            Some(location) => iceberg::fetch_layout(&self.s3, location).await,
             None => Err("Glue gives the table no metadata_location".into()),
         };
         let filter = layout.and_then(|l| {
@@ -1383,8 +1381,8 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         }
     }
 
-    /// An S3 object's bytes: the one read the checks file, the Iceberg metadata files and the
-    /// results history all go through.
+    /// An S3 object's bytes: the one read the checks file and the results history go through
+    /// (Iceberg metadata files are read within a cap: [`iceberg::fetch_layout`]).
     async fn object_bytes(&self, bucket: &str, key: &str) -> Result<Vec<u8>, LakeopsError> {
         let out = self
             .s3
@@ -1401,17 +1399,6 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             .map_err(|e| LakeopsError::aws("s3:GetObject", e))?
             .into_bytes()
             .to_vec())
-    }
-
-    /// An S3 object as text (`s3://bucket/key`).
-    async fn read_text(&self, uri: &str) -> Result<String, String> {
-        let (bucket, key) =
-            parse_s3_uri(uri).ok_or_else(|| format!("{uri:?} is not an s3:// URI"))?;
-        let bytes = self
-            .object_bytes(&bucket, &key)
-            .await
-            .map_err(|e| format!("{uri}: {e}"))?;
-        String::from_utf8(bytes).map_err(|_| format!("{uri}: not UTF-8 text"))
     }
 }
 

@@ -243,32 +243,49 @@ impl QueryRunner {
         }
     }
 
-    /// The first page of results (a count query returns one row).
+    /// Every row of a finished query's results, page by page (Athena returns at most 1,000 rows
+    /// a page; a grouped count over many segments or days takes several). The header row, first
+    /// on the first page of a SELECT's results, is left out. More than [`MAX_RESULT_ROWS`] rows
+    /// is an error naming the query: no check groups that finely, and a partial answer would
+    /// read as missing rows.
     async fn rows(&self, id: &str) -> Result<Vec<Vec<Option<String>>>, LakeopsError> {
-        let out = self
+        let mut pages = self
             .client()
             .get_query_results()
             .query_execution_id(id)
-            .max_results(10)
-            .send()
-            .await
-            .map_err(|e| LakeopsError::aws("athena:GetQueryResults", e))?;
-        let rows = out
-            .result_set()
-            .map(|rs| rs.rows())
-            .unwrap_or_default()
-            .iter()
-            .skip(1) // the header row
-            .map(|row| {
-                row.data()
-                    .iter()
-                    .map(|d| d.var_char_value().map(str::to_string))
-                    .collect()
-            })
-            .collect();
+            .max_results(RESULT_PAGE_ROWS)
+            .into_paginator()
+            .send();
+        let mut rows = Vec::new();
+        let mut header = true;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| LakeopsError::aws("athena:GetQueryResults", e))?;
+            let page_rows = page.result_set().map(|rs| rs.rows()).unwrap_or_default();
+            for row in page_rows
+                .iter()
+                .skip(usize::from(std::mem::take(&mut header)))
+            {
+                rows.push(
+                    row.data()
+                        .iter()
+                        .map(|d| d.var_char_value().map(str::to_string))
+                        .collect(),
+                );
+            }
+            if rows.len() > MAX_RESULT_ROWS {
+                return Err(LakeopsError::InvalidInput(format!(
+                    "query {id} returned more than {MAX_RESULT_ROWS} rows: group by fewer segments or days"
+                )));
+            }
+        }
         Ok(rows)
     }
 }
+
+/// `GetQueryResults` returns at most 1,000 rows a page.
+const RESULT_PAGE_ROWS: i32 = 1000;
+/// The most result rows a check reads (segments × days of a grouped count).
+pub const MAX_RESULT_ROWS: usize = 100_000;
 
 #[cfg(test)]
 mod tests {
@@ -388,5 +405,52 @@ mod tests {
             2,
             "the over-cap query and the unfinished one"
         );
+    }
+
+    fn row(value: &str) -> Row {
+        Row::builder()
+            .data(Datum::builder().var_char_value(value).build())
+            .build()
+    }
+
+    /// Athena pages results at 1,000 rows; the header is the first row of the first page only.
+    #[tokio::test]
+    async fn results_are_read_page_by_page_without_the_header() {
+        let first = mock!(aws_sdk_athena::Client::get_query_results)
+            .match_requests(|r| r.next_token().is_none() && r.max_results() == Some(1000))
+            .then_output(|| {
+                let mut rs = ResultSet::builder().rows(row("segment"));
+                for i in 0..999 {
+                    rs = rs.rows(row(&format!("s{i}")));
+                }
+                GetQueryResultsOutput::builder()
+                    .result_set(rs.build())
+                    .next_token("page-2")
+                    .build()
+            });
+        let second = mock!(aws_sdk_athena::Client::get_query_results)
+            .match_requests(|r| r.next_token() == Some("page-2"))
+            .then_output(|| {
+                GetQueryResultsOutput::builder()
+                    .result_set(
+                        ResultSet::builder()
+                            .rows(row("s999"))
+                            .rows(row("s1000"))
+                            .build(),
+                    )
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[&first, &second]);
+        let runner = QueryRunner {
+            history: AthenaHistory::new(client, 1000.0),
+            workgroup: "primary".into(),
+            output_location: None,
+            concurrency: 1,
+        };
+        let rows = runner.rows("q").await.unwrap();
+        assert_eq!(rows.len(), 1001);
+        assert_eq!(rows[0], vec![Some("s0".to_string())]);
+        assert_eq!(rows[1000], vec![Some("s1000".to_string())]);
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
     }
 }
