@@ -98,16 +98,75 @@ impl Visitor for Names {
 }
 
 /// The tables `sql` reads, one-part names resolved in `default_database`.
+///
+/// Bounded work, never a crash: SQL over [`MAX_PARSED_BYTES`] or with more than
+/// [`MAX_OPERATORS`] operators is not parsed. A chain like `1+1+…+1` is parsed by a loop but
+/// builds a tree as deep as the chain, and walking or dropping that tree recurses once per level:
+/// unbounded, 256 KB of it overflows any thread's stack and aborts the process (a known class in
+/// sqlparser). Within the bound the tree is walked and dropped on a thread of its own with
+/// [`PARSE_STACK_BYTES`] of stack, whatever stack the caller has (tokio's workers have 2 MiB).
 pub fn tables_read(sql: &str, default_database: Option<&str>) -> TablesRead {
-    if sql.len() > MAX_PARSED_BYTES {
+    if sql.len() > MAX_PARSED_BYTES || too_many_operators(sql) {
         return TablesRead::Unparsed;
     }
+    let owned = sql.to_string();
+    let parsed = std::thread::Builder::new()
+        .name("tables-read".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(move || names_in(&owned))
+        .ok()
+        .and_then(|worker| worker.join().ok())
+        .flatten();
+    match parsed {
+        Some(names) => resolve(names, default_database),
+        None => TablesRead::Unparsed,
+    }
+}
+
+/// Operators (and commas) per query beyond which SQL is not parsed. BI tools' generated `OR` and
+/// `IN` lists reach a few thousand; the parse tree's depth is at most this.
+pub const MAX_OPERATORS: usize = 20_000;
+/// The parsing thread's stack: room for a tree [`MAX_OPERATORS`] deep.
+const PARSE_STACK_BYTES: usize = 64 << 20;
+
+/// Whether `sql` holds more operator characters and keywords than [`MAX_OPERATORS`]: a cheap
+/// upper bound on the parse tree's depth, counted without parsing (quoted text counts too, which
+/// only errs towards "unparsed").
+fn too_many_operators(sql: &str) -> bool {
+    let symbols = sql
+        .bytes()
+        .filter(|b| {
+            matches!(
+                b,
+                b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'=' | b'<' | b'>' | b'(' | b','
+            )
+        })
+        .count();
+    let words = sql
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| {
+            w.eq_ignore_ascii_case("and")
+                || w.eq_ignore_ascii_case("or")
+                || w.eq_ignore_ascii_case("not")
+        })
+        .count();
+    symbols + words > MAX_OPERATORS
+}
+
+/// The names a statement reads and writes; `None` if it does not parse. Runs on the parsing
+/// thread: the syntax tree is walked and dropped there.
+fn names_in(sql: &str) -> Option<Names> {
     let statements = match Parser::parse_sql(&GenericDialect {}, sql) {
         Ok(s) if !s.is_empty() => s,
-        _ => return TablesRead::Unparsed,
+        _ => return None,
     };
     let mut names = Names::default();
     let _ = statements.visit(&mut names);
+    Some(names)
+}
+
+/// Qualified, sorted table names from what a statement named.
+fn resolve(mut names: Names, default_database: Option<&str>) -> TablesRead {
     // The written table is visited as a relation too: take one occurrence out per target.
     for target in &names.written {
         if let Some(i) = names.read.iter().position(|r| r == target) {
@@ -226,6 +285,26 @@ mod tests {
             TablesRead::Tables(vec!["default.t".into()])
         );
         assert_eq!(read("SELECT 1"), Vec::<String>::new());
+    }
+
+    /// A long left-associative chain parses into a tree as deep as the chain: unbounded, walking
+    /// or dropping it overflowed the stack and aborted the feed. Now bounded (unparsed) and,
+    /// within the bound, walked on the parser's own thread, whatever the caller's stack.
+    #[test]
+    fn a_deep_expression_is_unparsed_or_read_never_a_crash() {
+        let chain = |n: usize| format!("SELECT {}1 FROM sales.orders", "1+".repeat(n));
+        assert_eq!(tables_read(&chain(120_000), None), TablesRead::Unparsed);
+        let small_stack = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || tables_read(&chain(MAX_OPERATORS - 100), None))
+            .unwrap();
+        assert_eq!(
+            small_stack.join().unwrap(),
+            TablesRead::Tables(vec!["sales.orders".into()])
+        );
+        let ors: Vec<String> = (0..3000).map(|i| format!("id = {i}")).collect();
+        let bi = format!("SELECT * FROM sales.orders WHERE {}", ors.join(" OR "));
+        assert_eq!(read(&bi), ["sales.orders"]);
     }
 
     #[test]
