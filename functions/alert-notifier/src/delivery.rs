@@ -62,6 +62,10 @@ impl Default for RetryPolicy {
 pub struct Poster {
     http: reqwest::Client,
     policy: RetryPolicy,
+    /// The longest one post may take (`WEBHOOK_TIMEOUT_SECONDS`): a post starts only if it can
+    /// end before the deadline, so the invocation never times out mid-post (and Lambda never
+    /// kills it after a webhook took the message but before SQS heard it was delivered).
+    timeout: Duration,
     next_free: Mutex<HashMap<String, Instant>>,
 }
 
@@ -82,6 +86,7 @@ impl Poster {
         Ok(Self {
             http,
             policy,
+            timeout,
             next_free: Mutex::new(HashMap::new()),
         })
     }
@@ -129,7 +134,7 @@ impl Poster {
         loop {
             attempt += 1;
             let slot = self.reserve(channel, earliest);
-            if slot >= deadline {
+            if slot + self.timeout > deadline {
                 return Verdict::Retry {
                     reason: format!(
                         "channel {} is paced or throttled past this invocation's deadline (attempt {attempt})",
@@ -215,7 +220,7 @@ impl Poster {
                 }
             }
             earliest = Instant::now() + retry_in;
-            if earliest >= deadline {
+            if earliest + self.timeout > deadline {
                 return Verdict::Retry {
                     reason: format!(
                         "channel {}: {reason}; the next try would be past this invocation's deadline",
@@ -308,5 +313,26 @@ mod tests {
         // a 429 pushes the channel back
         p.hold_until(b, t0 + Duration::from_secs(30));
         assert_eq!(p.reserve(b, t0), t0 + Duration::from_secs(30));
+    }
+
+    /// A post that could still be running when the invocation ends is not started: with 10 s
+    /// of webhook timeout and 5 s left, the message goes back to SQS untouched.
+    #[tokio::test(start_paused = true)]
+    async fn no_post_starts_that_its_timeout_could_carry_past_the_deadline() {
+        let channels = Channels::parse(r#"{"a": "https://hooks.slack.com/services/a"}"#).unwrap();
+        let p = Poster::new(RetryPolicy::default(), Duration::from_secs(10)).unwrap();
+        let a = channels.get("a").unwrap();
+        let verdict = p
+            .post(
+                a,
+                &serde_json::json!({"text": "x"}),
+                Instant::now() + Duration::from_secs(5),
+                &channels,
+            )
+            .await;
+        assert!(
+            matches!(&verdict, Verdict::Retry { reason } if reason.contains("deadline")),
+            "{verdict:?}"
+        );
     }
 }

@@ -204,7 +204,7 @@ pub struct RunSummary {
 }
 
 /// Failure and error lines of one log group in this invocation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct GroupErrors {
     stream: String,
     account: String,
@@ -538,7 +538,13 @@ fn error_alert(
         "LogErrors",
         severity,
         FUNCTION,
-        format!("{FUNCTION}/{}/{bucket}", group.trim_start_matches('/')),
+        // The severity is part of the key: a critical batch after a warning in the same
+        // interval still gets its alert (at most one of each per interval).
+        format!(
+            "{FUNCTION}/{}/{}/{bucket}",
+            group.trim_start_matches('/'),
+            severity
+        ),
         now,
         format!("{} in {group}", capitalize(what)),
         format!(
@@ -642,5 +648,36 @@ mod tests {
             "not echoed: Firehose keeps the original"
         );
         assert!(d.alerts.alerts.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_critical_batch_after_a_warning_in_the_same_interval_has_its_own_alert() {
+        let at: DateTime<Utc> = "2026-11-24T09:01:00Z".parse().unwrap();
+        let interval = Duration::minutes(15);
+        let alert = |e: &GroupErrors| error_alert("/aws/lambda/etl", e, interval, "us-east-1", at);
+        let warning = GroupErrors {
+            errors: 2,
+            first_at: Some(at),
+            ..Default::default()
+        };
+        let later_warning = GroupErrors {
+            first_at: Some(at + Duration::minutes(5)),
+            ..warning.clone()
+        };
+        let critical = GroupErrors {
+            timeouts: 1,
+            first_at: Some(at + Duration::minutes(1)),
+            ..Default::default()
+        };
+        let (w, w2, c) = (alert(&warning), alert(&later_warning), alert(&critical));
+        assert_eq!(
+            (w.severity, c.severity),
+            (Severity::Warning, Severity::Critical)
+        );
+        assert_eq!(w.id, w2.id, "one warning per interval");
+        assert_ne!(
+            w.id, c.id,
+            "the critical one is not swallowed by the warning's key"
+        );
     }
 }
