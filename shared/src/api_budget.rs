@@ -124,18 +124,26 @@ impl ApiBudget {
                 crate::query_index::KEY,
                 AttributeValue::S(BUDGET_KEY.into()),
             )
-            .update_expression("SET tokens = :left, counted_at_ms = :now")
+            .update_expression("SET tokens = :left, counted_at_ms = :now, taken = :next")
             .expression_attribute_values(":left", AttributeValue::N(format!("{left:.4}")))
             // Never back in time, whatever this instance's clock says.
             .expression_attribute_values(
                 ":now",
                 AttributeValue::N(now_ms.max(then_ms.unwrap_or(now_ms)).to_string()),
             );
-        update = match counted_at {
-            Some(t) => update
-                .condition_expression("counted_at_ms = :then")
-                .expression_attribute_values(":then", AttributeValue::N(t)),
-            None => update.condition_expression("attribute_not_exists(counted_at_ms)"),
+        // The condition is on a counter of takes, not on the time: two instances taking in the
+        // same millisecond would both find `counted_at_ms` unchanged (the first wrote the same
+        // value back) and both take the one token.
+        let seen: Option<u64> = number("taken", &item).and_then(|t| t.parse().ok());
+        update = update.expression_attribute_values(
+            ":next",
+            AttributeValue::N((seen.unwrap_or(0) + 1).to_string()),
+        );
+        update = match seen {
+            Some(n) => update
+                .condition_expression("taken = :seen")
+                .expression_attribute_values(":seen", AttributeValue::N(n.to_string())),
+            None => update.condition_expression("attribute_not_exists(taken)"),
         };
         match update.send().await {
             Ok(_) => Ok(Take::Taken),
