@@ -167,7 +167,22 @@ def _handler_transact_write_items(self):
 # costs the whole table (the scale benchmark prices tens of thousands of queries into one). The
 # same all-or-nothing result, backing up only the items the transaction names: moto's own
 # rollback is given the table itself back, and the named items are restored here.
-_TRANSACTIONS = threading.Lock()
+# One lock for every item read and write: moto's server answers requests on several threads, and
+# its UpdateItem / PutItem / DeleteItem check their condition and then write, so two concurrent
+# conditional writes to one item could both pass. DynamoDB applies a conditional write atomically
+# (and a strongly consistent read sees only whole writes), so the emulator does too. Re-entrant:
+# a transaction reads and writes items through the same methods.
+_ITEMS = threading.RLock()
+_TRANSACTIONS = _ITEMS
+
+
+def _atomic(method):
+    def locked(self, *args, **kwargs):
+        with _ITEMS:
+            return method(self, *args, **kwargs)
+
+    locked.__name__ = method.__name__
+    return locked
 
 
 class _NoTableCopy:
@@ -274,6 +289,8 @@ _moto_handler_batch_get_item = DynamoHandler.batch_get_item
 
 
 def install():
+    for name in ("put_item", "update_item", "delete_item", "get_item"):
+        setattr(dynamodb_models.DynamoDBBackend, name, _atomic(getattr(dynamodb_models.DynamoDBBackend, name)))
     dynamo_type.LimitedSizeDict.__setitem__ = _limited_size_setitem
     dynamodb_table.RESULT_SIZE_LIMIT = PAGE_MAX_BYTES
     dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items_backing_up_items

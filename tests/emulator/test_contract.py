@@ -236,6 +236,41 @@ def test_dynamodb_item_is_at_most_400_kb(aws):
     assert "Item" not in ddb.get_item(TableName="t", Key={"pk": {"S": "over"}})
 
 
+def test_dynamodb_conditional_writes_are_atomic_under_concurrency(aws):
+    """DynamoDB applies a conditional write atomically: of several concurrent writers that each
+    expect the item as it was, exactly one wins (the Athena call budget's token bucket relies on
+    it). moto's threaded server checked and wrote in two steps, so two could both pass."""
+    import threading
+
+    ddb = _table(aws)
+    for round_ in range(15):
+        key = {"pk": {"S": f"bucket{round_}"}}
+        ddb.put_item(TableName="t", Item={**key, "counted": {"N": "0"}})
+        wins = []
+        barrier = threading.Barrier(8)
+
+        def take(n):
+            barrier.wait()
+            try:
+                ddb.update_item(
+                    TableName="t",
+                    Key=key,
+                    UpdateExpression="SET counted = :new",
+                    ConditionExpression="counted = :old",
+                    ExpressionAttributeValues={":old": {"N": "0"}, ":new": {"N": str(n + 1)}},
+                )
+                wins.append(n)
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+        threads = [threading.Thread(target=take, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1, f"round {round_}: {len(wins)} writers passed one condition"
+
+
 def test_dynamodb_transact_write_items_takes_at_most_100_actions(aws):
     ddb = _table(aws)
     puts = [{"Put": {"TableName": "t", "Item": {"pk": {"S": f"a{i}"}}}} for i in range(101)]
