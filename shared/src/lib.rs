@@ -7,6 +7,7 @@ pub mod athena;
 pub mod attribution;
 pub mod aws;
 pub mod backoff;
+pub mod batch_get;
 pub mod calendar;
 pub mod config;
 pub mod console;

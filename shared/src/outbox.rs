@@ -23,10 +23,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::alert::Alert;
+use crate::batch_get::batch_get_items;
 use crate::error::LakeopsError;
 use crate::ledger::{KEY_ATTRIBUTE, TTL_ATTRIBUTE};
 
@@ -38,10 +39,6 @@ const BODY: &str = "body";
 const LEGACY_PENDING: &str = "pending:";
 /// A kept alert nobody delivered for this long is dropped by DynamoDB TTL.
 const KEEP_DAYS: i64 = 14;
-/// `BatchGetItem` takes at most 100 keys.
-const BATCH_GET_ITEM_MAX: usize = 100;
-/// Rounds of `BatchGetItem` for keys DynamoDB left unprocessed.
-const UNPROCESSED_ROUNDS: u32 = 6;
 
 /// The outbox of one function in the ledger table.
 #[derive(Debug, Clone)]
@@ -175,70 +172,27 @@ impl Outbox {
         Ok(alerts)
     }
 
-    /// The bodies of `ids` that exist, by id: 100 keys per `BatchGetItem`, unprocessed keys asked
-    /// again with a backoff (an error if some stay unprocessed).
+    /// The bodies of `ids` that exist, by id ([`crate::batch_get`]: 100 keys a call,
+    /// unprocessed keys asked again, an error if some stay unprocessed).
     async fn bodies(&self, ids: &[String]) -> Result<HashMap<String, String>, LakeopsError> {
-        let mut found = HashMap::new();
-        for chunk in ids.chunks(BATCH_GET_ITEM_MAX) {
-            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|id| HashMap::from([(KEY_ATTRIBUTE.to_string(), s(self.body_key(id)))]))
-                .collect();
-            for round in 0..UNPROCESSED_ROUNDS {
-                if pending.is_empty() {
-                    break;
-                }
-                if round > 0 {
-                    tokio::time::sleep(crate::backoff::full_jitter(
-                        round,
-                        std::time::Duration::from_millis(50),
-                        std::time::Duration::from_secs(2),
-                    ))
-                    .await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
-                let prefix = format!("{}#", self.key);
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let key = item.get(KEY_ATTRIBUTE).and_then(|v| v.as_s().ok());
-                    let id = key.and_then(|k| k.strip_prefix(&prefix));
-                    let body = item.get(BODY).and_then(|v| v.as_s().ok());
-                    if let (Some(id), Some(body)) = (id, body) {
-                        found.insert(id.to_string(), body.clone());
-                    }
-                }
-                pending = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(LakeopsError::aws(
-                    "dynamodb:BatchGetItem",
-                    std::io::Error::other(format!(
-                        "{} kept alerts unprocessed after retries",
-                        pending.len()
-                    )),
-                ));
-            }
-        }
-        Ok(found)
+        let keys = ids
+            .iter()
+            .map(|id| HashMap::from([(KEY_ATTRIBUTE.to_string(), s(self.body_key(id)))]))
+            .collect();
+        let (items, _) = batch_get_items(&self.client, &self.table, keys, None, true).await?;
+        let prefix = format!("{}#", self.key);
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let id = item
+                    .get(KEY_ATTRIBUTE)?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix(&prefix)?;
+                let body = item.get(BODY)?.as_s().ok()?;
+                Some((id.to_string(), body.clone()))
+            })
+            .collect())
     }
 }
 
@@ -251,6 +205,7 @@ mod tests {
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
     const LIST: &str = "outbox#long-query-killer";

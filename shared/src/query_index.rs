@@ -27,12 +27,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde_json::Value;
 
 use crate::athena::{QueryExecution, QueryState, StatementType};
 use crate::attribution::{Caller, QueryStart};
+use crate::batch_get::batch_get_items;
 use crate::error::LakeopsError;
 use crate::tables_read::{tables_read, TablesRead};
 
@@ -44,8 +45,6 @@ pub const IN_FLIGHT_INDEX: &str = "in-flight";
 pub const OBSERVED_TERMINAL: u64 = 1 << 53;
 /// How long an item is kept after its last write (the digest reads yesterday; a day's slack).
 pub const KEEP: Duration = Duration::days(3);
-/// `BatchGetItem` takes at most 100 keys.
-const BATCH_GET_ITEM_MAX: usize = 100;
 /// The global secondary index of finished queries by workgroup and UTC hour of completion
 /// (partition key `completed_bucket` = `<workgroup>#<YYYY-MM-DDTHH>`, sort key `completed_at`).
 pub const COMPLETED_INDEX: &str = "completed";
@@ -931,73 +930,26 @@ impl QueryIndex {
             .collect())
     }
 
-    /// The items of `keys` that exist, by key (100 keys per `BatchGetItem`, unprocessed keys
-    /// asked again with a backoff).
+    /// The items of `keys` that exist, by key ([`crate::batch_get`]: 100 keys a call,
+    /// unprocessed keys asked again).
     async fn get_items(
         &self,
         keys: &[String],
         projection: &str,
     ) -> Result<HashMap<String, HashMap<String, AttributeValue>>, LakeopsError> {
-        let mut found = HashMap::new();
-        for chunk in keys.chunks(BATCH_GET_ITEM_MAX) {
-            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .map(|id| HashMap::from([(KEY.to_string(), s(id))]))
-                .collect();
-            for round in 0..8u32 {
-                if pending.is_empty() {
-                    break;
-                }
-                if round > 0 {
-                    tokio::time::sleep(crate::backoff::full_jitter(
-                        round,
-                        std::time::Duration::from_millis(50),
-                        std::time::Duration::from_secs(2),
-                    ))
-                    .await;
-                }
-                self.count(1, 0);
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .projection_expression(projection)
-                    .build()
-                    .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| LakeopsError::aws("dynamodb:BatchGetItem", e))?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(id) = text(item, KEY) {
-                        found.insert(id.to_string(), item.clone());
-                    }
-                }
-                pending = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(LakeopsError::aws(
-                    "dynamodb:BatchGetItem",
-                    std::io::Error::other(format!(
-                        "{} keys unprocessed after retries",
-                        pending.len()
-                    )),
-                ));
-            }
-        }
-        Ok(found)
+        let unique: Vec<_> = keys
+            .iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .map(|id| HashMap::from([(KEY.to_string(), s(id))]))
+            .collect();
+        let (items, calls) =
+            batch_get_items(&self.client, &self.table, unique, Some(projection), false).await?;
+        self.count(calls, 0);
+        Ok(items
+            .into_iter()
+            .filter_map(|item| Some((text(&item, KEY)?.to_string(), item)))
+            .collect())
     }
 
     fn checkpoint_key(workgroup: &str) -> String {
