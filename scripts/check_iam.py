@@ -120,7 +120,7 @@ def shared_functions(ops):
     A fn's body is taken as the text up to the next `fn` (close enough for reach: it can only
     over-count)."""
     fns = {}
-    for path in sorted(glob.glob(os.path.join(ROOT, "shared", "src", "*.rs"))):
+    for path in sorted(glob.glob(os.path.join(ROOT, "shared", "src", "**", "*.rs"), recursive=True)):
         text = without_tests(open(path).read())
         uses = " ".join(f"aws_sdk_{svc}" for svc in SERVICE_OF_CRATE if f"aws_sdk_{svc}" in text)
         starts = [(m.start(), m.group(1)) for m in re.finditer(r"\bfn\s+(\w+)", text)]

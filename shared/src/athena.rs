@@ -23,176 +23,55 @@ pub const LIST_PAGE_SIZE: i32 = 50;
 /// Extra rounds for `UnprocessedQueryExecutionIds` (beyond the first call).
 const UNPROCESSED_RETRIES: u32 = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum QueryState {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Unknown,
-}
+pub use lakeops_core::query::{QueryExecution, QueryState, StatementType};
 
-impl QueryState {
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            QueryState::Succeeded | QueryState::Failed | QueryState::Cancelled
-        )
-    }
-
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "QUEUED" => QueryState::Queued,
-            "RUNNING" => QueryState::Running,
-            "SUCCEEDED" => QueryState::Succeeded,
-            "FAILED" => QueryState::Failed,
-            "CANCELLED" => QueryState::Cancelled,
-            _ => QueryState::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QueryState::Queued => "QUEUED",
-            QueryState::Running => "RUNNING",
-            QueryState::Succeeded => "SUCCEEDED",
-            QueryState::Failed => "FAILED",
-            QueryState::Cancelled => "CANCELLED",
-            QueryState::Unknown => "UNKNOWN",
-        }
-    }
-}
-
-impl From<&QueryExecutionState> for QueryState {
-    fn from(s: &QueryExecutionState) -> Self {
-        QueryState::parse(s.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StatementType {
-    Dml,
-    Ddl,
-    Utility,
-    Unknown,
-}
-
-impl StatementType {
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "DML" => StatementType::Dml,
-            "DDL" => StatementType::Ddl,
-            "UTILITY" => StatementType::Utility,
-            _ => StatementType::Unknown,
-        }
-    }
-}
-
-/// One Athena query, as lakeops needs it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct QueryExecution {
-    pub id: String,
-    pub workgroup: String,
-    pub sql: String,
-    pub statement_type: StatementType,
-    pub state: QueryState,
-    pub state_change_reason: Option<String>,
-    pub error_category: Option<i32>,
-    pub error_type: Option<i32>,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub data_scanned_bytes: Option<u64>,
-    pub engine_ms: Option<i64>,
-    pub queue_ms: Option<i64>,
-    pub total_ms: Option<i64>,
-    /// Present for queries run on a capacity reservation (billed per DPU, not per byte).
-    pub dpu_count: Option<f64>,
-    pub database: Option<String>,
-    pub catalog: Option<String>,
-}
-
-impl QueryExecution {
-    /// A SUCCEEDED DML query with nothing else known: a base for tests and synthetic records.
-    pub fn example(id: &str) -> Self {
-        Self {
-            id: id.to_string(),
-            workgroup: "primary".to_string(),
-            sql: String::new(),
-            statement_type: StatementType::Dml,
-            state: QueryState::Succeeded,
-            state_change_reason: None,
-            error_category: None,
-            error_type: None,
-            submitted_at: None,
-            completed_at: None,
-            data_scanned_bytes: None,
-            engine_ms: None,
-            queue_ms: None,
-            total_ms: None,
-            dpu_count: None,
-            database: None,
-            catalog: None,
-        }
-    }
-
-    /// How long it has been (or was) in flight: from submission to completion, or to `now`.
-    pub fn age(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
-        let start = self.submitted_at?;
-        let end = if self.state.is_terminal() {
-            self.completed_at.unwrap_or(now)
-        } else {
-            now
-        };
-        Some(end - start)
-    }
+/// The state of an SDK query status.
+pub fn state_of(s: &QueryExecutionState) -> QueryState {
+    QueryState::parse(s.as_str())
 }
 
 fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
-impl From<&aws_sdk_athena::types::QueryExecution> for QueryExecution {
-    fn from(q: &aws_sdk_athena::types::QueryExecution) -> Self {
-        let status = q.status();
-        let stats = q.statistics();
-        let context = q.query_execution_context();
-        let error = status.and_then(|s| s.athena_error());
-        QueryExecution {
-            id: q.query_execution_id().unwrap_or_default().to_string(),
-            workgroup: q.work_group().unwrap_or("primary").to_string(),
-            sql: q.query().unwrap_or_default().to_string(),
-            statement_type: q
-                .statement_type()
-                .map(|s| StatementType::parse(s.as_str()))
-                .unwrap_or(StatementType::Unknown),
-            state: status
-                .and_then(|s| s.state())
-                .map(QueryState::from)
-                .unwrap_or(QueryState::Unknown),
-            state_change_reason: status
-                .and_then(|s| s.state_change_reason())
-                .map(str::to_string),
-            error_category: error.and_then(|e| e.error_category()),
-            error_type: error.and_then(|e| e.error_type()),
-            submitted_at: status
-                .and_then(|s| s.submission_date_time())
-                .and_then(to_chrono),
-            completed_at: status
-                .and_then(|s| s.completion_date_time())
-                .and_then(to_chrono),
-            data_scanned_bytes: stats
-                .and_then(|s| s.data_scanned_in_bytes())
-                .map(|b| b.max(0) as u64),
-            engine_ms: stats.and_then(|s| s.engine_execution_time_in_millis()),
-            queue_ms: stats.and_then(|s| s.query_queue_time_in_millis()),
-            total_ms: stats.and_then(|s| s.total_execution_time_in_millis()),
-            dpu_count: stats.and_then(|s| s.dpu_count()),
-            database: context.and_then(|c| c.database()).map(str::to_string),
-            catalog: context.and_then(|c| c.catalog()).map(str::to_string),
-        }
+/// The domain record of an SDK query execution.
+pub fn execution_of(q: &aws_sdk_athena::types::QueryExecution) -> QueryExecution {
+    let status = q.status();
+    let stats = q.statistics();
+    let context = q.query_execution_context();
+    let error = status.and_then(|s| s.athena_error());
+    QueryExecution {
+        id: q.query_execution_id().unwrap_or_default().to_string(),
+        workgroup: q.work_group().unwrap_or("primary").to_string(),
+        sql: q.query().unwrap_or_default().to_string(),
+        statement_type: q
+            .statement_type()
+            .map(|s| StatementType::parse(s.as_str()))
+            .unwrap_or(StatementType::Unknown),
+        state: status
+            .and_then(|s| s.state())
+            .map(state_of)
+            .unwrap_or(QueryState::Unknown),
+        state_change_reason: status
+            .and_then(|s| s.state_change_reason())
+            .map(str::to_string),
+        error_category: error.and_then(|e| e.error_category()),
+        error_type: error.and_then(|e| e.error_type()),
+        submitted_at: status
+            .and_then(|s| s.submission_date_time())
+            .and_then(to_chrono),
+        completed_at: status
+            .and_then(|s| s.completion_date_time())
+            .and_then(to_chrono),
+        data_scanned_bytes: stats
+            .and_then(|s| s.data_scanned_in_bytes())
+            .map(|b| b.max(0) as u64),
+        engine_ms: stats.and_then(|s| s.engine_execution_time_in_millis()),
+        queue_ms: stats.and_then(|s| s.query_queue_time_in_millis()),
+        total_ms: stats.and_then(|s| s.total_execution_time_in_millis()),
+        dpu_count: stats.and_then(|s| s.dpu_count()),
+        database: context.and_then(|c| c.database()).map(str::to_string),
+        catalog: context.and_then(|c| c.catalog()).map(str::to_string),
     }
 }
 
@@ -347,7 +226,7 @@ impl AthenaHistory {
                     .map_err(|e| LakeopsError::aws("athena:BatchGetQueryExecution", e))?;
                 result
                     .executions
-                    .extend(out.query_executions().iter().map(QueryExecution::from));
+                    .extend(out.query_executions().iter().map(execution_of));
                 let unprocessed: Vec<Unprocessed> = out
                     .unprocessed_query_execution_ids()
                     .iter()
@@ -690,7 +569,7 @@ mod tests {
 
     #[test]
     fn converts_sdk_queries() {
-        let q = QueryExecution::from(&sdk_query("q5"));
+        let q = execution_of(&sdk_query("q5"));
         assert_eq!(q.state, QueryState::Succeeded);
         assert_eq!(q.data_scanned_bytes, Some(5000));
         assert_eq!(q.submitted_at, Some(t(-5)));

@@ -17,19 +17,7 @@ pub const NO_TRAIL: &str = "unknown (no CloudTrail trail)";
 /// The person, client, ... of an unattributed query in message attributes and groupings.
 pub const UNKNOWN: &str = "unknown";
 
-/// Who started a query, and with what.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Caller {
-    /// The IAM user, or the role an assumed-role session was issued by (its ARN).
-    pub principal_arn: String,
-    /// The person: the IAM user's name, or the session name of an assumed role (for SSO, the
-    /// user's name; for a service's role, whatever session name the service chose).
-    pub person: String,
-    pub account: String,
-    pub source_ip: String,
-    /// From the user agent: [`client_of`].
-    pub client: String,
-}
+pub use lakeops_core::caller::Caller;
 
 /// A successful `StartQueryExecution`, from its CloudTrail record.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,13 +16,15 @@ pub mod error;
 pub mod ledger;
 pub mod metrics;
 pub mod outbox;
-pub mod pricing;
 pub mod query_index;
 pub mod schedule;
 pub mod sql;
 pub mod stats;
 pub mod tables_read;
 pub mod wiring;
+
+/// Pricing lives in the pure core; re-exported where the functions have always found it.
+pub use lakeops_core::pricing;
 
 pub use alert::{Alert, AlertSink, Severity, SnsAlertPublisher};
 pub use config::{CommonConfig, ConfigError, ConfigReader};

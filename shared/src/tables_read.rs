@@ -28,27 +28,7 @@ const DEFAULT_DATABASE: &str = "default";
 /// Longer SQL is not parsed (bounded work per query; Athena's own limit is 256 KB).
 const MAX_PARSED_BYTES: usize = 262_144;
 
-/// What a query read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TablesRead {
-    /// `database.table` (or `catalog.database.table`), sorted, each once; empty for a statement
-    /// that reads no table (`SELECT 1`, DDL without a source).
-    Tables(Vec<String>),
-    /// The SQL could not be parsed.
-    Unparsed,
-}
-
-impl TablesRead {
-    /// The marker stored and shown for unparsed SQL.
-    pub const UNPARSED: &'static str = "unparsed";
-
-    pub fn tables(&self) -> &[String] {
-        match self {
-            TablesRead::Tables(t) => t,
-            TablesRead::Unparsed => &[],
-        }
-    }
-}
+pub use lakeops_core::query::TablesRead;
 
 #[derive(Default)]
 struct Names {

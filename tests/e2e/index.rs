@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use lakeops::pricing::PriceList;
+use lakeops::query_index::IndexStore;
 use lakeops_e2e::index::{
     create_index_table, events_of_seeded, state_change, Delivery, EventFeed, INDEX_TABLE,
 };
@@ -339,6 +340,18 @@ async fn a_lossy_feed_and_failing_runs_still_alert_stop_and_price_every_query_on
     assert_eq!(emu.athena_call_counts()["StopQueryExecution"], 4);
 }
 
+/// The DynamoDB adapter keeps the query index contract the memory index keeps
+/// (`lakeops_core::index_contract`): the same suite, against the emulator's DynamoDB.
+#[tokio::test]
+async fn the_dynamodb_index_keeps_the_index_contract() {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    create_index_table(&config).await;
+    let index =
+        lakeops::query_index::QueryIndex::new(aws_sdk_dynamodb::Client::new(&config), INDEX_TABLE);
+    lakeops_core::index_contract::run(&index, "contract-").await;
+}
+
 /// Ordering by sequence number and the sparse in-flight index, against the emulator's DynamoDB:
 /// it holds the queries not yet settled — in flight, or ended but not yet priced.
 #[tokio::test]
@@ -350,7 +363,7 @@ async fn the_in_flight_index_holds_only_unsettled_queries() {
         lakeops::query_index::QueryIndex::new(aws_sdk_dynamodb::Client::new(&config), INDEX_TABLE);
     let at: DateTime<Utc> = "2026-11-24T09:00:00Z".parse().unwrap();
     let change = |id: &str, state: &str, seq: u32, minute: i64| {
-        lakeops::query_index::StateChange::from_event(&state_change(
+        lakeops::query_index::state_change_of(&state_change(
             id,
             "etl",
             None,

@@ -23,7 +23,7 @@ use lakeops::athena::AthenaHistory;
 use lakeops::config::AthenaWatchSettings;
 use lakeops::ledger::DynamoLedger;
 use lakeops::outbox::Outbox;
-use lakeops::query_index::QueryIndex;
+use lakeops::query_index::{IndexStore, QueryIndex};
 use lakeops::schedule::ScheduledRun;
 use lakeops::wiring::AthenaWatchClients;
 use lakeops::{CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher};

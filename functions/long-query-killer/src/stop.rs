@@ -149,7 +149,7 @@ async fn refresh_state(history: &AthenaHistory, alert: &mut Alert) -> bool {
         .send()
         .await
         .ok()
-        .and_then(|out| out.query_execution().map(QueryExecution::from))
+        .and_then(|out| out.query_execution().map(lakeops::athena::execution_of))
         .map(|q| q.state);
     if matches!(now_state, Some(QueryState::Queued | QueryState::Running)) {
         return false;
@@ -206,7 +206,7 @@ pub async fn stop_query(
             .send()
             .await
             .map_err(|e| LakeopsError::aws("athena:GetQueryExecution", e))?;
-        let q = out.query_execution().map(QueryExecution::from);
+        let q = out.query_execution().map(lakeops::athena::execution_of);
         if let Some(q) = &q {
             if !matches!(q.state, QueryState::Queued | QueryState::Running) {
                 return Ok(q.clone());

@@ -11,7 +11,7 @@ use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
 use lakeops::attribution::Caller;
 use lakeops::ledger::Ledger;
 use lakeops::outbox::Outbox;
-use lakeops::query_index::{InFlight, QueryIndex};
+use lakeops::query_index::{InFlight, IndexStore, QueryIndex};
 use lakeops::{LakeopsError, Metrics, Unit};
 
 use crate::alerts::{stop_alert, warning_alert};

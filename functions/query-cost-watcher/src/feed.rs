@@ -26,7 +26,7 @@ use lakeops::alert::AlertSink;
 use lakeops::athena::QueryExecution;
 use lakeops::attribution::{is_cloudtrail_event, Caller, QueryStart};
 use lakeops::ledger::Ledger;
-use lakeops::query_index::StateChange;
+use lakeops::query_index::{state_change_of, IndexStore, Pricing};
 use lakeops::LakeopsError;
 use serde::Serialize;
 use serde_json::Value;
@@ -202,7 +202,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                 .body
                 .clone()
                 .map_err(LakeopsError::InvalidInput)
-                .and_then(|b| StateChange::from_event(&b));
+                .and_then(|b| state_change_of(&b));
             let change = match change {
                 Ok(c) => c,
                 Err(e) => {
@@ -319,7 +319,14 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
             .map_err(|e| LakeopsError::InvalidInput(e.clone()))?;
         match QueryStart::from_event(body)? {
             Some(start) => {
-                self.index.record_start(&start, now).await?;
+                self.index
+                    .record_start(
+                        &start.query_id,
+                        &start.caller,
+                        start.database.as_deref(),
+                        now,
+                    )
+                    .await?;
                 feed.starts += 1;
             }
             None => feed.starts_without_query += 1,
@@ -449,11 +456,15 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
         }
         let day =
             lakeops::calendar::LocalDay::containing(q.completed_at.unwrap_or(now), config.timezone);
-        if self
-            .index
-            .record_finished(q, charge.usd(), &day.to_string(), now, caller)
-            .await?
-        {
+        // What it read: parsed here, once, by whichever reader prices it.
+        let tables = lakeops::tables_read::tables_read(&q.sql, q.database.as_deref());
+        let pricing = Pricing {
+            query: q,
+            usd: charge.usd(),
+            day: &day.to_string(),
+            tables: &tables,
+        };
+        if self.index.record_finished(pricing, now, caller).await? {
             summary.priced += 1;
         }
         Ok(Settled::Done)

@@ -36,7 +36,7 @@ use lakeops::config::AthenaWatchSettings;
 use lakeops::config::NonNegative;
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::pricing::{format_usd, human_bytes, Charge};
-use lakeops::query_index::QueryIndex;
+use lakeops::query_index::{IndexStore, QueryIndex};
 use lakeops::schedule::ScheduledRun;
 use lakeops::wiring::AthenaWatchClients;
 use lakeops::{

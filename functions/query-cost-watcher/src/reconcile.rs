@@ -18,7 +18,7 @@
 use chrono::{DateTime, Utc};
 use lakeops::alert::AlertSink;
 use lakeops::ledger::Ledger;
-use lakeops::query_index::Checkpoint;
+use lakeops::query_index::{Checkpoint, IndexStore};
 use lakeops::LakeopsError;
 use serde::Serialize;
 use tokio::time::Instant;

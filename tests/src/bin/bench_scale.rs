@@ -21,7 +21,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use lakeops::athena::{QueryExecution, QueryState};
 use lakeops::pricing::PriceList;
-use lakeops::query_index::{Checkpoint, QueryIndex, StateChange};
+use lakeops::query_index::{state_change_of, Checkpoint, IndexStore, Pricing, QueryIndex};
 use lakeops_e2e::index::{cloudtrail_start, life, share_of, Identity, INDEX_TABLE};
 use lakeops_e2e::lake::query;
 use lakeops_e2e::{athena_watch_setup, floor_to_minutes, Emulator, Functions, LEDGER_TABLE};
@@ -193,14 +193,15 @@ async fn scenario(per_day: u64) -> Outcome {
             q.completed_at.unwrap(),
             chrono_tz::Asia::Seoul,
         );
+        let tables = lakeops::tables_read::tables_read(&q.sql, q.database.as_deref());
+        let pricing = Pricing {
+            query: &q,
+            usd: price.charge(&q).usd(),
+            day: &day.to_string(),
+            tables: &tables,
+        };
         index
-            .record_finished(
-                &q,
-                price.charge(&q).usd(),
-                &day.to_string(),
-                Utc::now(),
-                None,
-            )
+            .record_finished(pricing, Utc::now(), None)
             .await
             .expect("seed the index");
     }
@@ -245,7 +246,7 @@ async fn scenario(per_day: u64) -> Outcome {
             None,
         ) {
             index
-                .apply_state_change(&StateChange::from_event(&e).unwrap())
+                .apply_state_change(&state_change_of(&e).unwrap())
                 .await
                 .expect("index a runaway");
         }

@@ -17,7 +17,7 @@
 //! that read nothing would make "spend" disagree with the bill for dashboards full of health
 //! checks.
 
-use crate::athena::{QueryExecution, QueryState, StatementType};
+use crate::query::{QueryExecution, QueryState, StatementType};
 
 pub const MB: u64 = 1 << 20;
 pub const TB: u64 = 1 << 40;

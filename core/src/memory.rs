@@ -1,0 +1,468 @@
+//! The query index in memory: [`crate::record`]'s rules applied directly, with the parts of
+//! DynamoDB's contract the watchers depend on — every write conditional and atomic, a pricing and
+//! its totals in one transaction that concurrent writers can cancel (`TransactionConflict`,
+//! injected with [`MemoryIndex::inject_conflicts`] and tried again up to [`CONFLICT_ATTEMPTS`]
+//! times, as the DynamoDB adapter does), calls failing as throttled after the SDK's retries
+//! ([`MemoryIndex::inject_throttling`]), and finished queries handed over in pages.
+//!
+//! Differences, on purpose: the SQL of a priced query is kept whole (the DynamoDB adapter keeps a
+//! masked excerpt), and totals are summed in `f64` (DynamoDB adds decimals exactly): callers
+//! compare totals with a tolerance of a micro-dollar per query.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+
+use crate::caller::Caller;
+use crate::index::{
+    day_total_key, person_day_total_key, Checkpoint, Finished, InFlight, IndexCalls, IndexStore,
+    Pricing, CONFLICT_ATTEMPTS,
+};
+use crate::query::QueryExecution;
+use crate::record::{Expect, QueryRecord, StateChange};
+
+/// Finished queries per page: DynamoDB's 1 MB `Query` page holds about this many priced items
+/// (an item is ~2–4 KB with its SQL excerpt).
+pub const FINISHED_PAGE_ITEMS: usize = 300;
+
+/// Why a memory index call failed: the faults DynamoDB answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// `TransactionCanceledException` (`TransactionConflict`) on every attempt.
+    Conflict { attempts: u32 },
+    /// `ProvisionedThroughputExceededException` / `ThrottlingException` after the SDK's retries.
+    Throttled,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Conflict { attempts } => write!(
+                f,
+                "TransactWriteItems: TransactionConflict on each of {attempts} attempts"
+            ),
+            StoreError::Throttled => write!(f, "the query index is throttled"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Total {
+    usd: f64,
+    bytes: u64,
+    queries: u64,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    records: BTreeMap<String, QueryRecord>,
+    totals: HashMap<String, Total>,
+    checkpoints: HashMap<String, Checkpoint>,
+    rotation: Option<String>,
+    calls: IndexCalls,
+    /// Transaction attempts still to cancel with `TransactionConflict`.
+    conflicts: u32,
+    /// Calls still to fail as throttled.
+    throttled: u32,
+}
+
+impl Tables {
+    /// One call of `reads` and `writes` items, or the throttling injected for it.
+    fn call(&mut self, reads: u32, writes: u32) -> Result<(), StoreError> {
+        if self.throttled > 0 {
+            self.throttled -= 1;
+            return Err(StoreError::Throttled);
+        }
+        self.calls.reads += reads;
+        self.calls.writes += writes;
+        Ok(())
+    }
+
+    /// A transaction of `items` writes: tried again while conflicts are injected.
+    fn transaction(&mut self, items: u32) -> Result<(), StoreError> {
+        for _ in 0..CONFLICT_ATTEMPTS {
+            self.call(0, items)?;
+            if self.conflicts == 0 {
+                return Ok(());
+            }
+            self.conflicts -= 1;
+        }
+        Err(StoreError::Conflict {
+            attempts: CONFLICT_ATTEMPTS,
+        })
+    }
+
+    fn add(&mut self, key: String, usd: f64, bytes: u64) {
+        let t = self.totals.entry(key).or_default();
+        t.usd += usd;
+        t.bytes += bytes;
+        t.queries += 1;
+    }
+}
+
+/// The index in memory; safe to share between concurrent callers.
+#[derive(Debug, Default)]
+pub struct MemoryIndex {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves the tables as they were before the write.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next `attempts` transaction attempts are cancelled for `TransactionConflict`.
+    pub fn inject_conflicts(&self, attempts: u32) {
+        self.lock().conflicts = attempts;
+    }
+
+    /// The next `calls` calls fail as throttled.
+    pub fn inject_throttling(&self, calls: u32) {
+        self.lock().throttled = calls;
+    }
+
+    /// One query's record, if any (for tests and the simulation's oracle).
+    pub fn record(&self, query_id: &str) -> Option<QueryRecord> {
+        self.lock().records.get(query_id).cloned()
+    }
+
+    /// Every record (for the simulation's oracle).
+    pub fn records(&self) -> Vec<QueryRecord> {
+        self.lock().records.values().cloned().collect()
+    }
+
+    /// The number of queries priced into `workgroup`'s total of `day`.
+    pub fn day_queries(&self, workgroup: &str, day: &str) -> u64 {
+        self.lock()
+            .totals
+            .get(&day_total_key(workgroup, day))
+            .map_or(0, |t| t.queries)
+    }
+
+    fn totals(&self, keys: impl Iterator<Item = (String, String)>) -> HashMap<String, f64> {
+        let t = self.lock();
+        keys.map(|(name, key)| (name, t.totals.get(&key).map_or(0.0, |t| t.usd)))
+            .collect()
+    }
+}
+
+fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(t)
+}
+
+impl IndexStore for MemoryIndex {
+    type Error = StoreError;
+
+    async fn apply_state_change(&self, e: &StateChange) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        t.call(0, 1)?;
+        let record = t.records.get(&e.query_id);
+        if !Expect::EarlierThan(e.sequence).holds(record) {
+            return Ok(false);
+        }
+        t.records
+            .entry(e.query_id.clone())
+            .or_insert_with(|| QueryRecord::new(&e.query_id))
+            .apply_state_change(e);
+        Ok(true)
+    }
+
+    async fn record_finished(
+        &self,
+        p: Pricing<'_>,
+        now: DateTime<Utc>,
+        caller: Option<&Caller>,
+    ) -> Result<bool, StoreError> {
+        // Filed under its completion, or under now if Athena gave none (as DynamoDB's is).
+        let query = QueryExecution {
+            completed_at: Some(p.query.completed_at.unwrap_or(now)),
+            ..p.query.clone()
+        };
+        let p = Pricing { query: &query, ..p };
+        let mut t = self.lock();
+        let record = t.records.get(&p.query.id);
+        // A caller that arrived since the reader looked is used (the DynamoDB adapter reads it
+        // back and tries again): the person's total never misses the query.
+        let caller = caller
+            .cloned()
+            .or_else(|| record.and_then(|r| r.caller.clone()));
+        if !Expect::Unpriced.holds(record) {
+            t.call(1, 0)?;
+            return Ok(false);
+        }
+        t.transaction(if caller.is_some() { 3 } else { 2 })?;
+        let bytes = p.query.data_scanned_bytes.unwrap_or(0);
+        t.records
+            .entry(p.query.id.clone())
+            .or_insert_with(|| QueryRecord::new(&p.query.id))
+            .price(p.query, p.usd, p.day, p.tables, caller.is_some());
+        t.add(day_total_key(&p.query.workgroup, p.day), p.usd, bytes);
+        if let Some(c) = &caller {
+            t.add(person_day_total_key(&c.person, p.day), p.usd, 0);
+        }
+        Ok(true)
+    }
+
+    async fn record_start(
+        &self,
+        query_id: &str,
+        caller: &Caller,
+        database: Option<&str>,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        t.call(0, 1)?;
+        let record = t
+            .records
+            .entry(query_id.to_string())
+            .or_insert_with(|| QueryRecord::new(query_id));
+        let Some((usd, day)) = record.attribute(caller, database) else {
+            return Ok(false);
+        };
+        if !Expect::PricedUncounted.holds(Some(record)) {
+            return Ok(false);
+        }
+        t.transaction(2)?;
+        if let Some(r) = t.records.get_mut(query_id) {
+            r.count_for_person();
+        }
+        t.add(person_day_total_key(&caller.person, &day), usd, 0);
+        Ok(true)
+    }
+
+    async fn record_in_flight(
+        &self,
+        q: &QueryExecution,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.call(0, 1)?;
+        let record = t
+            .records
+            .entry(q.id.clone())
+            .or_insert_with(|| QueryRecord::new(&q.id));
+        if Expect::NoState.holds(Some(record)) {
+            record.observe_in_flight(q, now);
+        } else if Expect::UnsettledOtherThan(q.state).holds(Some(record)) {
+            record.correct_state(q.state, now);
+        } else if Expect::UnsettledIn(q.state).holds(Some(record)) {
+            record.mark_checked(now);
+        }
+        Ok(())
+    }
+
+    async fn callers(&self, ids: &[String]) -> Result<HashMap<String, Caller>, StoreError> {
+        let mut t = self.lock();
+        t.call(ids.len().div_ceil(100) as u32, 0)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let c = t.records.get(id)?.caller.clone()?;
+                Some((id.clone(), c))
+            })
+            .collect())
+    }
+
+    async fn known(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Option<DateTime<Utc>>>, StoreError> {
+        let mut t = self.lock();
+        t.call(ids.len().div_ceil(100) as u32, 0)?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let r = t.records.get(id).filter(|r| r.sequence.is_some())?;
+                Some((id.clone(), r.changed_at))
+            })
+            .collect())
+    }
+
+    async fn in_flight(&self) -> Result<Vec<InFlight>, StoreError> {
+        let mut t = self.lock();
+        t.call(1, 0)?;
+        Ok(t.records
+            .values()
+            .filter(|r| r.is_unsettled())
+            .map(|r| InFlight {
+                query_id: r.query_id.clone(),
+                workgroup: r.workgroup.clone().unwrap_or_default(),
+                state: r.state.unwrap_or(crate::query::QueryState::Unknown),
+                since: r.changed_at.unwrap_or(DateTime::UNIX_EPOCH),
+                checked_at: r.checked_at,
+            })
+            .collect())
+    }
+
+    async fn day_totals(
+        &self,
+        workgroups: &[String],
+        day: &str,
+    ) -> Result<HashMap<String, f64>, StoreError> {
+        self.lock().call(workgroups.len().div_ceil(100) as u32, 0)?;
+        Ok(self.totals(
+            workgroups
+                .iter()
+                .map(|wg| (wg.clone(), day_total_key(wg, day))),
+        ))
+    }
+
+    async fn person_day_totals(
+        &self,
+        persons: &[String],
+        day: &str,
+    ) -> Result<HashMap<String, f64>, StoreError> {
+        self.lock().call(persons.len().div_ceil(100) as u32, 0)?;
+        Ok(self.totals(
+            persons
+                .iter()
+                .map(|p| (p.clone(), person_day_total_key(p, day))),
+        ))
+    }
+
+    async fn for_each_finished_page(
+        &self,
+        workgroup: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut each: impl FnMut(Vec<Finished>) + Send,
+    ) -> Result<(), StoreError> {
+        let mut hour = hour_of(from);
+        while hour < to {
+            let end = (hour + Duration::hours(1)).min(to);
+            let start = from.max(hour);
+            let mut found: Vec<Finished> = {
+                let t = self.lock();
+                t.records
+                    .values()
+                    .filter_map(|r| {
+                        let p = r.price.as_ref()?;
+                        let at = p.query.completed_at?;
+                        (p.query.workgroup == workgroup && start <= at && at < end).then(|| {
+                            Finished {
+                                query: p.query.clone(),
+                                caller: r.caller.clone(),
+                                tables: p.tables.clone(),
+                                usd: p.usd,
+                            }
+                        })
+                    })
+                    .collect()
+            };
+            found.sort_by(|a, b| {
+                (a.query.completed_at, &a.query.id).cmp(&(b.query.completed_at, &b.query.id))
+            });
+            let pages = found.len().div_ceil(FINISHED_PAGE_ITEMS).max(1);
+            self.lock().call(pages as u32, 0)?;
+            let mut rest = found.into_iter().peekable();
+            while rest.peek().is_some() {
+                each(rest.by_ref().take(FINISHED_PAGE_ITEMS).collect());
+            }
+            hour += Duration::hours(1);
+        }
+        Ok(())
+    }
+
+    async fn checkpoint(&self, workgroup: &str) -> Result<Checkpoint, StoreError> {
+        let mut t = self.lock();
+        t.call(1, 0)?;
+        Ok(t.checkpoints.get(workgroup).cloned().unwrap_or_default())
+    }
+
+    async fn save_checkpoint(
+        &self,
+        workgroup: &str,
+        checkpoint: &Checkpoint,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.call(0, 1)?;
+        t.checkpoints
+            .insert(workgroup.to_string(), checkpoint.clone());
+        Ok(())
+    }
+
+    async fn rotation(&self) -> Result<Option<String>, StoreError> {
+        let mut t = self.lock();
+        t.call(1, 0)?;
+        Ok(t.rotation.clone())
+    }
+
+    async fn save_rotation(
+        &self,
+        next: Option<&str>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        t.call(0, 1)?;
+        t.rotation = next.map(str::to_string);
+        Ok(())
+    }
+
+    fn calls(&self) -> IndexCalls {
+        std::mem::take(&mut self.lock().calls)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a future the memory index answers without ever waiting.
+    fn ready<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => unreachable!("the memory index never waits"),
+        }
+    }
+
+    #[test]
+    fn keeps_the_index_contract() {
+        ready(crate::index_contract::run(&MemoryIndex::new(), "t-"));
+    }
+
+    #[test]
+    fn conflicts_are_tried_again_then_given_up() {
+        let index = MemoryIndex::new();
+        let q = QueryExecution::example("q1");
+        let tables = crate::query::TablesRead::Unparsed;
+        let p = Pricing {
+            query: &q,
+            usd: 1.0,
+            day: "2026-03-02",
+            tables: &tables,
+        };
+        index.inject_conflicts(CONFLICT_ATTEMPTS - 1);
+        assert_eq!(ready(index.record_finished(p, Utc::now(), None)), Ok(true));
+        let q2 = QueryExecution::example("q2");
+        index.inject_conflicts(CONFLICT_ATTEMPTS);
+        let p2 = Pricing { query: &q2, ..p };
+        assert_eq!(
+            ready(index.record_finished(p2, Utc::now(), None)),
+            Err(StoreError::Conflict {
+                attempts: CONFLICT_ATTEMPTS
+            })
+        );
+        assert!(
+            index.record("q2").is_none(),
+            "a cancelled transaction wrote nothing"
+        );
+        assert_eq!(index.day_queries("primary", "2026-03-02"), 1);
+        index.inject_throttling(1);
+        assert_eq!(ready(index.in_flight()), Err(StoreError::Throttled));
+        assert_eq!(ready(index.in_flight()), Ok(vec![]));
+    }
+}
