@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
+.PHONY: help setup build test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -89,6 +89,9 @@ demo: setup build ## run the functions against a seeded local data lake, deliver
 
 bench-scale: setup build ## the Athena guardrails at 10,000 and 1,000,000 queries/day over 100 workgroups: calls, wall time, missed alerts, DynamoDB cost (README figures; VOLUMES="10000 1000000")
 	LAKEOPS_INVOKE_TIMEOUT_SECS=900 cargo run --quiet -p lakeops-e2e --bin bench_scale -- $(or $(VOLUMES),10000 1000000)
+
+simulate-day: ## a day in a busy account, simulated: the cost watcher's decisions over memory adapters for 24 simulated hours under faults, judged by an oracle (VOLUME=1000000 SEED=7 HOURS=24; SIM_FAULTS=0 for none)
+	cargo run --quiet -p lakeops-e2e --bin simulate_day -- $(or $(VOLUME),1000000) $(or $(SEED),7) $(or $(HOURS),24)
 
 bench-transformer: ## the transformer vs the floor and a Python baseline, and its peak memory (release build; README figures)
 	cargo run --release -q -p log-subscription-transformer --example transformer_bench

@@ -1,13 +1,15 @@
 //! The deciding half of lakeops, with no AWS SDK and no async runtime: what an Athena query is
 //! ([`query`]), who ran it ([`caller`]), what it costs ([`pricing`]), the query record the index
-//! keeps, with its stages and the transitions between them in one place ([`record`]), and the
-//! index port ([`index`]) with its memory adapter ([`memory`]) and the contract suite every
+//! keeps, with its stages and the transitions between them in one place ([`record`]), the ports
+//! the Athena watchers reach the world through — the index ([`index`]) and Athena's query history
+//! ([`history`]) — with their memory adapters ([`memory`]), and the contract suite every index
 //! adapter passes ([`index_contract`]).
 //!
 //! The functions reach AWS through adapters in the shared crate (`lakeops`); the same decisions
 //! run against the memory adapters here in unit tests and simulations.
 
 pub mod caller;
+pub mod history;
 pub mod index;
 pub mod index_contract;
 pub mod memory;

@@ -10,19 +10,16 @@ use std::time::Duration;
 
 use aws_sdk_athena::types::{QueryExecutionState, WorkGroupState};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::error::LakeopsError;
 
-/// `BatchGetQueryExecution` takes 1 to 50 ids.
-pub const BATCH_GET_MAX_IDS: usize = 50;
-/// `ListQueryExecutions` returns at most 50 ids a page.
-pub const LIST_PAGE_SIZE: i32 = 50;
+use lakeops_core::history::{BATCH_GET_MAX_IDS, LIST_PAGE_SIZE};
 /// Extra rounds for `UnprocessedQueryExecutionIds` (beyond the first call).
 const UNPROCESSED_RETRIES: u32 = 3;
 
+pub use lakeops_core::history::{BatchGetResult, QueryHistory, Unprocessed};
 pub use lakeops_core::query::{QueryExecution, QueryState, StatementType};
 
 /// The state of an SDK query status.
@@ -73,21 +70,6 @@ pub fn execution_of(q: &aws_sdk_athena::types::QueryExecution) -> QueryExecution
         database: context.and_then(|c| c.database()).map(str::to_string),
         catalog: context.and_then(|c| c.catalog()).map(str::to_string),
     }
-}
-
-/// An id `BatchGetQueryExecution` would not return even after retries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Unprocessed {
-    pub id: String,
-    pub code: String,
-    pub message: String,
-}
-
-/// Details of a set of ids.
-#[derive(Debug, Default, Clone)]
-pub struct BatchGetResult {
-    pub executions: Vec<QueryExecution>,
-    pub unprocessed: Vec<Unprocessed>,
 }
 
 /// What one history scan found and what it cost in API calls.
@@ -172,8 +154,53 @@ impl AthenaHistory {
         &self.client
     }
 
+    /// Queries of `workgroup` submitted at or after `horizon`. Pages until a page holds only
+    /// queries submitted before the horizon (or the history ends).
+    pub async fn recent_queries(
+        &self,
+        workgroup: &str,
+        horizon: DateTime<Utc>,
+    ) -> Result<RecentQueries, LakeopsError> {
+        let mut found = RecentQueries::default();
+        let mut token: Option<String> = None;
+        loop {
+            found.list_calls += 1;
+            let (ids, next) = self.list_query_page(workgroup, token).await?;
+            if !ids.is_empty() {
+                let (details, calls) = self.batch_get(&ids).await?;
+                found.batch_get_calls += calls;
+                // A page with an id we could not read might hold a recent query: keep paging.
+                let all_older = details.unprocessed.is_empty()
+                    && details
+                        .executions
+                        .iter()
+                        .all(|q| q.submitted_at.is_some_and(|t| t < horizon));
+                found.unprocessed.extend(details.unprocessed);
+                found.queries.extend(
+                    details
+                        .executions
+                        .into_iter()
+                        .filter(|q| q.submitted_at.is_none_or(|t| t >= horizon)),
+                );
+                if all_older {
+                    break;
+                }
+            }
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The port, kept by the Athena API.
+impl QueryHistory for AthenaHistory {
+    type Error = LakeopsError;
+
     /// Names of the account's workgroups (only ENABLED ones when `enabled_only`).
-    pub async fn workgroups(&self, enabled_only: bool) -> Result<Vec<String>, LakeopsError> {
+    async fn workgroups(&self, enabled_only: bool) -> Result<Vec<String>, LakeopsError> {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -206,7 +233,7 @@ impl AthenaHistory {
 
     /// Details of `ids`, 50 per call; unprocessed ids are asked for again (with a short backoff)
     /// up to 3 more times, and what still fails is returned in `unprocessed`.
-    pub async fn batch_get(&self, ids: &[String]) -> Result<(BatchGetResult, u32), LakeopsError> {
+    async fn batch_get(&self, ids: &[String]) -> Result<(BatchGetResult, u32), LakeopsError> {
         let mut result = BatchGetResult::default();
         let mut calls = 0;
         for chunk in ids.chunks(BATCH_GET_MAX_IDS) {
@@ -259,7 +286,7 @@ impl AthenaHistory {
 
     /// One page of `workgroup`'s query ids (newest first, in practice) and the token of the
     /// next page; paced like every List call.
-    pub async fn list_query_page(
+    async fn list_query_page(
         &self,
         workgroup: &str,
         token: Option<String>,
@@ -272,7 +299,7 @@ impl AthenaHistory {
             .client
             .list_query_executions()
             .work_group(workgroup)
-            .max_results(LIST_PAGE_SIZE)
+            .max_results(LIST_PAGE_SIZE as i32)
             .set_next_token(token.clone())
             .send()
             .await
@@ -282,46 +309,6 @@ impl AthenaHistory {
             .filter(|t| !t.is_empty() && Some(*t) != token.as_deref())
             .map(str::to_string);
         Ok((page.query_execution_ids().to_vec(), next))
-    }
-
-    /// Queries of `workgroup` submitted at or after `horizon`. Pages until a page holds only
-    /// queries submitted before the horizon (or the history ends).
-    pub async fn recent_queries(
-        &self,
-        workgroup: &str,
-        horizon: DateTime<Utc>,
-    ) -> Result<RecentQueries, LakeopsError> {
-        let mut found = RecentQueries::default();
-        let mut token: Option<String> = None;
-        loop {
-            found.list_calls += 1;
-            let (ids, next) = self.list_query_page(workgroup, token).await?;
-            if !ids.is_empty() {
-                let (details, calls) = self.batch_get(&ids).await?;
-                found.batch_get_calls += calls;
-                // A page with an id we could not read might hold a recent query: keep paging.
-                let all_older = details.unprocessed.is_empty()
-                    && details
-                        .executions
-                        .iter()
-                        .all(|q| q.submitted_at.is_some_and(|t| t < horizon));
-                found.unprocessed.extend(details.unprocessed);
-                found.queries.extend(
-                    details
-                        .executions
-                        .into_iter()
-                        .filter(|q| q.submitted_at.is_none_or(|t| t >= horizon)),
-                );
-                if all_older {
-                    break;
-                }
-            }
-            match next {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        Ok(found)
     }
 }
 

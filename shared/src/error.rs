@@ -58,6 +58,20 @@ impl From<LakeopsError> for Diagnostic {
     }
 }
 
+/// A memory adapter's fault (unit tests, the simulated day) reads as the AWS failure it stands
+/// for: a retryable call failure, or bad input for a request AWS would refuse.
+impl From<lakeops_core::memory::MemoryError> for LakeopsError {
+    fn from(e: lakeops_core::memory::MemoryError) -> Self {
+        match e {
+            lakeops_core::memory::MemoryError::Invalid(why) => LakeopsError::InvalidInput(why),
+            other => LakeopsError::Aws {
+                operation: "memory adapter",
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 /// `err: cause: cause's cause` — SDK errors keep the useful part (code, message) in the chain.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();

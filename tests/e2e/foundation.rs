@@ -5,6 +5,7 @@ use std::process::Command;
 
 use chrono::{Duration, Utc};
 use lakeops::alert::{Alert, AlertSink, Delivery, Severity, SnsAlertPublisher};
+use lakeops::athena::QueryHistory;
 use lakeops::athena::{AthenaHistory, QueryState, StatementType};
 use lakeops_e2e::{event_file, repo_root, AlertTap, Emulator, Functions};
 use serde_json::json;

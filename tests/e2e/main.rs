@@ -10,4 +10,5 @@ mod index;
 mod killer;
 mod notifier;
 mod reconciler;
+mod simulation;
 mod transformer;

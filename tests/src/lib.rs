@@ -17,6 +17,7 @@ pub mod index;
 pub mod lake;
 pub mod notify;
 pub mod queue;
+pub mod sim;
 pub mod template;
 pub mod usage;
 

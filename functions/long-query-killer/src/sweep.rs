@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use lakeops::alert::AlertSink;
+use lakeops::athena::QueryHistory;
 use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
 use lakeops::attribution::Caller;
 use lakeops::ledger::Ledger;

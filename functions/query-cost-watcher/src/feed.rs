@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use lakeops::alert::AlertSink;
-use lakeops::athena::QueryExecution;
+use lakeops::athena::{QueryExecution, QueryHistory};
 use lakeops::attribution::{is_cloudtrail_event, Caller, QueryStart};
 use lakeops::ledger::Ledger;
 use lakeops::query_index::{state_change_of, IndexStore, Pricing};
@@ -117,7 +117,10 @@ pub struct FeedSummary {
     pub failed: Vec<String>,
 }
 
-impl<A: AlertSink, L: Ledger> Deps<A, L> {
+impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory> Deps<A, L, I, H>
+where
+    LakeopsError: From<I::Error> + From<H::Error>,
+{
     /// The SQS trigger: one batch, answered with the messages to hand back (partial batch
     /// failures; the function itself does not fail, so the rest of the batch is not redelivered).
     pub async fn feed_batch(&self, deliveries: &[Delivery], now: DateTime<Utc>) -> Value {
@@ -397,7 +400,11 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     Err(e) => Err(e),
                 }
             } else {
-                let recorded = self.index.record_in_flight(q, now).await;
+                let recorded = self
+                    .index
+                    .record_in_flight(q, now)
+                    .await
+                    .map_err(LakeopsError::from);
                 if expect_finished {
                     recorded.and(Err(LakeopsError::InvalidInput(format!(
                         "Athena still reports {}",

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use lakeops::alert::{Alert, AlertSink, Severity};
-use lakeops::athena::{AthenaHistory, QueryExecution};
+use lakeops::athena::{AthenaHistory, QueryExecution, QueryHistory};
 use lakeops::attribution::{Caller, UNKNOWN};
 use lakeops::calendar::LocalDay;
 use lakeops::config::AthenaWatchSettings;
@@ -227,12 +227,14 @@ impl CostConfig {
 }
 
 /// Everything a run needs. Generic over the alert sink and ledger so tests can record alerts.
-pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger> {
+/// `I` and `H`: the query index and Athena's history, the DynamoDB and Athena adapters when
+/// deployed, the memory ones (`lakeops_core::memory`) in unit tests and the simulated day.
+pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger, I = QueryIndex, H = AthenaHistory> {
     pub config: CostConfig,
-    pub history: AthenaHistory,
+    pub history: H,
     pub alerts: A,
     pub ledger: L,
-    pub index: QueryIndex,
+    pub index: I,
     pub spend: SpendHistory,
     /// The event queue's own API: a message held for attribution comes back sooner.
     pub sqs: aws_sdk_sqs::Client,
@@ -399,7 +401,10 @@ pub enum DigestRequest {
     Day(NaiveDate),
 }
 
-impl<A: AlertSink, L: Ledger> Deps<A, L> {
+impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory> Deps<A, L, I, H>
+where
+    LakeopsError: From<I::Error> + From<H::Error>,
+{
     /// The sweep of one window over the configured workgroups.
     pub async fn sweep(
         &self,

@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, Utc};
 use lakeops::alert::AlertSink;
+use lakeops::athena::QueryHistory;
 use lakeops::ledger::Ledger;
 use lakeops::query_index::{Checkpoint, IndexStore};
 use lakeops::LakeopsError;
@@ -37,7 +38,10 @@ pub struct ReconcileReport {
     pub unfinished: Vec<String>,
 }
 
-impl<A: AlertSink, L: Ledger> Deps<A, L> {
+impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory> Deps<A, L, I, H>
+where
+    LakeopsError: From<I::Error> + From<H::Error>,
+{
     /// Reconciles `workgroups`, stopping by `until`; errors are collected in `summary.failures`.
     /// `run_time` (the scheduled event's time) sets the first pass's horizon. The workgroups are
     /// taken in a round that goes on where the last run stopped ([`round_order`]), so when time
@@ -115,7 +119,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     resume_token: token.clone(),
                     resume_newest: newest.clone(),
                 };
-                return self.index.save_checkpoint(wg, &resume, now).await;
+                return Ok(self.index.save_checkpoint(wg, &resume, now).await?);
             }
             let page = self.history.list_query_page(wg, token.clone()).await;
             report.list_calls += 1;
@@ -129,9 +133,9 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                         ..Checkpoint::default()
                     };
                     self.index.save_checkpoint(wg, &restart, now).await?;
-                    return Err(e);
+                    return Err(e.into());
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             };
             if newest.is_none() {
                 newest = ids.first().cloned();
@@ -179,7 +183,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
                     stop_at: newest.or(saved.stop_at),
                     ..Checkpoint::default()
                 };
-                return self.index.save_checkpoint(wg, &done, now).await;
+                return Ok(self.index.save_checkpoint(wg, &done, now).await?);
             }
             token = next;
         }

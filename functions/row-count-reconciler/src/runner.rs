@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use lakeops::athena::QueryHistory;
 use lakeops::athena::{AthenaHistory, QueryState};
 use lakeops::LakeopsError;
 

@@ -9,7 +9,7 @@
 //! masked excerpt), and totals are summed in `f64` (DynamoDB adds decimals exactly): callers
 //! compare totals with a tolerance of a micro-dollar per query.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -22,32 +22,11 @@ use crate::index::{
 use crate::query::QueryExecution;
 use crate::record::{Expect, QueryRecord, StateChange};
 
+use super::MemoryError;
+
 /// Finished queries per page: DynamoDB's 1 MB `Query` page holds about this many priced items
 /// (an item is ~2–4 KB with its SQL excerpt).
 pub const FINISHED_PAGE_ITEMS: usize = 300;
-
-/// Why a memory index call failed: the faults DynamoDB answers with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// `TransactionCanceledException` (`TransactionConflict`) on every attempt.
-    Conflict { attempts: u32 },
-    /// `ProvisionedThroughputExceededException` / `ThrottlingException` after the SDK's retries.
-    Throttled,
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Conflict { attempts } => write!(
-                f,
-                "TransactWriteItems: TransactionConflict on each of {attempts} attempts"
-            ),
-            StoreError::Throttled => write!(f, "the query index is throttled"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Total {
@@ -56,9 +35,16 @@ struct Total {
     queries: u64,
 }
 
+/// One workgroup-hour of the `completed` index: (completion, id), in completion order.
+type CompletedHour = BTreeSet<(DateTime<Utc>, String)>;
+
 #[derive(Debug, Default)]
 struct Tables {
     records: BTreeMap<String, QueryRecord>,
+    /// The sparse in-flight index: ids of unsettled records.
+    unsettled: BTreeSet<String>,
+    /// The `completed` index: (workgroup, UTC hour) → (completion, id) of priced records.
+    completed: BTreeMap<(String, DateTime<Utc>), CompletedHour>,
     totals: HashMap<String, Total>,
     checkpoints: HashMap<String, Checkpoint>,
     rotation: Option<String>,
@@ -71,10 +57,10 @@ struct Tables {
 
 impl Tables {
     /// One call of `reads` and `writes` items, or the throttling injected for it.
-    fn call(&mut self, reads: u32, writes: u32) -> Result<(), StoreError> {
+    fn call(&mut self, reads: u32, writes: u32) -> Result<(), MemoryError> {
         if self.throttled > 0 {
             self.throttled -= 1;
-            return Err(StoreError::Throttled);
+            return Err(MemoryError::Throttled("dynamodb"));
         }
         self.calls.reads += reads;
         self.calls.writes += writes;
@@ -82,7 +68,7 @@ impl Tables {
     }
 
     /// A transaction of `items` writes: tried again while conflicts are injected.
-    fn transaction(&mut self, items: u32) -> Result<(), StoreError> {
+    fn transaction(&mut self, items: u32) -> Result<(), MemoryError> {
         for _ in 0..CONFLICT_ATTEMPTS {
             self.call(0, items)?;
             if self.conflicts == 0 {
@@ -90,9 +76,30 @@ impl Tables {
             }
             self.conflicts -= 1;
         }
-        Err(StoreError::Conflict {
+        Err(MemoryError::Conflict {
             attempts: CONFLICT_ATTEMPTS,
         })
+    }
+
+    /// A record was written: the indexes follow it (as DynamoDB's GSIs follow the base item).
+    fn indexed(&mut self, id: &str) {
+        let Some(r) = self.records.get(id) else {
+            return;
+        };
+        if r.is_unsettled() {
+            self.unsettled.insert(id.to_string());
+        } else {
+            self.unsettled.remove(id);
+        }
+        if let Some(p) = &r.price {
+            if let Some(at) = p.query.completed_at {
+                let key = (p.query.workgroup.clone(), hour_of(at));
+                self.completed
+                    .entry(key)
+                    .or_default()
+                    .insert((at, id.to_string()));
+            }
+        }
     }
 
     fn add(&mut self, key: String, usd: f64, bytes: u64) {
@@ -162,9 +169,9 @@ fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl IndexStore for MemoryIndex {
-    type Error = StoreError;
+    type Error = MemoryError;
 
-    async fn apply_state_change(&self, e: &StateChange) -> Result<bool, StoreError> {
+    async fn apply_state_change(&self, e: &StateChange) -> Result<bool, MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
         let record = t.records.get(&e.query_id);
@@ -175,6 +182,7 @@ impl IndexStore for MemoryIndex {
             .entry(e.query_id.clone())
             .or_insert_with(|| QueryRecord::new(&e.query_id))
             .apply_state_change(e);
+        t.indexed(&e.query_id);
         Ok(true)
     }
 
@@ -183,7 +191,7 @@ impl IndexStore for MemoryIndex {
         p: Pricing<'_>,
         now: DateTime<Utc>,
         caller: Option<&Caller>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, MemoryError> {
         // Filed under its completion, or under now if Athena gave none (as DynamoDB's is).
         let query = QueryExecution {
             completed_at: Some(p.query.completed_at.unwrap_or(now)),
@@ -207,6 +215,7 @@ impl IndexStore for MemoryIndex {
             .entry(p.query.id.clone())
             .or_insert_with(|| QueryRecord::new(&p.query.id))
             .price(p.query, p.usd, p.day, p.tables, caller.is_some());
+        t.indexed(&p.query.id);
         t.add(day_total_key(&p.query.workgroup, p.day), p.usd, bytes);
         if let Some(c) = &caller {
             t.add(person_day_total_key(&c.person, p.day), p.usd, 0);
@@ -220,7 +229,7 @@ impl IndexStore for MemoryIndex {
         caller: &Caller,
         database: Option<&str>,
         _now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
         let record = t
@@ -245,7 +254,7 @@ impl IndexStore for MemoryIndex {
         &self,
         q: &QueryExecution,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
         let record = t
@@ -259,10 +268,11 @@ impl IndexStore for MemoryIndex {
         } else if Expect::UnsettledIn(q.state).holds(Some(record)) {
             record.mark_checked(now);
         }
+        t.indexed(&q.id);
         Ok(())
     }
 
-    async fn callers(&self, ids: &[String]) -> Result<HashMap<String, Caller>, StoreError> {
+    async fn callers(&self, ids: &[String]) -> Result<HashMap<String, Caller>, MemoryError> {
         let mut t = self.lock();
         t.call(ids.len().div_ceil(100) as u32, 0)?;
         Ok(ids
@@ -277,7 +287,7 @@ impl IndexStore for MemoryIndex {
     async fn known(
         &self,
         ids: &[String],
-    ) -> Result<HashMap<String, Option<DateTime<Utc>>>, StoreError> {
+    ) -> Result<HashMap<String, Option<DateTime<Utc>>>, MemoryError> {
         let mut t = self.lock();
         t.call(ids.len().div_ceil(100) as u32, 0)?;
         Ok(ids
@@ -289,12 +299,12 @@ impl IndexStore for MemoryIndex {
             .collect())
     }
 
-    async fn in_flight(&self) -> Result<Vec<InFlight>, StoreError> {
+    async fn in_flight(&self) -> Result<Vec<InFlight>, MemoryError> {
         let mut t = self.lock();
         t.call(1, 0)?;
-        Ok(t.records
-            .values()
-            .filter(|r| r.is_unsettled())
+        Ok(t.unsettled
+            .iter()
+            .filter_map(|id| t.records.get(id))
             .map(|r| InFlight {
                 query_id: r.query_id.clone(),
                 workgroup: r.workgroup.clone().unwrap_or_default(),
@@ -309,7 +319,7 @@ impl IndexStore for MemoryIndex {
         &self,
         workgroups: &[String],
         day: &str,
-    ) -> Result<HashMap<String, f64>, StoreError> {
+    ) -> Result<HashMap<String, f64>, MemoryError> {
         self.lock().call(workgroups.len().div_ceil(100) as u32, 0)?;
         Ok(self.totals(
             workgroups
@@ -322,7 +332,7 @@ impl IndexStore for MemoryIndex {
         &self,
         persons: &[String],
         day: &str,
-    ) -> Result<HashMap<String, f64>, StoreError> {
+    ) -> Result<HashMap<String, f64>, MemoryError> {
         self.lock().call(persons.len().div_ceil(100) as u32, 0)?;
         Ok(self.totals(
             persons
@@ -337,32 +347,31 @@ impl IndexStore for MemoryIndex {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         mut each: impl FnMut(Vec<Finished>) + Send,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), MemoryError> {
         let mut hour = hour_of(from);
         while hour < to {
             let end = (hour + Duration::hours(1)).min(to);
             let start = from.max(hour);
-            let mut found: Vec<Finished> = {
+            let found: Vec<Finished> = {
                 let t = self.lock();
-                t.records
-                    .values()
-                    .filter_map(|r| {
+                let key = (workgroup.to_string(), hour);
+                t.completed
+                    .get(&key)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(at, _)| start <= *at && *at < end)
+                    .filter_map(|(_, id)| {
+                        let r = t.records.get(id)?;
                         let p = r.price.as_ref()?;
-                        let at = p.query.completed_at?;
-                        (p.query.workgroup == workgroup && start <= at && at < end).then(|| {
-                            Finished {
-                                query: p.query.clone(),
-                                caller: r.caller.clone(),
-                                tables: p.tables.clone(),
-                                usd: p.usd,
-                            }
+                        Some(Finished {
+                            query: p.query.clone(),
+                            caller: r.caller.clone(),
+                            tables: p.tables.clone(),
+                            usd: p.usd,
                         })
                     })
                     .collect()
             };
-            found.sort_by(|a, b| {
-                (a.query.completed_at, &a.query.id).cmp(&(b.query.completed_at, &b.query.id))
-            });
             let pages = found.len().div_ceil(FINISHED_PAGE_ITEMS).max(1);
             self.lock().call(pages as u32, 0)?;
             let mut rest = found.into_iter().peekable();
@@ -374,7 +383,7 @@ impl IndexStore for MemoryIndex {
         Ok(())
     }
 
-    async fn checkpoint(&self, workgroup: &str) -> Result<Checkpoint, StoreError> {
+    async fn checkpoint(&self, workgroup: &str) -> Result<Checkpoint, MemoryError> {
         let mut t = self.lock();
         t.call(1, 0)?;
         Ok(t.checkpoints.get(workgroup).cloned().unwrap_or_default())
@@ -385,7 +394,7 @@ impl IndexStore for MemoryIndex {
         workgroup: &str,
         checkpoint: &Checkpoint,
         _now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
         t.checkpoints
@@ -393,7 +402,7 @@ impl IndexStore for MemoryIndex {
         Ok(())
     }
 
-    async fn rotation(&self) -> Result<Option<String>, StoreError> {
+    async fn rotation(&self) -> Result<Option<String>, MemoryError> {
         let mut t = self.lock();
         t.call(1, 0)?;
         Ok(t.rotation.clone())
@@ -403,7 +412,7 @@ impl IndexStore for MemoryIndex {
         &self,
         next: Option<&str>,
         _now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
         t.rotation = next.map(str::to_string);
@@ -418,16 +427,7 @@ impl IndexStore for MemoryIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Runs a future the memory index answers without ever waiting.
-    fn ready<F: std::future::Future>(f: F) -> F::Output {
-        let mut f = std::pin::pin!(f);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match f.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(v) => v,
-            std::task::Poll::Pending => unreachable!("the memory index never waits"),
-        }
-    }
+    use crate::memory::tests_support::ready;
 
     #[test]
     fn keeps_the_index_contract() {
@@ -452,7 +452,7 @@ mod tests {
         let p2 = Pricing { query: &q2, ..p };
         assert_eq!(
             ready(index.record_finished(p2, Utc::now(), None)),
-            Err(StoreError::Conflict {
+            Err(MemoryError::Conflict {
                 attempts: CONFLICT_ATTEMPTS
             })
         );
@@ -462,7 +462,10 @@ mod tests {
         );
         assert_eq!(index.day_queries("primary", "2026-03-02"), 1);
         index.inject_throttling(1);
-        assert_eq!(ready(index.in_flight()), Err(StoreError::Throttled));
+        assert_eq!(
+            ready(index.in_flight()),
+            Err(MemoryError::Throttled("dynamodb"))
+        );
         assert_eq!(ready(index.in_flight()), Ok(vec![]));
     }
 }

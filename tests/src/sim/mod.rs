@@ -1,0 +1,474 @@
+//! A day in a busy account, simulated: the cost watcher's real decisions (`Deps::feed` for each
+//! event-queue batch, `Deps::sweep` every 5 minutes, reconciliation included) over the memory
+//! adapters of `lakeops_core::memory`, on a simulated clock, with the traffic of
+//! [`traffic::plan`], EventBridge and the event queue of [`world`], a fault schedule, and the
+//! verdict of an independent [`oracle`].
+//!
+//! What is simulated so far (issue 24 lists the rest): the cost watcher's feed, reconciliation,
+//! pricing, day totals and expensive-query alerts. Not yet: the killer, the digest, window
+//! metrics, budgets and spikes, memory per invocation.
+
+pub mod oracle;
+pub mod traffic;
+pub mod world;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use aws_config::{BehaviorVersion, Region};
+use chrono::{DateTime, Duration, Utc};
+use lakeops::athena::{QueryExecution, QueryState, StatementType};
+use lakeops::query_index::IndexStore;
+use lakeops::ConfigReader;
+use lakeops_core::memory::{MemoryAthena, MemoryIndex};
+use query_cost_watcher::feed::{Delivery, FeedSummary};
+use query_cost_watcher::window::Window;
+use query_cost_watcher::{CostConfig, Deps, RunSummary};
+use serde_json::{json, Value};
+
+use crate::index::{cloudtrail_start, state_change, Identity, EVENT_QUEUE_BATCH_SIZE};
+use traffic::{PlannedQuery, Rng};
+use world::{AlertTopic, Clock, EventQueue, SimLedger};
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub per_day: u64,
+    pub seed: u64,
+    pub start: DateTime<Utc>,
+    pub hours: u32,
+    /// The fault schedule: an alert-topic outage of 20 minutes, DynamoDB throttling and
+    /// transaction conflicts, Athena throttling, a feed invocation dying mid-batch, poison input.
+    pub faults: bool,
+    /// Break a rule on purpose: a ledger that forgets what was sent.
+    pub forgetful_ledger: bool,
+}
+
+/// What a run measured, and the oracle's verdict.
+#[derive(Debug)]
+pub struct Report {
+    pub config: SimConfig,
+    pub wall: std::time::Duration,
+    pub queries: usize,
+    pub messages: u64,
+    pub batches: u64,
+    pub sweeps: u64,
+    pub slowest_batch: std::time::Duration,
+    pub slowest_sweep: std::time::Duration,
+    pub list_calls: u64,
+    pub batch_get_calls: u64,
+    pub index_reads: u64,
+    pub index_writes: u64,
+    pub dead_letters: usize,
+    pub alerts_refused: i64,
+    pub verdict: oracle::Verdict,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = &self.verdict;
+        writeln!(
+            f,
+            "{} queries/day, {} h from {}, seed {}, faults {}: {} queries, {} messages in {} batches, {} sweeps in {:.1} s",
+            self.config.per_day,
+            self.config.hours,
+            self.config.start.format("%Y-%m-%d %H:%M"),
+            self.config.seed,
+            if self.config.faults { "on" } else { "off" },
+            self.queries,
+            self.messages,
+            self.batches,
+            self.sweeps,
+            self.wall.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "calls: ListQueryExecutions {}, BatchGetQueryExecution {}, index reads {} / writes {}; slowest batch {} ms, slowest sweep {} ms; DLQ {}; publishes refused {}",
+            self.list_calls,
+            self.batch_get_calls,
+            self.index_reads,
+            self.index_writes,
+            self.slowest_batch.as_millis(),
+            self.slowest_sweep.as_millis(),
+            self.dead_letters,
+            self.alerts_refused
+        )?;
+        if v.clean() {
+            write!(
+                f,
+                "oracle: CLEAN — {} queries judged, {} expensive alerted once in time, every price and total exact",
+                v.judged, v.expensive
+            )
+        } else {
+            writeln!(
+                f,
+                "oracle: {} DISCREPANCIES of {} queries judged:",
+                v.discrepancies.len(),
+                v.judged
+            )?;
+            for d in v.discrepancies.iter().take(20) {
+                writeln!(f, "  {d}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Something that happens at a moment of the simulated day.
+enum Happening {
+    /// Athena shows query `n` in this state from now on.
+    Athena(usize, QueryState),
+    /// EventBridge hands an event to the event queue.
+    Event(Result<Value, String>),
+}
+
+type SimDeps = Deps<AlertTopic, SimLedger, MemoryIndex, MemoryAthena>;
+
+const TICK: Duration = Duration::seconds(5);
+const SWEEP: Duration = Duration::minutes(5);
+
+fn config() -> CostConfig {
+    let mut r = ConfigReader::from_map([
+        (
+            "ALERT_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:lakeops-sim",
+        ),
+        ("LEDGER_TABLE", "sim-ledger"),
+        ("QUERY_INDEX_TABLE", "sim-index"),
+        ("TIMEZONE", "UTC"),
+        ("DIGEST_ENABLED", "false"),
+        ("SPIKE_FACTOR", "0"),
+    ]);
+    let config = CostConfig::read(&mut r);
+    r.finish().expect("the simulation's settings are valid");
+    config
+}
+
+fn deps(clock: &Clock, outage: Option<(DateTime<Utc>, DateTime<Utc>)>, forgetful: bool) -> SimDeps {
+    let region = Region::new("us-east-1");
+    // Never called: no budgets, spikes or digest (SpendHistory), no receipts (SQS).
+    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region)
+            .build(),
+    );
+    let config = config();
+    Deps {
+        spend: query_cost_watcher::spend::SpendHistory::new(cloudwatch, "Lakeops"),
+        sqs,
+        history: MemoryAthena::new(),
+        alerts: AlertTopic::new(clock.clone(), outage),
+        ledger: SimLedger {
+            forgetful,
+            ..SimLedger::default()
+        },
+        index: MemoryIndex::new(),
+        config,
+    }
+}
+
+/// Athena's view of `q` in `state`.
+fn execution(q: &PlannedQuery, state: QueryState) -> QueryExecution {
+    let ended = state.is_terminal();
+    QueryExecution {
+        id: q.id.clone(),
+        workgroup: q.workgroup.clone(),
+        sql: q.sql.clone(),
+        statement_type: q.statement,
+        state,
+        state_change_reason: (state == QueryState::Failed).then(|| "simulated failure".into()),
+        submitted_at: Some(q.submitted),
+        completed_at: ended.then_some(q.ended),
+        data_scanned_bytes: ended.then_some(q.bytes),
+        engine_ms: ended.then(|| (q.ended - q.started).num_milliseconds()),
+        queue_ms: Some((q.started - q.submitted).num_milliseconds()),
+        total_ms: ended.then(|| (q.ended - q.submitted).num_milliseconds()),
+        database: Some("sales".into()),
+        catalog: Some("AwsDataCatalog".into()),
+        ..QueryExecution::example(&q.id)
+    }
+}
+
+/// Every moment of the day: Athena's state changes, and EventBridge's deliveries of their events
+/// (best effort: 0.2 % dropped, 1 % twice, 1 % late by up to 5 minutes) and of the CloudTrail
+/// records.
+fn timeline(queries: &[PlannedQuery], rng: &mut Rng) -> BTreeMap<(DateTime<Utc>, u64), Happening> {
+    let mut t = BTreeMap::new();
+    let mut n = 0u64;
+    let mut at = |t: &mut BTreeMap<_, _>, when: DateTime<Utc>, h: Happening| {
+        n += 1;
+        t.insert((when, n), h);
+    };
+    for (i, q) in queries.iter().enumerate() {
+        let changes = [
+            (QueryState::Queued, q.submitted, 1, None),
+            (QueryState::Running, q.started, 2, Some("QUEUED")),
+            (q.state, q.ended, 3, Some("RUNNING")),
+        ];
+        for (state, when, seq, previous) in changes {
+            at(&mut t, when, Happening::Athena(i, state));
+            if rng.chance(0.002) {
+                continue;
+            }
+            let mut event = state_change(&q.id, &q.workgroup, previous, state.as_str(), seq, when);
+            event["detail"]["statementType"] = json!(match q.statement {
+                StatementType::Ddl => "DDL",
+                _ => "DML",
+            });
+            let copies = if rng.chance(0.01) { 2 } else { 1 };
+            for _ in 0..copies {
+                let delay = if rng.chance(0.01) {
+                    Duration::seconds(rng.below(300) as i64)
+                } else {
+                    Duration::milliseconds(rng.log_between(100.0, 3000.0) as i64)
+                };
+                at(&mut t, when + delay, Happening::Event(Ok(event.clone())));
+            }
+        }
+        if let Some(when) = q.trail_at {
+            let who = Identity::IamUser(&q.person);
+            let record = cloudtrail_start(&q.id, &q.workgroup, &who, "aws-cli/2.15.0", q.submitted);
+            at(&mut t, when, Happening::Event(Ok(record)));
+        }
+    }
+    t
+}
+
+/// Runs the simulation and judges it.
+pub async fn run(cfg: SimConfig) -> Report {
+    let wall = Instant::now();
+    let end = cfg.start + Duration::hours(cfg.hours.into());
+    let mut rng = Rng::new(cfg.seed);
+    let mut queries = traffic::plan(cfg.per_day, cfg.start, i64::from(cfg.hours) * 60, &mut rng);
+    let slice = end - cfg.start;
+    let at_share =
+        |share: f64| cfg.start + Duration::seconds((slice.num_seconds() as f64 * share) as i64);
+    let outage = cfg
+        .faults
+        .then(|| (at_share(0.25), at_share(0.25) + Duration::minutes(20)));
+    if cfg.faults && !queries.is_empty() {
+        // A poison SQL: 256 KB of nonsense, still a query to price.
+        let poison = queries.len() / 3;
+        queries[poison].sql = format!("SELECT {}", "((( ;; ".repeat(256 * 1024 / 7));
+    }
+    let clock = Clock::default();
+    clock.set(cfg.start);
+    let deps = deps(&clock, outage, cfg.forgetful_ledger);
+    for q in &queries {
+        deps.history.add_workgroup(&q.workgroup, true);
+    }
+    let mut timeline = timeline(&queries, &mut rng);
+    let mut queue = EventQueue::default();
+    if cfg.faults {
+        // A poison message: an event no reader can use (it must end in the DLQ, alone).
+        let body = json!({"detail-type": "Athena Query State Change", "detail": {"currentState": "RUNNING"}});
+        timeline.insert((at_share(0.1), 0), Happening::Event(Ok(body)));
+        timeline.insert(
+            (at_share(0.1), 1),
+            Happening::Event(Err("not JSON: {{{".into())),
+        );
+    }
+    let mut report = Report {
+        config: cfg.clone(),
+        wall: std::time::Duration::ZERO,
+        queries: queries.len(),
+        messages: 0,
+        batches: 0,
+        sweeps: 0,
+        slowest_batch: std::time::Duration::ZERO,
+        slowest_sweep: std::time::Duration::ZERO,
+        list_calls: 0,
+        batch_get_calls: 0,
+        index_reads: 0,
+        index_writes: 0,
+        dead_letters: 0,
+        alerts_refused: 0,
+        verdict: oracle::Verdict::default(),
+    };
+    let mut now = cfg.start;
+    let mut died = false;
+    while now < end {
+        now += TICK;
+        clock.set(now);
+        while let Some(entry) = timeline.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            match entry.remove() {
+                Happening::Athena(i, state) => deps.history.put(execution(&queries[i], state)),
+                Happening::Event(body) => {
+                    report.messages += 1;
+                    queue.send(body, now);
+                }
+            }
+        }
+        if cfg.faults {
+            inject(&deps, now, cfg.start, slice);
+        }
+        loop {
+            let batch = queue.receive(now, EVENT_QUEUE_BATCH_SIZE);
+            if batch.is_empty() {
+                break;
+            }
+            report.batches += 1;
+            // The fault schedule's feed invocation dies after half its batch: its answer never
+            // comes, so every message of the batch is visible again after the timeout.
+            let dies = cfg.faults && !died && now >= at_share(0.6) && batch.len() > 1;
+            let took = Instant::now();
+            let handled = if dies {
+                &batch[..batch.len() / 2]
+            } else {
+                &batch[..]
+            };
+            let failed = feed(&deps, handled, now).await;
+            report.slowest_batch = report.slowest_batch.max(took.elapsed());
+            for m in batch {
+                if dies || failed.contains(&m.id) {
+                    queue.give_back(m, now);
+                }
+            }
+            died |= dies;
+        }
+        if (now - cfg.start).num_seconds() % SWEEP.num_seconds() == 0 {
+            let took = Instant::now();
+            let window = Window::ending_at(now, SWEEP);
+            let mut metrics = lakeops::Metrics::new("Lakeops");
+            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+            let _ = deps.sweep(window, None, now, until, &mut metrics).await;
+            report.sweeps += 1;
+            report.slowest_sweep = report.slowest_sweep.max(took.elapsed());
+        }
+    }
+    let calls = deps.index.calls();
+    (report.index_reads, report.index_writes) = (calls.reads.into(), calls.writes.into());
+    (report.list_calls, report.batch_get_calls) = deps.history.calls();
+    report.dead_letters = queue.dead_letters.len();
+    report.alerts_refused = deps
+        .alerts
+        .refused
+        .load(std::sync::atomic::Ordering::SeqCst);
+    report.verdict = judge(&deps, &queries, outage, end).await;
+    report.wall = wall.elapsed();
+    report
+}
+
+/// One batch through the feed, as the event source mapping delivers it; the ids it hands back.
+async fn feed(deps: &SimDeps, batch: &[world::Message], now: DateTime<Utc>) -> Vec<String> {
+    let deliveries: Vec<Delivery> = batch
+        .iter()
+        .map(|m| Delivery {
+            message_id: m.id.clone(),
+            receive_count: m.receives,
+            receipt: None,
+            body: m.body.clone(),
+        })
+        .collect();
+    let mut summary = RunSummary::default();
+    let mut fed = FeedSummary::default();
+    deps.feed(&deliveries, now, &mut summary, &mut fed).await
+}
+
+/// The fault schedule's DynamoDB and Athena faults, at their moments of the slice.
+fn inject(deps: &SimDeps, now: DateTime<Utc>, start: DateTime<Utc>, slice: Duration) {
+    let share = (now - start).num_seconds() as f64 / slice.num_seconds() as f64;
+    let at = |s: f64| {
+        let t = start + Duration::seconds((slice.num_seconds() as f64 * s) as i64);
+        t <= now && now < t + TICK
+    };
+    if at(0.4) {
+        // A throttling burst: 30 calls in a row fail after the SDK's retries.
+        deps.index.inject_throttling(30);
+    }
+    if at(0.5) {
+        deps.history.inject_throttling(20);
+        deps.history.inject_unprocessed(40);
+    }
+    if (0.3..0.35).contains(&share) {
+        // The morning peak's hot day totals: transactions cancelled for conflicts.
+        deps.index.inject_conflicts(3);
+    }
+}
+
+async fn judge(
+    deps: &SimDeps,
+    queries: &[PlannedQuery],
+    outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    end: DateTime<Utc>,
+) -> oracle::Verdict {
+    let records: HashMap<String, _> = deps
+        .index
+        .records()
+        .into_iter()
+        .map(|r| (r.query_id.clone(), r))
+        .collect();
+    let mut workgroups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut persons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in records.values() {
+        if let (Some(p), Some(wg)) = (&r.price, &r.workgroup) {
+            workgroups
+                .entry(p.day.clone())
+                .or_default()
+                .push(wg.clone());
+            if let Some(c) = &r.caller {
+                persons
+                    .entry(p.day.clone())
+                    .or_default()
+                    .push(c.person.clone());
+            }
+        }
+    }
+    let mut day_totals = BTreeMap::new();
+    let mut person_totals = BTreeMap::new();
+    for (day, mut names) in workgroups {
+        names.sort();
+        names.dedup();
+        let totals = deps
+            .index
+            .day_totals(&names, &day)
+            .await
+            .expect("memory index");
+        day_totals.extend(totals.into_iter().map(|(wg, usd)| ((wg, day.clone()), usd)));
+    }
+    for (day, mut names) in persons {
+        names.sort();
+        names.dedup();
+        let totals = deps
+            .index
+            .person_day_totals(&names, &day)
+            .await
+            .expect("memory index");
+        person_totals.extend(totals.into_iter().map(|(p, usd)| ((p, day.clone()), usd)));
+    }
+    let mut expensive_alerts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+    for (at, alert) in deps
+        .alerts
+        .published
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+    {
+        if let Some(id) = alert.id.strip_prefix("query-cost-watcher/expensive/") {
+            expensive_alerts
+                .entry(id.to_string())
+                .or_default()
+                .push(*at);
+        }
+    }
+    oracle::judge(&oracle::Observed {
+        records,
+        day_totals,
+        person_totals,
+        expensive_alerts,
+        outage,
+        end,
+        threshold_usd: deps.config.threshold_usd,
+        queries,
+    })
+}

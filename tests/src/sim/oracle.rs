@@ -1,0 +1,159 @@
+//! The oracle: judges a simulated day from its ground truth, written apart from the code under
+//! test — it prices every query from Athena's billing rules itself and never calls the pricing
+//! or the decisions it judges. What it holds the run to:
+//!
+//! - every query that ended at least [`SETTLE_MARGIN`] before the end is priced once, at its exact
+//!   price;
+//! - each workgroup's day total equals the sum of its priced queries' prices (nothing counted
+//!   twice), and each person's day total the sum of their priced queries';
+//! - every expensive query is alerted exactly once, within [`ALERT_DELAY`] of its end (or of the
+//!   end of an alert-topic outage it ended in); no other query is alerted as expensive;
+//! - the dead-letter queue holds nothing whose work was not done anyway (checked by the above:
+//!   every query is judged whatever happened to its messages).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use lakeops::athena::{QueryState, StatementType};
+use lakeops_core::record::QueryRecord;
+
+use super::traffic::PlannedQuery;
+
+/// A query that ended this long before the end of the run must be settled.
+pub const SETTLE_MARGIN: Duration = Duration::minutes(20);
+/// The stated delay: an expensive query is alerted within this of its end (after an outage of the
+/// alert topic, of the outage's end).
+pub const ALERT_DELAY: Duration = Duration::minutes(15);
+
+/// Athena's price of a query, from the billing rules (Athena pricing page): DDL and failed
+/// queries are free; otherwise bytes scanned rounded up to the next MiB with a 10 MiB minimum, at
+/// $5 per TiB; nothing scanned, nothing billed.
+pub fn price(q: &PlannedQuery) -> f64 {
+    const MIB: u64 = 1 << 20;
+    if q.statement == StatementType::Ddl || q.state == QueryState::Failed || q.bytes == 0 {
+        return 0.0;
+    }
+    let billed = q.bytes.div_ceil(MIB).max(10) * MIB;
+    billed as f64 / (1u64 << 40) as f64 * 5.0
+}
+
+/// What the run left behind, as the oracle reads it.
+pub struct Observed<'a> {
+    pub records: HashMap<String, QueryRecord>,
+    /// (workgroup, day) → usd, from the index.
+    pub day_totals: BTreeMap<(String, String), f64>,
+    /// (person, day) → usd, from the index.
+    pub person_totals: BTreeMap<(String, String), f64>,
+    /// When each expensive-query alert reached the topic, by query id.
+    pub expensive_alerts: HashMap<String, Vec<DateTime<Utc>>>,
+    pub outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub end: DateTime<Utc>,
+    pub threshold_usd: f64,
+    pub queries: &'a [PlannedQuery],
+}
+
+/// The verdict: discrepancies, and what was judged.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    pub judged: usize,
+    pub expensive: usize,
+    pub discrepancies: Vec<String>,
+}
+
+impl Verdict {
+    pub fn clean(&self) -> bool {
+        self.discrepancies.is_empty()
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * (1.0 + a.abs().max(b.abs()))
+}
+
+pub fn judge(o: &Observed) -> Verdict {
+    let mut v = Verdict::default();
+    let mut day_sums: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut person_sums: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for q in o.queries {
+        let truth = price(q);
+        let record = o.records.get(&q.id);
+        let priced = record.and_then(|r| r.price.as_ref());
+        if let Some(p) = priced {
+            let day = p.day.clone();
+            *day_sums
+                .entry((q.workgroup.clone(), day.clone()))
+                .or_default() += truth;
+            if record.is_some_and(|r| r.principal_counted) {
+                *person_sums.entry((q.person.clone(), day)).or_default() += truth;
+            }
+            if !close(p.usd, truth) {
+                v.discrepancies.push(format!(
+                    "{}: priced ${:.6}, the bill says ${truth:.6}",
+                    q.id, p.usd
+                ));
+            }
+        }
+        if q.ended + SETTLE_MARGIN > o.end {
+            continue;
+        }
+        v.judged += 1;
+        if priced.is_none() {
+            v.discrepancies.push(format!(
+                "{}: ended {} and never priced",
+                q.id,
+                q.ended.format("%H:%M:%S")
+            ));
+        }
+        let alerts = o
+            .expensive_alerts
+            .get(&q.id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if truth > o.threshold_usd {
+            v.expensive += 1;
+            let due = match o.outage {
+                Some((from, to)) if from <= q.ended && q.ended < to => to,
+                _ => q.ended,
+            } + ALERT_DELAY;
+            match alerts {
+                [] => v.discrepancies.push(format!(
+                    "{}: expensive (${truth:.2}) and never alerted",
+                    q.id
+                )),
+                [at] if *at > due => v.discrepancies.push(format!(
+                    "{}: alerted {} after it ended (stated delay {} min)",
+                    q.id,
+                    *at - q.ended,
+                    ALERT_DELAY.num_minutes()
+                )),
+                [_] => {}
+                many => v
+                    .discrepancies
+                    .push(format!("{}: alerted {} times", q.id, many.len())),
+            }
+        } else if !alerts.is_empty() {
+            v.discrepancies
+                .push(format!("{}: alerted as expensive at ${truth:.4}", q.id));
+        }
+    }
+    compare_totals("day total", &day_sums, &o.day_totals, &mut v);
+    compare_totals("person's day total", &person_sums, &o.person_totals, &mut v);
+    v
+}
+
+fn compare_totals(
+    what: &str,
+    expected: &BTreeMap<(String, String), f64>,
+    found: &BTreeMap<(String, String), f64>,
+    v: &mut Verdict,
+) {
+    for (key, sum) in expected {
+        let got = found.get(key).copied().unwrap_or(0.0);
+        if !close(got, *sum) {
+            v.discrepancies.push(format!(
+                "{what} of {} on {}: ${got:.6}, its priced queries add up to ${sum:.6}",
+                key.0, key.1
+            ));
+        }
+    }
+}
