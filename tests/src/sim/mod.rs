@@ -114,12 +114,57 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// Something that happens at a moment of the simulated day.
+/// Something that happens at a moment of the simulated day (small: a day holds millions; the
+/// events' JSON is built when EventBridge hands them over).
 enum Happening {
     /// Athena shows query `n` in this state from now on.
     Athena(usize, QueryState),
-    /// EventBridge hands an event to the event queue.
-    Event(Result<Value, String>),
+    /// EventBridge hands query `n`'s state-change event (its `seq`-th) to the event queue.
+    StateChange(usize, u8),
+    /// EventBridge hands query `n`'s CloudTrail record to the event queue.
+    Trail(usize),
+    /// A message no reader can use.
+    Poison(Result<Value, String>),
+}
+
+/// The body EventBridge delivers for `happening`.
+fn body(happening: Happening, queries: &[PlannedQuery]) -> Result<Value, String> {
+    match happening {
+        Happening::StateChange(i, seq) => {
+            let q = &queries[i];
+            let (state, when, previous) = match seq {
+                1 => (QueryState::Queued, q.submitted, None),
+                2 => (QueryState::Running, q.started, Some("QUEUED")),
+                _ => (q.state, q.ended, Some("RUNNING")),
+            };
+            let mut event = state_change(
+                &q.id,
+                &q.workgroup,
+                previous,
+                state.as_str(),
+                seq.into(),
+                when,
+            );
+            event["detail"]["statementType"] = json!(match q.statement {
+                StatementType::Ddl => "DDL",
+                _ => "DML",
+            });
+            Ok(event)
+        }
+        Happening::Trail(i) => {
+            let q = &queries[i];
+            let who = Identity::IamUser(&q.person);
+            Ok(cloudtrail_start(
+                &q.id,
+                &q.workgroup,
+                &who,
+                "aws-cli/2.15.0",
+                q.submitted,
+            ))
+        }
+        Happening::Poison(body) => body,
+        Happening::Athena(..) => Err("not an event".into()),
+    }
 }
 
 type SimDeps = Deps<AlertTopic, SimLedger, MemoryIndex, MemoryAthena>;
@@ -208,20 +253,15 @@ fn timeline(queries: &[PlannedQuery], rng: &mut Rng) -> BTreeMap<(DateTime<Utc>,
     };
     for (i, q) in queries.iter().enumerate() {
         let changes = [
-            (QueryState::Queued, q.submitted, 1, None),
-            (QueryState::Running, q.started, 2, Some("QUEUED")),
-            (q.state, q.ended, 3, Some("RUNNING")),
+            (QueryState::Queued, q.submitted, 1),
+            (QueryState::Running, q.started, 2),
+            (q.state, q.ended, 3),
         ];
-        for (state, when, seq, previous) in changes {
+        for (state, when, seq) in changes {
             at(&mut t, when, Happening::Athena(i, state));
             if rng.chance(0.002) {
                 continue;
             }
-            let mut event = state_change(&q.id, &q.workgroup, previous, state.as_str(), seq, when);
-            event["detail"]["statementType"] = json!(match q.statement {
-                StatementType::Ddl => "DDL",
-                _ => "DML",
-            });
             let copies = if rng.chance(0.01) { 2 } else { 1 };
             for _ in 0..copies {
                 let delay = if rng.chance(0.01) {
@@ -229,13 +269,11 @@ fn timeline(queries: &[PlannedQuery], rng: &mut Rng) -> BTreeMap<(DateTime<Utc>,
                 } else {
                     Duration::milliseconds(rng.log_between(100.0, 3000.0) as i64)
                 };
-                at(&mut t, when + delay, Happening::Event(Ok(event.clone())));
+                at(&mut t, when + delay, Happening::StateChange(i, seq));
             }
         }
         if let Some(when) = q.trail_at {
-            let who = Identity::IamUser(&q.person);
-            let record = cloudtrail_start(&q.id, &q.workgroup, &who, "aws-cli/2.15.0", q.submitted);
-            at(&mut t, when, Happening::Event(Ok(record)));
+            at(&mut t, when, Happening::Trail(i));
         }
     }
     t
@@ -269,10 +307,10 @@ pub async fn run(cfg: SimConfig) -> Report {
     if cfg.faults {
         // A poison message: an event no reader can use (it must end in the DLQ, alone).
         let body = json!({"detail-type": "Athena Query State Change", "detail": {"currentState": "RUNNING"}});
-        timeline.insert((at_share(0.1), 0), Happening::Event(Ok(body)));
+        timeline.insert((at_share(0.1), 0), Happening::Poison(Ok(body)));
         timeline.insert(
             (at_share(0.1), 1),
-            Happening::Event(Err("not JSON: {{{".into())),
+            Happening::Poison(Err("not JSON: {{{".into())),
         );
     }
     let mut report = Report {
@@ -303,9 +341,9 @@ pub async fn run(cfg: SimConfig) -> Report {
             }
             match entry.remove() {
                 Happening::Athena(i, state) => deps.history.put(execution(&queries[i], state)),
-                Happening::Event(body) => {
+                event => {
                     report.messages += 1;
-                    queue.send(body, now);
+                    queue.send(body(event, &queries), now);
                 }
             }
         }
