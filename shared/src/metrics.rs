@@ -82,6 +82,19 @@ impl Metrics {
         self.groups.is_empty()
     }
 
+    /// The sum of the values of `name` recorded in each dimension set (what CloudWatch's `Sum`
+    /// will show once flushed), keyed by the dimensions' values in order.
+    pub fn sums(&self, name: &str) -> BTreeMap<Vec<String>, f64> {
+        self.groups
+            .iter()
+            .filter_map(|(dims, metrics)| {
+                let (_, values) = metrics.get(name)?;
+                let key = dims.iter().map(|(_, v)| v.clone()).collect();
+                Some((key, values.iter().sum()))
+            })
+            .collect()
+    }
+
     /// Renders the EMF lines (one per dimension set, at most 100 metrics and 100 values per
     /// metric each — more values go on further lines), leaving the collection empty.
     pub fn take_lines(&mut self, timestamp_ms: i64) -> Vec<String> {

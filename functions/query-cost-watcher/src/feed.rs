@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use lakeops::alert::AlertSink;
 use lakeops::athena::{QueryExecution, QueryHistory};
-use lakeops::attribution::{is_cloudtrail_event, Caller, QueryStart};
+use lakeops::attribution::{is_cloudtrail_event, Caller, QueryStart, UNKNOWN};
 use lakeops::ledger::Ledger;
 use lakeops::query_index::{state_change_of, IndexStore, Pricing};
 use lakeops::LakeopsError;
@@ -124,6 +124,22 @@ where
     /// The SQS trigger: one batch, answered with the messages to hand back (partial batch
     /// failures; the function itself does not fail, so the rest of the batch is not redelivered).
     pub async fn feed_batch(&self, deliveries: &[Delivery], now: DateTime<Utc>) -> Value {
+        let (failed, mut metrics) = self.feed_with_metrics(deliveries, now).await;
+        metrics.flush();
+        serde_json::json!({
+            "batchItemFailures": failed
+                .iter()
+                .map(|id| serde_json::json!({"itemIdentifier": id}))
+                .collect::<Vec<_>>()
+        })
+    }
+
+    /// One batch: the message ids to hand back, and the batch's metrics (not flushed yet).
+    pub async fn feed_with_metrics(
+        &self,
+        deliveries: &[Delivery],
+        now: DateTime<Utc>,
+    ) -> (Vec<String>, lakeops::Metrics) {
         let mut summary = RunSummary {
             trigger: "state-change-queue",
             ..Default::default()
@@ -132,48 +148,22 @@ where
         let failed = self.feed(deliveries, now, &mut summary, &mut fed).await;
         // Alert failures are in `fed.failed` (their messages come back); not run failures.
         summary.failures.clear();
+        let mut metrics = lakeops::Metrics::new(&self.config.common.metrics_namespace);
+        let counts = [
+            ("StateChangeEvents", fed.events),
+            ("StaleStateChangeEvents", fed.stale),
+            ("StateChangeMessagesRetried", failed.len()),
+            ("QueryStartRecords", fed.starts),
+            ("ExpensiveQueriesHeldForAttribution", fed.held),
+        ];
+        for (name, count) in counts {
+            metrics.record(&[], name, count as f64, lakeops::Unit::Count);
+        }
+        crate::record_priced(&mut metrics, &summary, &[], self.config.person_metrics);
         summary.feed = Some(fed);
         summary.index_calls = self.index.calls();
-        let mut metrics = lakeops::Metrics::new(&self.config.common.metrics_namespace);
-        let f = summary.feed.as_ref().expect("just set");
-        metrics.record(
-            &[],
-            "StateChangeEvents",
-            f.events as f64,
-            lakeops::Unit::Count,
-        );
-        metrics.record(
-            &[],
-            "StaleStateChangeEvents",
-            f.stale as f64,
-            lakeops::Unit::Count,
-        );
-        metrics.record(
-            &[],
-            "StateChangeMessagesRetried",
-            failed.len() as f64,
-            lakeops::Unit::Count,
-        );
-        metrics.record(
-            &[],
-            "QueryStartRecords",
-            f.starts as f64,
-            lakeops::Unit::Count,
-        );
-        metrics.record(
-            &[],
-            "ExpensiveQueriesHeldForAttribution",
-            f.held as f64,
-            lakeops::Unit::Count,
-        );
-        metrics.flush();
         tracing::info!(summary = %serde_json::json!(summary), "batch done");
-        serde_json::json!({
-            "batchItemFailures": failed
-                .iter()
-                .map(|id| serde_json::json!({"itemIdentifier": id}))
-                .collect::<Vec<_>>()
-        })
+        (failed, metrics)
     }
 
     /// One batch of deliveries; returns the message ids to hand back to SQS.
@@ -473,6 +463,15 @@ where
         };
         if self.index.record_finished(pricing, now, caller).await? {
             summary.priced += 1;
+            let spend = summary.priced_spend.entry(q.workgroup.clone()).or_default();
+            spend.usd += charge.usd();
+            spend.bytes += q.data_scanned_bytes.unwrap_or(0);
+            spend.queries += 1;
+            let person = caller.map_or(UNKNOWN, |c| c.person.as_str());
+            *summary
+                .priced_by_person
+                .entry((q.workgroup.clone(), person.to_string()))
+                .or_default() += charge.usd();
         }
         Ok(Settled::Done)
     }

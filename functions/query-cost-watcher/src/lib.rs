@@ -24,13 +24,13 @@ pub mod spend;
 pub mod storm;
 pub mod window;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::athena::{AthenaHistory, QueryExecution, QueryHistory};
-use lakeops::attribution::{Caller, UNKNOWN};
+use lakeops::attribution::Caller;
 use lakeops::calendar::LocalDay;
 use lakeops::config::AthenaWatchSettings;
 use lakeops::config::NonNegative;
@@ -317,6 +317,12 @@ pub struct RunSummary {
     pub batch_get_calls: u32,
     /// Finished queries this run priced into the index first (each query is priced once).
     pub priced: usize,
+    /// What those queries cost, per workgroup: the spend metrics ([`record_priced`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub priced_spend: BTreeMap<String, PricedSpend>,
+    /// ... and per workgroup and person (`PERSON_METRICS`).
+    #[serde(skip)]
+    pub priced_by_person: BTreeMap<(String, String), f64>,
     /// The state-change batch, when the trigger was the event queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feed: Option<feed::FeedSummary>,
@@ -325,6 +331,42 @@ pub struct RunSummary {
     pub reconcile: Option<reconcile::ReconcileReport>,
     /// DynamoDB calls made to the query index.
     pub index_calls: lakeops::query_index::IndexCalls,
+}
+
+/// What the queries one run priced first cost in one workgroup.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
+pub struct PricedSpend {
+    pub usd: f64,
+    pub bytes: u64,
+    pub queries: u32,
+}
+
+/// The spend metrics of one run: `QueryCostUSD`, `DataScannedBytes` and `QueryCount` per
+/// workgroup (and `QueryCostUSD` per person with `PERSON_METRICS`) of the queries this run priced
+/// first — emitted by whichever run prices a query (the feed, reconciliation), once, so their sum
+/// over a day is the day's spend even for queries priced long after their window was swept.
+/// `workgroups` get a value (0) even when nothing was priced, so every period has a datapoint.
+pub fn record_priced(
+    metrics: &mut Metrics,
+    summary: &RunSummary,
+    workgroups: &[String],
+    person_metrics: bool,
+) {
+    let mut names: BTreeSet<&str> = workgroups.iter().map(String::as_str).collect();
+    names.extend(summary.priced_spend.keys().map(String::as_str));
+    for wg in names {
+        let spend = summary.priced_spend.get(wg).copied().unwrap_or_default();
+        let dims = [("WorkGroup", wg)];
+        metrics.record(&dims, spend::COST_METRIC, spend.usd, Unit::None);
+        metrics.record(&dims, "DataScannedBytes", spend.bytes as f64, Unit::Bytes);
+        metrics.record(&dims, "QueryCount", spend.queries.into(), Unit::Count);
+    }
+    if person_metrics {
+        for ((wg, person), usd) in &summary.priced_by_person {
+            let dims = [("WorkGroup", wg.as_str()), ("Person", person.as_str())];
+            metrics.record(&dims, spend::COST_METRIC, *usd, Unit::None);
+        }
+    }
 }
 
 /// Time kept back from the invocation's deadline for what follows reconciliation (the window's
@@ -358,6 +400,9 @@ pub async fn handle<A: AlertSink, L: Ledger>(
         };
         let mut fed = feed::FeedSummary::default();
         deps.feed(&one, now, &mut summary, &mut fed).await;
+        let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
+        record_priced(&mut metrics, &summary, &[], deps.config.person_metrics);
+        metrics.flush();
         summary.failures.extend(fed.failed.iter().cloned());
         summary.feed = Some(fed);
         summary
@@ -454,20 +499,15 @@ where
                 .filter_map(|f| f.caller.as_ref().map(|c| (f.query.id.as_str(), c)))
                 .collect();
             let recent: Vec<QueryExecution> = finished.iter().map(|f| f.query.clone()).collect();
-            let (mut spend, mut scanned, mut count, mut expensive_count) = (0.0, 0u64, 0u32, 0u32);
-            let mut by_person: BTreeMap<&str, f64> = BTreeMap::new();
+            let (mut spend, mut count, mut expensive_count) = (0.0, 0u32, 0u32);
             for f in finished.iter().filter(|f| {
                 f.query.state.is_terminal()
                     && f.query.completed_at.is_some_and(|t| window.contains(t))
             }) {
                 let q = &f.query;
                 let charge = config.athena.price.charge(q);
-                *by_person
-                    .entry(f.caller.as_ref().map_or(UNKNOWN, |c| c.person.as_str()))
-                    .or_default() += charge.usd();
                 count += 1;
                 spend += charge.usd();
-                scanned += q.data_scanned_bytes.unwrap_or(0);
                 if let Some(why) = assess(q, &charge, config) {
                     expensive_count += 1;
                     if !summary.expensive.contains(&q.id) {
@@ -486,22 +526,14 @@ where
             summary.queries_completed += count as usize;
             summary.spend_usd.insert(wg.clone(), spend);
             let dims = [("WorkGroup", wg.as_str())];
-            metrics.record(&dims, spend::COST_METRIC, spend, Unit::None);
-            metrics.record(&dims, "DataScannedBytes", scanned as f64, Unit::Bytes);
-            metrics.record(&dims, "QueryCount", count as f64, Unit::Count);
             metrics.record(
                 &dims,
                 "ExpensiveQueryCount",
                 expensive_count as f64,
                 Unit::Count,
             );
-            if config.person_metrics {
-                for (person, usd) in by_person {
-                    let dims = [("WorkGroup", wg.as_str()), ("Person", person)];
-                    metrics.record(&dims, spend::COST_METRIC, usd, Unit::None);
-                }
-            }
         }
+        record_priced(metrics, &summary, &workgroups, config.person_metrics);
         if !config.budget_by_person.is_empty() {
             if let Err(e) = self.person_budgets(window, now, &mut summary).await {
                 summary.failures.push(format!("budgets per person: {e}"));

@@ -1,20 +1,21 @@
 //! Daily spend per workgroup: budgets (80% / 100%) and spikes against a trailing baseline.
 //!
-//! **Where the history comes from.** Every sweep already emits `QueryCostUSD` per workgroup for
-//! its window, stamped with the window's start (see `Metrics::flush_at`). Today's spend so far is
-//! the sum of those window values since local midnight plus the window being swept; the baseline
-//! is the same sum over the same hours of the previous days. One `GetMetricData` call per sweep
-//! reads it all (≈ $0.01 per 1,000 metrics requested), instead of paging up to a day of Athena
-//! history every five minutes — and no new datastore.
+//! **Where the history comes from.** Whichever run prices a query first (the feed, or a sweep's
+//! reconciliation) emits its cost in `QueryCostUSD` per workgroup ([`crate::record_priced`]);
+//! a query is priced once, so the metric's sum over a period is what was priced in it — including
+//! queries priced long after they ended (held for attribution, recovered after a dropped event, a
+//! backlog), which a metric per sweep window of completions missed. The spike baseline is the sum
+//! over the same hours of the previous days: one `GetMetricData` call per sweep reads it all
+//! (≈ $0.01 per 1,000 metrics requested), instead of paging Athena history every five minutes —
+//! and no new datastore. Today's spend itself comes from the index's exact day totals.
 //!
-//! **Retries do not double-count.** A retried sweep emits the same window again, with the same
-//! timestamp. The history is read with period = the sweep interval and statistic `Average`, so a
-//! window's period holds that window's value whether it was emitted once or three times.
+//! **Statistic `Sum`.** Many runs emit into one period (every feed batch, the sweep); the period's
+//! value is their sum. A run that priced queries and then died before writing its metrics loses
+//! them from the baseline only (an invocation that fails after pricing is rare: pricing is its
+//! last step).
 //!
-//! **What it cannot see.** A sweep that failed every retry emitted nothing for its window (or only
-//! some workgroups): that spend is missing from today's figure until the digest, which recounts
-//! the day from Athena itself. Metrics reach CloudWatch within about a minute of the sweep that
-//! emitted them, well inside the next sweep's interval.
+//! **What it cannot see.** Metrics reach CloudWatch within about a minute of the run that emitted
+//! them, well inside the next sweep's interval.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +26,7 @@ use lakeops::LakeopsError;
 
 use crate::window::Window;
 
-/// The metric the sweep emits and the history is read from.
+/// The metric the runs that price queries emit, and the spend history is read from.
 pub const COST_METRIC: &str = "QueryCostUSD";
 /// Days of history the spike baseline needs before it is trusted (a new deployment stays quiet).
 pub const MIN_BASELINE_DAYS: usize = 3;
@@ -79,7 +80,7 @@ impl SpendHistory {
                             MetricStat::builder()
                                 .metric(metric)
                                 .period(period)
-                                .stat("Average")
+                                .stat("Sum")
                                 .build(),
                         )
                         .return_data(true)
@@ -294,7 +295,7 @@ mod tests {
             mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |req| {
                 assert_eq!(req.metric_data_queries().len(), 2);
                 let stat = req.metric_data_queries()[1].metric_stat().unwrap();
-                assert_eq!((stat.stat(), stat.period()), (Some("Average"), Some(300)));
+                assert_eq!((stat.stat(), stat.period()), (Some("Sum"), Some(300)));
                 match req.next_token() {
                     None => GetMetricDataOutput::builder()
                         .metric_data_results(

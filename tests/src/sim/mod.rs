@@ -21,9 +21,9 @@ use lakeops::athena::{QueryExecution, QueryState, StatementType};
 use lakeops::query_index::IndexStore;
 use lakeops::ConfigReader;
 use lakeops_core::memory::{MemoryAthena, MemoryIndex};
-use query_cost_watcher::feed::{Delivery, FeedSummary};
+use query_cost_watcher::feed::Delivery;
 use query_cost_watcher::window::Window;
-use query_cost_watcher::{CostConfig, Deps, RunSummary};
+use query_cost_watcher::{CostConfig, Deps};
 use serde_json::{json, Value};
 
 use crate::index::{cloudtrail_start, state_change, Identity, EVENT_QUEUE_BATCH_SIZE};
@@ -61,6 +61,8 @@ pub struct Report {
     pub index_writes: u64,
     pub dead_letters: usize,
     pub alerts_refused: i64,
+    /// `QueryCostUSD` per workgroup, summed over every metric the runs emitted.
+    pub cost_metric: BTreeMap<String, f64>,
     pub verdict: oracle::Verdict,
 }
 
@@ -328,6 +330,7 @@ pub async fn run(cfg: SimConfig) -> Report {
         index_writes: 0,
         dead_letters: 0,
         alerts_refused: 0,
+        cost_metric: BTreeMap::new(),
         verdict: oracle::Verdict::default(),
     };
     let mut now = cfg.start;
@@ -365,7 +368,7 @@ pub async fn run(cfg: SimConfig) -> Report {
             } else {
                 &batch[..]
             };
-            let failed = feed(&deps, handled, now).await;
+            let failed = feed(&deps, handled, now, &mut report.cost_metric).await;
             report.slowest_batch = report.slowest_batch.max(took.elapsed());
             for m in batch {
                 if dies || failed.contains(&m.id) {
@@ -380,6 +383,7 @@ pub async fn run(cfg: SimConfig) -> Report {
             let mut metrics = lakeops::Metrics::new("Lakeops");
             let until = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
             let _ = deps.sweep(window, None, now, until, &mut metrics).await;
+            add_cost(&metrics, &mut report.cost_metric);
             report.sweeps += 1;
             report.slowest_sweep = report.slowest_sweep.max(took.elapsed());
         }
@@ -392,13 +396,27 @@ pub async fn run(cfg: SimConfig) -> Report {
         .alerts
         .refused
         .load(std::sync::atomic::Ordering::SeqCst);
-    report.verdict = judge(&deps, &queries, outage, end).await;
+    report.verdict = judge(&deps, &queries, outage, end, &report.cost_metric).await;
     report.wall = wall.elapsed();
     report
 }
 
+/// Adds a run's `QueryCostUSD` per workgroup (as CloudWatch would sum it) to `into`.
+fn add_cost(metrics: &lakeops::Metrics, into: &mut BTreeMap<String, f64>) {
+    for (dims, usd) in metrics.sums(query_cost_watcher::spend::COST_METRIC) {
+        if let [workgroup] = dims.as_slice() {
+            *into.entry(workgroup.clone()).or_default() += usd;
+        }
+    }
+}
+
 /// One batch through the feed, as the event source mapping delivers it; the ids it hands back.
-async fn feed(deps: &SimDeps, batch: &[world::Message], now: DateTime<Utc>) -> Vec<String> {
+async fn feed(
+    deps: &SimDeps,
+    batch: &[world::Message],
+    now: DateTime<Utc>,
+    cost: &mut BTreeMap<String, f64>,
+) -> Vec<String> {
     let deliveries: Vec<Delivery> = batch
         .iter()
         .map(|m| Delivery {
@@ -408,9 +426,9 @@ async fn feed(deps: &SimDeps, batch: &[world::Message], now: DateTime<Utc>) -> V
             body: m.body.clone(),
         })
         .collect();
-    let mut summary = RunSummary::default();
-    let mut fed = FeedSummary::default();
-    deps.feed(&deliveries, now, &mut summary, &mut fed).await
+    let (failed, metrics) = deps.feed_with_metrics(&deliveries, now).await;
+    add_cost(&metrics, cost);
+    failed
 }
 
 /// The fault schedule's DynamoDB and Athena faults, at their moments of the slice.
@@ -439,6 +457,7 @@ async fn judge(
     queries: &[PlannedQuery],
     outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
     end: DateTime<Utc>,
+    cost_metric: &BTreeMap<String, f64>,
 ) -> oracle::Verdict {
     let records: HashMap<String, _> = deps
         .index
@@ -508,5 +527,6 @@ async fn judge(
         end,
         threshold_usd: deps.config.threshold_usd,
         queries,
+        cost_metric,
     })
 }

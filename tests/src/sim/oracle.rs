@@ -6,6 +6,8 @@
 //!   price;
 //! - each workgroup's day total equals the sum of its priced queries' prices (nothing counted
 //!   twice), and each person's day total the sum of their priced queries';
+//! - the spend metrics (`QueryCostUSD`, summed over the run) equal each workgroup's day totals:
+//!   a query priced late (after its window was swept) is not missing from them;
 //! - every expensive query is alerted exactly once, within [`ALERT_DELAY`] of its end (or of the
 //!   end of an alert-topic outage it ended in); no other query is alerted as expensive;
 //! - the dead-letter queue holds nothing whose work was not done anyway (checked by the above:
@@ -50,6 +52,8 @@ pub struct Observed<'a> {
     pub end: DateTime<Utc>,
     pub threshold_usd: f64,
     pub queries: &'a [PlannedQuery],
+    /// `QueryCostUSD` per workgroup, summed over every metric the runs emitted.
+    pub cost_metric: &'a BTreeMap<String, f64>,
 }
 
 /// The verdict: discrepancies, and what was judged.
@@ -137,6 +141,18 @@ pub fn judge(o: &Observed) -> Verdict {
         }
     }
     compare_totals("day total", &day_sums, &o.day_totals, &mut v);
+    let mut by_workgroup: BTreeMap<String, f64> = BTreeMap::new();
+    for ((wg, _), usd) in &o.day_totals {
+        *by_workgroup.entry(wg.clone()).or_default() += usd;
+    }
+    for (wg, total) in by_workgroup {
+        let metric = o.cost_metric.get(&wg).copied().unwrap_or(0.0);
+        if !close(metric, total) {
+            v.discrepancies.push(format!(
+                "QueryCostUSD of {wg}: ${metric:.6} over the run, its day totals ${total:.6}"
+            ));
+        }
+    }
     compare_totals("person's day total", &person_sums, &o.person_totals, &mut v);
     v
 }
