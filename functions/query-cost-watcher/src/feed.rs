@@ -159,7 +159,7 @@ where
         for (name, count) in counts {
             metrics.record(&[], name, count as f64, lakeops::Unit::Count);
         }
-        crate::record_priced(&mut metrics, &summary, &[], self.config.person_metrics);
+        crate::spend::record_priced(&mut metrics, &summary, &[], self.config.person_metrics);
         summary.feed = Some(fed);
         summary.index_calls = self.index.calls();
         tracing::info!(summary = %serde_json::json!(summary), "batch done");

@@ -24,7 +24,7 @@ pub mod spend;
 pub mod storm;
 pub mod window;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
@@ -47,7 +47,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::digest::DigestBuilder;
-use crate::spend::{BudgetLevel, DailySpend, SpendHistory};
+use crate::spend::{record_priced, BudgetLevel, DailySpend, PricedSpend, SpendHistory};
 use crate::storm::Storm;
 use crate::window::Window;
 
@@ -317,7 +317,7 @@ pub struct RunSummary {
     pub batch_get_calls: u32,
     /// Finished queries this run priced into the index first (each query is priced once).
     pub priced: usize,
-    /// What those queries cost, per workgroup: the spend metrics ([`record_priced`]).
+    /// What those queries cost, per workgroup: the spend metrics ([`spend::record_priced`]).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub priced_spend: BTreeMap<String, PricedSpend>,
     /// ... and per workgroup and person (`PERSON_METRICS`).
@@ -331,42 +331,6 @@ pub struct RunSummary {
     pub reconcile: Option<reconcile::ReconcileReport>,
     /// DynamoDB calls made to the query index.
     pub index_calls: lakeops::query_index::IndexCalls,
-}
-
-/// What the queries one run priced first cost in one workgroup.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
-pub struct PricedSpend {
-    pub usd: f64,
-    pub bytes: u64,
-    pub queries: u32,
-}
-
-/// The spend metrics of one run: `QueryCostUSD`, `DataScannedBytes` and `QueryCount` per
-/// workgroup (and `QueryCostUSD` per person with `PERSON_METRICS`) of the queries this run priced
-/// first — emitted by whichever run prices a query (the feed, reconciliation), once, so their sum
-/// over a day is the day's spend even for queries priced long after their window was swept.
-/// `workgroups` get a value (0) even when nothing was priced, so every period has a datapoint.
-pub fn record_priced(
-    metrics: &mut Metrics,
-    summary: &RunSummary,
-    workgroups: &[String],
-    person_metrics: bool,
-) {
-    let mut names: BTreeSet<&str> = workgroups.iter().map(String::as_str).collect();
-    names.extend(summary.priced_spend.keys().map(String::as_str));
-    for wg in names {
-        let spend = summary.priced_spend.get(wg).copied().unwrap_or_default();
-        let dims = [("WorkGroup", wg)];
-        metrics.record(&dims, spend::COST_METRIC, spend.usd, Unit::None);
-        metrics.record(&dims, "DataScannedBytes", spend.bytes as f64, Unit::Bytes);
-        metrics.record(&dims, "QueryCount", spend.queries.into(), Unit::Count);
-    }
-    if person_metrics {
-        for ((wg, person), usd) in &summary.priced_by_person {
-            let dims = [("WorkGroup", wg.as_str()), ("Person", person.as_str())];
-            metrics.record(&dims, spend::COST_METRIC, *usd, Unit::None);
-        }
-    }
 }
 
 /// Time kept back from the invocation's deadline for what follows reconciliation (the window's

@@ -1,7 +1,7 @@
 //! Daily spend per workgroup: budgets (80% / 100%) and spikes against a trailing baseline.
 //!
 //! **Where the history comes from.** Whichever run prices a query first (the feed, or a sweep's
-//! reconciliation) emits its cost in `QueryCostUSD` per workgroup ([`crate::record_priced`]);
+//! reconciliation) emits its cost in `QueryCostUSD` per workgroup ([`record_priced`]);
 //! a query is priced once, so the metric's sum over a period is what was priced in it — including
 //! queries priced long after they ended (held for attribution, recovered after a dropped event, a
 //! backlog), which a metric per sweep window of completions missed. The spike baseline is the sum
@@ -17,14 +17,16 @@
 //! **What it cannot see.** Metrics reach CloudWatch within about a minute of the run that emitted
 //! them, well inside the next sweep's interval.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use chrono::{DateTime, Duration, Utc};
 use lakeops::calendar::LocalDay;
-use lakeops::LakeopsError;
+use lakeops::{LakeopsError, Metrics, Unit};
+use serde::Serialize;
 
 use crate::window::Window;
+use crate::RunSummary;
 
 /// The metric the runs that price queries emit, and the spend history is read from.
 pub const COST_METRIC: &str = "QueryCostUSD";
@@ -216,6 +218,42 @@ pub fn is_spike(spend: &DailySpend, factor: f64, min_usd: f64) -> bool {
             spend.today_usd >= base * factor && spend.today_usd - base >= min_usd
         }
         _ => false,
+    }
+}
+
+/// What the queries one run priced first cost in one workgroup.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
+pub struct PricedSpend {
+    pub usd: f64,
+    pub bytes: u64,
+    pub queries: u32,
+}
+
+/// The spend metrics of one run: `QueryCostUSD`, `DataScannedBytes` and `QueryCount` per
+/// workgroup (and `QueryCostUSD` per person with `PERSON_METRICS`) of the queries this run priced
+/// first — emitted by whichever run prices a query (the feed, reconciliation), once, so their sum
+/// over a day is the day's spend even for queries priced long after their window was swept.
+/// `workgroups` get a value (0) even when nothing was priced, so every period has a datapoint.
+pub fn record_priced(
+    metrics: &mut Metrics,
+    summary: &RunSummary,
+    workgroups: &[String],
+    person_metrics: bool,
+) {
+    let mut names: BTreeSet<&str> = workgroups.iter().map(String::as_str).collect();
+    names.extend(summary.priced_spend.keys().map(String::as_str));
+    for wg in names {
+        let spend = summary.priced_spend.get(wg).copied().unwrap_or_default();
+        let dims = [("WorkGroup", wg)];
+        metrics.record(&dims, COST_METRIC, spend.usd, Unit::None);
+        metrics.record(&dims, "DataScannedBytes", spend.bytes as f64, Unit::Bytes);
+        metrics.record(&dims, "QueryCount", spend.queries.into(), Unit::Count);
+    }
+    if person_metrics {
+        for ((wg, person), usd) in &summary.priced_by_person {
+            let dims = [("WorkGroup", wg.as_str()), ("Person", person.as_str())];
+            metrics.record(&dims, COST_METRIC, *usd, Unit::None);
+        }
     }
 }
 
