@@ -49,6 +49,8 @@ struct Tables {
     checkpoints: HashMap<String, Checkpoint>,
     rotation: Option<String>,
     calls: IndexCalls,
+    /// Every call since the index was made (not reset by `calls`).
+    all_calls: (u64, u64),
     /// Transaction attempts still to cancel with `TransactionConflict`.
     conflicts: u32,
     /// Calls still to fail as throttled.
@@ -64,6 +66,8 @@ impl Tables {
         }
         self.calls.reads += reads;
         self.calls.writes += writes;
+        self.all_calls.0 += u64::from(reads);
+        self.all_calls.1 += u64::from(writes);
         Ok(())
     }
 
@@ -134,6 +138,11 @@ impl MemoryIndex {
     /// The next `calls` calls fail as throttled.
     pub fn inject_throttling(&self, calls: u32) {
         self.lock().throttled = calls;
+    }
+
+    /// Items read and written since the index was made (`IndexStore::calls` is per invocation).
+    pub fn all_calls(&self) -> (u64, u64) {
+        self.lock().all_calls
     }
 
     /// One query's record, if any (for tests and the simulation's oracle).

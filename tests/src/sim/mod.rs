@@ -388,8 +388,7 @@ pub async fn run(cfg: SimConfig) -> Report {
             report.slowest_sweep = report.slowest_sweep.max(took.elapsed());
         }
     }
-    let calls = deps.index.calls();
-    (report.index_reads, report.index_writes) = (calls.reads.into(), calls.writes.into());
+    (report.index_reads, report.index_writes) = deps.index.all_calls();
     (report.list_calls, report.batch_get_calls) = deps.history.calls();
     report.dead_letters = queue.dead_letters.len();
     report.alerts_refused = deps
