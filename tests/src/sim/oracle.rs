@@ -76,85 +76,106 @@ fn close(a: f64, b: f64) -> bool {
 
 pub fn judge(o: &Observed) -> Verdict {
     let mut v = Verdict::default();
-    let mut day_sums: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut person_sums: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut sums = Sums::default();
     for q in o.queries {
-        let truth = price(q);
-        let record = o.records.get(&q.id);
-        let priced = record.and_then(|r| r.price.as_ref());
-        if let Some(p) = priced {
-            let day = p.day.clone();
-            *day_sums
-                .entry((q.workgroup.clone(), day.clone()))
+        judge_query(q, o, &mut v, &mut sums);
+    }
+    compare_totals("day total", &sums.day, &o.day_totals, &mut v);
+    compare_totals("person's day total", &sums.person, &o.person_totals, &mut v);
+    compare_cost_metric(o, &mut v);
+    v
+}
+
+/// The oracle's own totals of what was priced: (workgroup or person, day) → usd.
+#[derive(Default)]
+struct Sums {
+    day: BTreeMap<(String, String), f64>,
+    person: BTreeMap<(String, String), f64>,
+}
+
+/// One query: its price if priced, priced at all once settled, its expensive alert.
+fn judge_query(q: &PlannedQuery, o: &Observed, v: &mut Verdict, sums: &mut Sums) {
+    let truth = price(q);
+    let record = o.records.get(&q.id);
+    let priced = record.and_then(|r| r.price.as_ref());
+    if let Some(p) = priced {
+        *sums
+            .day
+            .entry((q.workgroup.clone(), p.day.clone()))
+            .or_default() += truth;
+        if record.is_some_and(|r| r.principal_counted) {
+            *sums
+                .person
+                .entry((q.person.clone(), p.day.clone()))
                 .or_default() += truth;
-            if record.is_some_and(|r| r.principal_counted) {
-                *person_sums.entry((q.person.clone(), day)).or_default() += truth;
-            }
-            if !close(p.usd, truth) {
-                v.discrepancies.push(format!(
-                    "{}: priced ${:.6}, the bill says ${truth:.6}",
-                    q.id, p.usd
-                ));
-            }
         }
-        if q.ended + SETTLE_MARGIN > o.end {
-            continue;
-        }
-        v.judged += 1;
-        if priced.is_none() {
+        if !close(p.usd, truth) {
             v.discrepancies.push(format!(
-                "{}: ended {} and never priced",
-                q.id,
-                q.ended.format("%H:%M:%S")
+                "{}: priced ${:.6}, the bill says ${truth:.6}",
+                q.id, p.usd
             ));
         }
-        let alerts = o
-            .expensive_alerts
-            .get(&q.id)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        if truth > o.threshold_usd {
-            v.expensive += 1;
-            let due = match o.outage {
-                Some((from, to)) if from <= q.ended && q.ended < to => to,
-                _ => q.ended,
-            } + ALERT_DELAY;
-            match alerts {
-                [] => v.discrepancies.push(format!(
-                    "{}: expensive (${truth:.2}) and never alerted",
-                    q.id
-                )),
-                [at] if *at > due => v.discrepancies.push(format!(
-                    "{}: alerted {} after it ended (stated delay {} min)",
-                    q.id,
-                    *at - q.ended,
-                    ALERT_DELAY.num_minutes()
-                )),
-                [_] => {}
-                many => v
-                    .discrepancies
-                    .push(format!("{}: alerted {} times", q.id, many.len())),
-            }
-        } else if !alerts.is_empty() {
+    }
+    if q.ended + SETTLE_MARGIN > o.end {
+        return;
+    }
+    v.judged += 1;
+    if priced.is_none() {
+        v.discrepancies.push(format!(
+            "{}: ended {} and never priced",
+            q.id,
+            q.ended.format("%H:%M:%S")
+        ));
+    }
+    let alerts = o
+        .expensive_alerts
+        .get(&q.id)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if truth <= o.threshold_usd {
+        if !alerts.is_empty() {
             v.discrepancies
                 .push(format!("{}: alerted as expensive at ${truth:.4}", q.id));
         }
+        return;
     }
-    compare_totals("day total", &day_sums, &o.day_totals, &mut v);
-    let mut by_workgroup: BTreeMap<String, f64> = BTreeMap::new();
+    v.expensive += 1;
+    let due = match o.outage {
+        Some((from, to)) if from <= q.ended && q.ended < to => to,
+        _ => q.ended,
+    } + ALERT_DELAY;
+    match alerts {
+        [] => v.discrepancies.push(format!(
+            "{}: expensive (${truth:.2}) and never alerted",
+            q.id
+        )),
+        [at] if *at > due => v.discrepancies.push(format!(
+            "{}: alerted {} after it ended (stated delay {} min)",
+            q.id,
+            *at - q.ended,
+            ALERT_DELAY.num_minutes()
+        )),
+        [_] => {}
+        many => v
+            .discrepancies
+            .push(format!("{}: alerted {} times", q.id, many.len())),
+    }
+}
+
+/// The spend metric, summed over the run, against each workgroup's day totals.
+fn compare_cost_metric(o: &Observed, v: &mut Verdict) {
+    let mut by_workgroup: BTreeMap<&str, f64> = BTreeMap::new();
     for ((wg, _), usd) in &o.day_totals {
-        *by_workgroup.entry(wg.clone()).or_default() += usd;
+        *by_workgroup.entry(wg).or_default() += usd;
     }
     for (wg, total) in by_workgroup {
-        let metric = o.cost_metric.get(&wg).copied().unwrap_or(0.0);
+        let metric = o.cost_metric.get(wg).copied().unwrap_or(0.0);
         if !close(metric, total) {
             v.discrepancies.push(format!(
                 "QueryCostUSD of {wg}: ${metric:.6} over the run, its day totals ${total:.6}"
             ));
         }
     }
-    compare_totals("person's day total", &person_sums, &o.person_totals, &mut v);
-    v
 }
 
 fn compare_totals(

@@ -100,8 +100,10 @@ pub fn plan(per_day: u64, start: DateTime<Utc>, minutes: i64, rng: &mut Rng) -> 
     out
 }
 
-fn query(source: Source, n: usize, submitted: DateTime<Utc>, rng: &mut Rng) -> PlannedQuery {
-    let (workgroup, person, sql, bytes, seconds) = match source {
+/// Where a query of `source` runs, who sends it, its SQL, the bytes it scans if it succeeds and
+/// how long it runs (seconds).
+fn shape(source: Source, rng: &mut Rng) -> (String, String, String, f64, f64) {
+    match source {
         Source::Dashboard => {
             let board = rng.below(40);
             (
@@ -143,7 +145,11 @@ fn query(source: Source, n: usize, submitted: DateTime<Utc>, rng: &mut Rng) -> P
                 rng.log_between(2.0, if huge { 900.0 } else { 120.0 }),
             )
         }
-    };
+    }
+}
+
+fn query(source: Source, n: usize, submitted: DateTime<Utc>, rng: &mut Rng) -> PlannedQuery {
+    let (workgroup, person, sql, bytes, seconds) = shape(source, rng);
     let statement = if rng.chance(0.03) {
         StatementType::Ddl
     } else {

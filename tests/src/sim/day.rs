@@ -1,0 +1,485 @@
+//! One simulated run: the world around the cost watcher's decisions, tick by tick (see the
+//! module above for what is simulated).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use aws_config::{BehaviorVersion, Region};
+use chrono::{DateTime, Duration, Utc};
+use lakeops::athena::{QueryExecution, QueryState, StatementType};
+use lakeops::query_index::IndexStore;
+use lakeops::ConfigReader;
+use lakeops_core::memory::{MemoryAthena, MemoryIndex};
+use query_cost_watcher::feed::Delivery;
+use query_cost_watcher::window::Window;
+use query_cost_watcher::{CostConfig, Deps};
+use serde_json::{json, Value};
+
+use super::oracle;
+use super::traffic::{PlannedQuery, Rng};
+use super::world::{self, AlertTopic, Clock, EventQueue, SimLedger};
+use super::{Report, SimConfig};
+use crate::index::{cloudtrail_start, state_change, Identity, EVENT_QUEUE_BATCH_SIZE};
+
+/// Something that happens at a moment of the simulated day (small: a day holds millions; the
+/// events' JSON is built when EventBridge hands them over).
+enum Happening {
+    /// Athena shows query `n` in this state from now on.
+    Athena(usize, QueryState),
+    /// EventBridge hands query `n`'s state-change event (its `seq`-th) to the event queue.
+    StateChange(usize, u8),
+    /// EventBridge hands query `n`'s CloudTrail record to the event queue.
+    Trail(usize),
+    /// A message no reader can use.
+    Poison(Result<Value, String>),
+}
+
+/// The body EventBridge delivers for `happening`.
+fn body(happening: Happening, queries: &[PlannedQuery]) -> Result<Value, String> {
+    match happening {
+        Happening::StateChange(i, seq) => {
+            let q = &queries[i];
+            let (state, when, previous) = match seq {
+                1 => (QueryState::Queued, q.submitted, None),
+                2 => (QueryState::Running, q.started, Some("QUEUED")),
+                _ => (q.state, q.ended, Some("RUNNING")),
+            };
+            let mut event = state_change(
+                &q.id,
+                &q.workgroup,
+                previous,
+                state.as_str(),
+                seq.into(),
+                when,
+            );
+            event["detail"]["statementType"] = json!(match q.statement {
+                StatementType::Ddl => "DDL",
+                _ => "DML",
+            });
+            Ok(event)
+        }
+        Happening::Trail(i) => {
+            let q = &queries[i];
+            let who = Identity::IamUser(&q.person);
+            Ok(cloudtrail_start(
+                &q.id,
+                &q.workgroup,
+                &who,
+                "aws-cli/2.15.0",
+                q.submitted,
+            ))
+        }
+        Happening::Poison(body) => body,
+        Happening::Athena(..) => Err("not an event".into()),
+    }
+}
+
+type SimDeps = Deps<AlertTopic, SimLedger, MemoryIndex, MemoryAthena>;
+
+const TICK: Duration = Duration::seconds(5);
+const SWEEP: Duration = Duration::minutes(5);
+
+fn config() -> CostConfig {
+    let mut r = ConfigReader::from_map([
+        (
+            "ALERT_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:lakeops-sim",
+        ),
+        ("LEDGER_TABLE", "sim-ledger"),
+        ("QUERY_INDEX_TABLE", "sim-index"),
+        ("TIMEZONE", "UTC"),
+        ("DIGEST_ENABLED", "false"),
+        ("SPIKE_FACTOR", "0"),
+    ]);
+    let config = CostConfig::read(&mut r);
+    r.finish().expect("the simulation's settings are valid");
+    config
+}
+
+fn deps(clock: &Clock, outage: Option<(DateTime<Utc>, DateTime<Utc>)>, forgetful: bool) -> SimDeps {
+    let region = Region::new("us-east-1");
+    // Never called: no budgets, spikes or digest (SpendHistory), no receipts (SQS).
+    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region)
+            .build(),
+    );
+    let config = config();
+    Deps {
+        spend: query_cost_watcher::spend::SpendHistory::new(cloudwatch, "Lakeops"),
+        sqs,
+        history: MemoryAthena::new(),
+        alerts: AlertTopic::new(clock.clone(), outage),
+        ledger: SimLedger {
+            forgetful,
+            ..SimLedger::default()
+        },
+        index: MemoryIndex::new(),
+        config,
+    }
+}
+
+/// Athena's view of `q` in `state`.
+fn execution(q: &PlannedQuery, state: QueryState) -> QueryExecution {
+    let ended = state.is_terminal();
+    QueryExecution {
+        id: q.id.clone(),
+        workgroup: q.workgroup.clone(),
+        sql: q.sql.clone(),
+        statement_type: q.statement,
+        state,
+        state_change_reason: (state == QueryState::Failed).then(|| "simulated failure".into()),
+        submitted_at: Some(q.submitted),
+        completed_at: ended.then_some(q.ended),
+        data_scanned_bytes: ended.then_some(q.bytes),
+        engine_ms: ended.then(|| (q.ended - q.started).num_milliseconds()),
+        queue_ms: Some((q.started - q.submitted).num_milliseconds()),
+        total_ms: ended.then(|| (q.ended - q.submitted).num_milliseconds()),
+        database: Some("sales".into()),
+        catalog: Some("AwsDataCatalog".into()),
+        ..QueryExecution::example(&q.id)
+    }
+}
+
+/// Every moment of the day: Athena's state changes, and EventBridge's deliveries of their events
+/// (best effort: 0.2 % dropped, 1 % twice, 1 % late by up to 5 minutes) and of the CloudTrail
+/// records.
+fn timeline(queries: &[PlannedQuery], rng: &mut Rng) -> BTreeMap<(DateTime<Utc>, u64), Happening> {
+    let mut t = BTreeMap::new();
+    let mut n = 0u64;
+    let mut at = |t: &mut BTreeMap<_, _>, when: DateTime<Utc>, h: Happening| {
+        n += 1;
+        t.insert((when, n), h);
+    };
+    for (i, q) in queries.iter().enumerate() {
+        let changes = [
+            (QueryState::Queued, q.submitted, 1),
+            (QueryState::Running, q.started, 2),
+            (q.state, q.ended, 3),
+        ];
+        for (state, when, seq) in changes {
+            at(&mut t, when, Happening::Athena(i, state));
+            if rng.chance(0.002) {
+                continue;
+            }
+            let copies = if rng.chance(0.01) { 2 } else { 1 };
+            for _ in 0..copies {
+                let delay = if rng.chance(0.01) {
+                    Duration::seconds(rng.below(300) as i64)
+                } else {
+                    Duration::milliseconds(rng.log_between(100.0, 3000.0) as i64)
+                };
+                at(&mut t, when + delay, Happening::StateChange(i, seq));
+            }
+        }
+        if let Some(when) = q.trail_at {
+            at(&mut t, when, Happening::Trail(i));
+        }
+    }
+    t
+}
+
+/// The simulated world during a run: the clock, what is still to happen, the event queue, the
+/// cost watcher's dependencies, and what was measured so far.
+pub(super) struct Day<'q> {
+    cfg: SimConfig,
+    queries: &'q [PlannedQuery],
+    clock: Clock,
+    now: DateTime<Utc>,
+    end: DateTime<Utc>,
+    outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    deps: SimDeps,
+    timeline: BTreeMap<(DateTime<Utc>, u64), Happening>,
+    queue: EventQueue,
+    /// The fault schedule's feed invocation has died.
+    died: bool,
+    report: Report,
+}
+
+impl<'q> Day<'q> {
+    pub(super) fn new(cfg: &SimConfig, queries: &'q [PlannedQuery], rng: &mut Rng) -> Self {
+        let end = cfg.start + Duration::hours(cfg.hours.into());
+        let outage = cfg.faults.then(|| {
+            (
+                share_of(cfg, 0.25),
+                share_of(cfg, 0.25) + Duration::minutes(20),
+            )
+        });
+        let clock = Clock::default();
+        clock.set(cfg.start);
+        let deps = deps(&clock, outage, cfg.forgetful_ledger);
+        for q in queries {
+            deps.history.add_workgroup(&q.workgroup, true);
+        }
+        let mut timeline = timeline(queries, rng);
+        if cfg.faults {
+            // Poison messages: an event no reader can use and a body that is not JSON (they
+            // must end in the DLQ, alone).
+            let body = json!({"detail-type": "Athena Query State Change", "detail": {"currentState": "RUNNING"}});
+            let at = share_of(cfg, 0.1);
+            timeline.insert((at, 0), Happening::Poison(Ok(body)));
+            timeline.insert((at, 1), Happening::Poison(Err("not JSON: {{{".into())));
+        }
+        Self {
+            report: Report::new(cfg, queries.len()),
+            cfg: cfg.clone(),
+            queries,
+            now: cfg.start,
+            clock,
+            end,
+            outage,
+            deps,
+            timeline,
+            queue: EventQueue::default(),
+            died: false,
+        }
+    }
+
+    /// Runs every tick to the end, then judges.
+    pub(super) async fn run(mut self) -> Report {
+        while self.now < self.end {
+            self.now += TICK;
+            self.clock.set(self.now);
+            self.release();
+            if self.cfg.faults {
+                inject(
+                    &self.deps,
+                    self.now,
+                    self.cfg.start,
+                    self.end - self.cfg.start,
+                );
+            }
+            self.deliver().await;
+            if (self.now - self.cfg.start).num_seconds() % SWEEP.num_seconds() == 0 {
+                self.sweep().await;
+            }
+        }
+        self.finish().await
+    }
+
+    /// What happened by now: Athena's new states, EventBridge's deliveries to the queue.
+    fn release(&mut self) {
+        while let Some(entry) = self.timeline.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            match entry.remove() {
+                Happening::Athena(i, state) => {
+                    self.deps.history.put(execution(&self.queries[i], state))
+                }
+                event => {
+                    self.report.messages += 1;
+                    self.queue.send(body(event, self.queries), self.now);
+                }
+            }
+        }
+    }
+
+    /// The event source mapping: every visible message, in batches, through the feed.
+    async fn deliver(&mut self) {
+        loop {
+            let batch = self.queue.receive(self.now, EVENT_QUEUE_BATCH_SIZE);
+            if batch.is_empty() {
+                return;
+            }
+            self.report.batches += 1;
+            // The fault schedule's feed invocation dies after half its batch: its answer never
+            // comes, so every message of the batch is visible again after the timeout.
+            let dies = self.cfg.faults
+                && !self.died
+                && self.now >= share_of(&self.cfg, 0.6)
+                && batch.len() > 1;
+            let handled = if dies {
+                &batch[..batch.len() / 2]
+            } else {
+                &batch[..]
+            };
+            let took = Instant::now();
+            let failed = feed(&self.deps, handled, self.now, &mut self.report.cost_metric).await;
+            self.report.slowest_batch = self.report.slowest_batch.max(took.elapsed());
+            for m in batch {
+                if dies || failed.contains(&m.id) {
+                    self.queue.give_back(m, self.now);
+                }
+            }
+            self.died |= dies;
+        }
+    }
+
+    /// The scheduled run of the window ending now.
+    async fn sweep(&mut self) {
+        let took = Instant::now();
+        let window = Window::ending_at(self.now, SWEEP);
+        let mut metrics = lakeops::Metrics::new("Lakeops");
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+        // Its failures are the faults' doing; the oracle judges what they left behind.
+        let _ = self
+            .deps
+            .sweep(window, None, self.now, until, &mut metrics)
+            .await;
+        add_cost(&metrics, &mut self.report.cost_metric);
+        self.report.sweeps += 1;
+        self.report.slowest_sweep = self.report.slowest_sweep.max(took.elapsed());
+    }
+
+    async fn finish(mut self) -> Report {
+        let r = &mut self.report;
+        (r.index_reads, r.index_writes) = self.deps.index.all_calls();
+        (r.list_calls, r.batch_get_calls) = self.deps.history.calls();
+        r.dead_letters = self.queue.dead_letters.len();
+        r.alerts_refused = self.deps.alerts.refused.load(Ordering::SeqCst);
+        r.verdict = judge(
+            &self.deps,
+            self.queries,
+            self.outage,
+            self.end,
+            &r.cost_metric,
+        )
+        .await;
+        self.report
+    }
+}
+
+/// The moment `share` of the simulated span has passed.
+fn share_of(cfg: &SimConfig, share: f64) -> DateTime<Utc> {
+    let span = i64::from(cfg.hours) * 3600;
+    cfg.start + Duration::seconds((span as f64 * share) as i64)
+}
+
+/// Adds a run's `QueryCostUSD` per workgroup (as CloudWatch would sum it) to `into`.
+fn add_cost(metrics: &lakeops::Metrics, into: &mut BTreeMap<String, f64>) {
+    for (dims, usd) in metrics.sums(query_cost_watcher::spend::COST_METRIC) {
+        if let [workgroup] = dims.as_slice() {
+            *into.entry(workgroup.clone()).or_default() += usd;
+        }
+    }
+}
+
+/// One batch through the feed, as the event source mapping delivers it; the ids it hands back.
+async fn feed(
+    deps: &SimDeps,
+    batch: &[world::Message],
+    now: DateTime<Utc>,
+    cost: &mut BTreeMap<String, f64>,
+) -> Vec<String> {
+    let deliveries: Vec<Delivery> = batch
+        .iter()
+        .map(|m| Delivery {
+            message_id: m.id.clone(),
+            receive_count: m.receives,
+            receipt: None,
+            body: m.body.clone(),
+        })
+        .collect();
+    let (failed, metrics) = deps.feed_with_metrics(&deliveries, now).await;
+    add_cost(&metrics, cost);
+    failed
+}
+
+/// The fault schedule's DynamoDB and Athena faults, at their moments of the slice.
+fn inject(deps: &SimDeps, now: DateTime<Utc>, start: DateTime<Utc>, slice: Duration) {
+    let share = (now - start).num_seconds() as f64 / slice.num_seconds() as f64;
+    let at = |s: f64| {
+        let t = start + Duration::seconds((slice.num_seconds() as f64 * s) as i64);
+        t <= now && now < t + TICK
+    };
+    if at(0.4) {
+        // A throttling burst: 30 calls in a row fail after the SDK's retries.
+        deps.index.inject_throttling(30);
+    }
+    if at(0.5) {
+        deps.history.inject_throttling(20);
+        deps.history.inject_unprocessed(40);
+    }
+    if (0.3..0.35).contains(&share) {
+        // The morning peak's hot day totals: transactions cancelled for conflicts.
+        deps.index.inject_conflicts(3);
+    }
+}
+
+async fn judge(
+    deps: &SimDeps,
+    queries: &[PlannedQuery],
+    outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    end: DateTime<Utc>,
+    cost_metric: &BTreeMap<String, f64>,
+) -> oracle::Verdict {
+    let records: HashMap<String, _> = deps
+        .index
+        .records()
+        .into_iter()
+        .map(|r| (r.query_id.clone(), r))
+        .collect();
+    let mut workgroups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut persons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in records.values() {
+        if let (Some(p), Some(wg)) = (&r.price, &r.workgroup) {
+            workgroups
+                .entry(p.day.clone())
+                .or_default()
+                .push(wg.clone());
+            if let Some(c) = &r.caller {
+                persons
+                    .entry(p.day.clone())
+                    .or_default()
+                    .push(c.person.clone());
+            }
+        }
+    }
+    let mut day_totals = BTreeMap::new();
+    let mut person_totals = BTreeMap::new();
+    for (day, mut names) in workgroups {
+        names.sort();
+        names.dedup();
+        let totals = deps
+            .index
+            .day_totals(&names, &day)
+            .await
+            .expect("memory index");
+        day_totals.extend(totals.into_iter().map(|(wg, usd)| ((wg, day.clone()), usd)));
+    }
+    for (day, mut names) in persons {
+        names.sort();
+        names.dedup();
+        let totals = deps
+            .index
+            .person_day_totals(&names, &day)
+            .await
+            .expect("memory index");
+        person_totals.extend(totals.into_iter().map(|(p, usd)| ((p, day.clone()), usd)));
+    }
+    let mut expensive_alerts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+    for (at, alert) in deps
+        .alerts
+        .published
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+    {
+        if let Some(id) = alert.id.strip_prefix("query-cost-watcher/expensive/") {
+            expensive_alerts
+                .entry(id.to_string())
+                .or_default()
+                .push(*at);
+        }
+    }
+    oracle::judge(&oracle::Observed {
+        records,
+        day_totals,
+        person_totals,
+        expensive_alerts,
+        outage,
+        end,
+        threshold_usd: deps.config.threshold_usd,
+        queries,
+        cost_metric,
+    })
+}
