@@ -1,4 +1,8 @@
 //! Lambda entry point of query-cost-watcher: wiring only (tracing, config, clients, runtime).
+// The handler's future nests the sweep's, reconciliation's and the index port's futures: laying
+// out the runtime's future from scratch takes more than rustc's default 128 query levels (a cold
+// build fails with "queries overflow the depth limit"; an incremental one may not).
+#![recursion_limit = "256"]
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
