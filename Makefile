@@ -10,9 +10,9 @@ SAM         := $(VENV)/bin/sam
 CFN_LINT    := $(VENV)/bin/cfn-lint
 CHECKOV     := $(VENV)/checkov/bin/checkov
 STAMP       := $(VENV)/.installed
-FUNCTIONS   := query-cost-watcher long-query-killer row-count-reconciler log-subscription-transformer alert-notifier
+FUNCTIONS   := query-cost-watcher query-cost-feed long-query-killer row-count-reconciler log-subscription-transformer alert-notifier
 FN          ?= long-query-killer
-EVENT       ?= $(if $(filter alert-notifier,$(FN)),events/sqs-alert-notifier.json,events/schedule-$(FN).json)
+EVENT       ?= $(if $(filter alert-notifier,$(FN)),events/sqs-alert-notifier.json,$(if $(filter query-cost-feed,$(FN)),events/sqs-query-events.json,events/schedule-$(FN).json))
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 # The template uses Fn::ForEach (AWS::LanguageExtensions); the SAM CLI expands it locally for

@@ -253,6 +253,45 @@ def function_limits(template):
 
 
 # ---------------------------------------------------------------------------------------------
+# Queue mappings as AWS advises them
+
+
+def mapping_problems(template):
+    """Each function an SQS queue triggers (Lambda Developer Guide, "Using Lambda with Amazon
+    SQS" and "Configuring maximum concurrency for Amazon SQS event sources"):
+    - the queue's VisibilityTimeout is at least 6 x the function's Timeout, so a batch still being
+      worked on, or waiting out a throttle, is not handed out again and counted toward the DLQ;
+    - reserved concurrency, if set, is at least the mapping's MaximumConcurrency (which must then
+      be set): the mapping does not see reserved concurrency, and a throttled batch goes back;
+    - the queue is its only trigger, so no scheduled run shares its timeout or its pool."""
+    problems = []
+    globals_ = template.get("Globals", {}).get("Function", {})
+    for name, res in template.get("Resources", {}).items():
+        if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = res.get("Properties", {})
+        events = props.get("Events", {})
+        mappings = {e: spec["Properties"] for e, spec in events.items() if spec.get("Type") == "SQS"}
+        if not mappings:
+            continue
+        others = sorted(e for e, spec in events.items() if spec.get("Type") != "SQS")
+        if others:
+            problems.append(f"{name}: an SQS-triggered function with other triggers too ({', '.join(others)}); give them their own function")
+        timeout = resolve(template, props.get("Timeout", globals_.get("Timeout", DEFAULT_TIMEOUT_SECONDS)))
+        reserved = props.get("ReservedConcurrentExecutions")
+        for event, mapping in mappings.items():
+            queue = mapping["Queue"]["Fn::GetAtt"]
+            queue = queue[0] if isinstance(queue, list) else queue.split(".")[0]
+            visibility = resolve(template, template["Resources"][queue]["Properties"].get("VisibilityTimeout", 30))
+            if int(visibility) < 6 * int(timeout):
+                problems.append(f"{name}.{event}: {queue} VisibilityTimeout {visibility} s is less than 6 x the function's Timeout {timeout} s")
+            maximum = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
+            if reserved is not None and (maximum is None or int(reserved) < int(maximum)):
+                problems.append(f"{name}.{event}: ReservedConcurrentExecutions {reserved} without a MaximumConcurrency at most that high ({maximum})")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def self_test(template, tagged, every):
@@ -269,8 +308,15 @@ def self_test(template, tagged, every):
     changed = copy.deepcopy(template)
     changed["Resources"]["ExtraTable"] = copy.deepcopy(changed["Resources"]["AlertLedgerTable"])
     cases.append((changed, "template ExtraTable.Properties.KeySchema has no harness constant"))
+    changed = copy.deepcopy(template)
+    changed["Mappings"]["Functions"]["QueryCostFeed"]["Timeout"] = 600
+    cases.append((changed, "VisibilityTimeout 360 s is less than 6 x the function's Timeout 600 s"))
+    changed = copy.deepcopy(template)
+    changed["Resources"]["QueryCostFeedFunction"]["Properties"]["ReservedConcurrentExecutions"] = 2
+    cases.append((changed, "ReservedConcurrentExecutions 2 without a MaximumConcurrency at most that high"))
     for broken, expected in cases:
         problems, _ = check(broken, tagged, every)
+        problems += mapping_problems(broken)
         if not any(expected in p for p in problems):
             sys.exit(f"check_harness self-test: a template with that change passed ({expected!r} not reported)")
 
@@ -290,6 +336,7 @@ def main():
     tagged, every = harness_constants()
     self_test(template, tagged, every)
     problems, checked = check(template, tagged, every)
+    problems += mapping_problems(template)
     try:
         limits = function_limits(template)
     except Unresolved as e:

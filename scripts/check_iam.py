@@ -115,12 +115,15 @@ def called_names(text):
     return set(re.findall(r"\b(\w+)\s*(?:::<[^>]*>)?\(", text))
 
 
-def shared_functions(ops):
-    """Every fn of the shared crate: {name: (actions it calls directly, names it calls, file)}.
-    A fn's body is taken as the text up to the next `fn` (close enough for reach: it can only
-    over-count)."""
+def library_functions(ops, root):
+    """Every fn of the library code under `root` (a crate's `src`, binaries' entry files left
+    out): {name: (actions it calls directly, names it calls, files)}. A fn's body is taken as the
+    text up to the next `fn` (close enough for reach: it can only over-count)."""
     fns = {}
-    for path in sorted(glob.glob(os.path.join(ROOT, "shared", "src", "**", "*.rs"), recursive=True)):
+    for path in sorted(glob.glob(os.path.join(root, "**", "*.rs"), recursive=True)):
+        rel = os.path.relpath(path, root)
+        if rel == "main.rs" or rel.startswith("bin" + os.sep):
+            continue
         text = without_tests(open(path).read())
         uses = " ".join(f"aws_sdk_{svc}" for svc in SERVICE_OF_CRATE if f"aws_sdk_{svc}" in text)
         starts = [(m.start(), m.group(1)) for m in re.finditer(r"\bfn\s+(\w+)", text)]
@@ -136,24 +139,48 @@ def shared_functions(ops):
     return fns
 
 
+def shared_functions(ops):
+    return library_functions(ops, os.path.join(ROOT, "shared", "src"))
+
+
+def entry_points():
+    """{binary: (its crate's src directory, its entry file)} from the function crates'
+    Cargo.toml: `[[bin]]` sections (name, path), else the package's `src/main.rs`. A crate can
+    host more than one function (the cost watcher's library runs as query-cost-watcher and
+    query-cost-feed); each is checked from its own entry file."""
+    out = {}
+    for manifest in sorted(glob.glob(os.path.join(ROOT, "functions", "*", "Cargo.toml"))):
+        crate = os.path.dirname(manifest)
+        text = open(manifest).read()
+        bins = re.findall(r'\[\[bin\]\]\s*\nname\s*=\s*"([^"]+)"\s*\npath\s*=\s*"([^"]+)"', text)
+        if not bins:
+            bins = [(os.path.basename(crate), "src/main.rs")]
+        for name, path in bins:
+            out[name] = (os.path.join(crate, "src"), os.path.join(crate, path))
+    return out
+
+
 def called_actions(binary, ops, shared):
-    """{action: where} the function's code calls, directly or through shared fns it reaches."""
+    """{action: where} the function's code calls: from its entry file, through the fns of its
+    crate's library and of the shared crate it reaches (by name, transitively)."""
+    src, entry = entry_points()[binary]
+    reach = dict(shared)
+    for name, (actions, names, files) in library_functions(ops, src).items():
+        a, n, f = reach.get(name, (set(), set(), set()))
+        reach[name] = (a | actions, n | names, f | files)
     called = {}
-    names = set()
-    for path in sorted(glob.glob(os.path.join(ROOT, "functions", binary, "src", "**", "*.rs"), recursive=True)):
-        text = without_tests(open(path).read())
-        for action in sdk_calls(text, ops):
-            called.setdefault(action, os.path.relpath(path, ROOT))
-        names |= called_names(text)
+    text = without_tests(open(entry).read())
+    for action in sdk_calls(text, ops):
+        called.setdefault(action, os.path.relpath(entry, ROOT))
     seen = set()
-    todo = names & shared.keys()
+    todo = called_names(text) & reach.keys()
     while todo:
         name = todo.pop()
         seen.add(name)
-        actions, more, files = shared[name]
+        actions, more, files = reach[name]
         for action in actions:
             called.setdefault(action, f"{'/'.join(sorted(files))} fn {name}")
-        todo |= (more & shared.keys()) - seen
+        todo |= (more & reach.keys()) - seen
     return called
 
 

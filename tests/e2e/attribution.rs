@@ -97,7 +97,7 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
     let emu = Emulator::start();
     let (config, tap) = athena_watch_setup(&emu, &["adhoc", "etl"]).await;
     let mut feed = EventFeed::create(&config).await;
-    // A handed-back message stays invisible as in Lambda: the queue's 660 s, unless the function
+    // A handed-back message stays invisible as in Lambda: the queue's 360 s, unless the function
     // shortens it (a held one: ATTRIBUTION_WAIT_SECONDS).
     feed.queue.retry_after_seconds = None;
     let now = Utc::now();
@@ -253,7 +253,7 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
         start("q-cheap-4", "etl", &JOHN, TABLEAU),
     ];
     feed.deliver(&late, Delivery::default()).await;
-    // Back after the 60 s wait the feed set, not the queue's 660 s: q-after now attributed,
+    // Back after the 60 s wait the feed set, not the queue's 360 s: q-after now attributed,
     // q-never (ended over 60 s ago) alerted as unknown.
     let waited = std::time::Instant::now();
     feed.drain_all(&functions, std::time::Duration::from_secs(150))

@@ -75,20 +75,20 @@ pub const INDEX_TABLE_SPEC: TableSpec = TableSpec {
 // The index's event queue and its event source mapping, as the template makes them.
 
 /// Template: `QueryEventsQueue.Properties.QueueName`,
-/// `QueryCostWatcherFunction.Properties.Events.StateChanges.Properties.Queue`.
+/// `QueryCostFeedFunction.Properties.Events.StateChanges.Properties.Queue`.
 pub const EVENT_QUEUE: &str = "lakeops-query-events";
 /// Template: `QueryEventsQueue.Properties.RedrivePolicy.deadLetterTargetArn` (its queue's name).
 pub const EVENT_DEAD_LETTER_QUEUE: &str = "lakeops-query-events-dlq";
 /// Template: `QueryEventsQueue.Properties.VisibilityTimeout`.
-pub const EVENT_QUEUE_VISIBILITY_TIMEOUT_SECONDS: i32 = 660;
+pub const EVENT_QUEUE_VISIBILITY_TIMEOUT_SECONDS: i32 = 360;
 /// Receives of a message before it goes to the DLQ. Template:
 /// `QueryEventsQueue.Properties.RedrivePolicy.maxReceiveCount`.
 pub const EVENT_QUEUE_MAX_RECEIVE_COUNT: u32 = 5;
-/// Template: `QueryCostWatcherFunction.Properties.Events.StateChanges.Properties.BatchSize`.
+/// Template: `QueryCostFeedFunction.Properties.Events.StateChanges.Properties.BatchSize`.
 pub const EVENT_QUEUE_BATCH_SIZE: usize = 100;
-/// The function the event queue's mapping invokes: the cost watcher hosts the index's feed.
-/// Template: `QueryCostWatcherFunction.Metadata.BuildProperties.Binary`.
-pub const FEED_FUNCTION: &str = "query-cost-watcher";
+/// The function the event queue's mapping invokes: the index's feed.
+/// Template: `QueryCostFeedFunction.Metadata.BuildProperties.Binary`.
+pub const FEED_FUNCTION: &str = "query-cost-feed";
 
 pub const EVENT_QUEUE_SPEC: QueueSpec = QueueSpec {
     name: EVENT_QUEUE,

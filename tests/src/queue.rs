@@ -20,7 +20,7 @@ const SQS_RECEIVE_MAX: usize = 10;
 
 /// The response types of both SQS event source mappings: the function reports the messages it
 /// failed (`batchItemFailures`); the others are deleted. Template:
-/// `QueryCostWatcherFunction.Properties.Events.StateChanges.Properties.FunctionResponseTypes`,
+/// `QueryCostFeedFunction.Properties.Events.StateChanges.Properties.FunctionResponseTypes`,
 /// `AlertNotifierFunction.Properties.Events.Alerts.Properties.FunctionResponseTypes`.
 pub const MAPPING_FUNCTION_RESPONSE_TYPES: &[&str] = &["ReportBatchItemFailures"];
 

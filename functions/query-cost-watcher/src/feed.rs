@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use lakeops::alert::AlertSink;
 use lakeops::athena::{QueryExecution, QueryHistory};
@@ -28,6 +29,7 @@ use lakeops::attribution::{is_cloudtrail_event, Caller, QueryStart, UNKNOWN};
 use lakeops::ledger::Ledger;
 use lakeops::query_index::{state_change_of, IndexStore, Pricing};
 use lakeops::LakeopsError;
+use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -57,46 +59,48 @@ pub struct Receipt {
     pub handle: String,
 }
 
-/// Reads an SQS event (`Records[]`) into deliveries; `None` if the payload is not one.
-pub fn sqs_deliveries(payload: &Value) -> Option<Vec<Delivery>> {
-    let records = payload.get("Records")?.as_array()?;
-    let from_sqs = records
+/// The SQS event's messages as deliveries. A message without a body, or whose body is not
+/// JSON, is kept as an error: it is handed back (and reaches the DLQ), never dropped.
+pub fn deliveries(event: &SqsEvent) -> Vec<Delivery> {
+    event
+        .records
         .iter()
-        .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"));
-    if records.is_empty() {
-        // Nothing to do (Lambda's event source mapping never sends this; a hand-made invoke
-        // might, and must not run a sweep).
-        return Some(Vec::new());
-    }
-    if !from_sqs {
-        return None;
-    }
-    Some(
-        records
-            .iter()
-            .map(|r| Delivery {
-                message_id: r["messageId"].as_str().unwrap_or_default().to_string(),
-                receive_count: r["attributes"]["ApproximateReceiveCount"]
-                    .as_str()
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(1),
-                receipt: match (r["eventSourceARN"].as_str(), r["receiptHandle"].as_str()) {
-                    (Some(arn), Some(handle)) => Some(Receipt {
-                        queue_arn: arn.to_string(),
-                        handle: handle.to_string(),
-                    }),
-                    _ => None,
-                },
-                body: r["body"]
-                    .as_str()
-                    .ok_or_else(|| "the message has no body".to_string())
-                    .and_then(|b| {
-                        serde_json::from_str(b)
-                            .map_err(|e| format!("the message body is not JSON: {e}"))
-                    }),
-            })
-            .collect(),
-    )
+        .map(|r| Delivery {
+            message_id: r.message_id.clone().unwrap_or_default(),
+            receive_count: r
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1),
+            receipt: match (&r.event_source_arn, &r.receipt_handle) {
+                (Some(arn), Some(handle)) => Some(Receipt {
+                    queue_arn: arn.clone(),
+                    handle: handle.clone(),
+                }),
+                _ => None,
+            },
+            body: r
+                .body
+                .as_deref()
+                .ok_or_else(|| "the message has no body".to_string())
+                .and_then(|b| {
+                    serde_json::from_str(b)
+                        .map_err(|e| format!("the message body is not JSON: {e}"))
+                }),
+        })
+        .collect()
+}
+
+/// The feed function's handler (binary `query-cost-feed`, triggered by the event queue's
+/// mapping only): one batch, answered with the messages to hand back. It never fails as a
+/// whole, so the rest of the batch is not redelivered.
+pub async fn handle_batch<A: AlertSink, L: Ledger>(
+    event: LambdaEvent<SqsEvent>,
+    deps: &Deps<A, L>,
+) -> Result<SqsBatchResponse, LakeopsError> {
+    Ok(deps
+        .feed_batch(&deliveries(&event.payload), Utc::now())
+        .await)
 }
 
 /// What a batch did.
@@ -123,15 +127,20 @@ where
 {
     /// The SQS trigger: one batch, answered with the messages to hand back (partial batch
     /// failures; the function itself does not fail, so the rest of the batch is not redelivered).
-    pub async fn feed_batch(&self, deliveries: &[Delivery], now: DateTime<Utc>) -> Value {
+    pub async fn feed_batch(
+        &self,
+        deliveries: &[Delivery],
+        now: DateTime<Utc>,
+    ) -> SqsBatchResponse {
         let (failed, mut metrics) = self.feed_with_metrics(deliveries, now).await;
         metrics.flush();
-        serde_json::json!({
-            "batchItemFailures": failed
-                .iter()
-                .map(|id| serde_json::json!({"itemIdentifier": id}))
-                .collect::<Vec<_>>()
-        })
+        let mut response = SqsBatchResponse::default();
+        for id in failed {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+        response
     }
 
     /// One batch: the message ids to hand back, and the batch's metrics (not flushed yet).
@@ -145,7 +154,9 @@ where
             ..Default::default()
         };
         let mut fed = FeedSummary::default();
-        let failed = self.feed(deliveries, now, &mut summary, &mut fed).await;
+        let (failed, held) = self.feed(deliveries, now, &mut summary, &mut fed).await;
+        // Only the queue's path: a direct invoke has no message to hand back sooner.
+        self.retry_sooner(&held).await;
         // Alert failures are in `fed.failed` (their messages come back); not run failures.
         summary.failures.clear();
         let mut metrics = lakeops::Metrics::new(&self.config.common.metrics_namespace);
@@ -166,14 +177,15 @@ where
         (failed, metrics)
     }
 
-    /// One batch of deliveries; returns the message ids to hand back to SQS.
-    pub async fn feed(
+    /// One batch of deliveries; returns the message ids to hand back to SQS, and the deliveries
+    /// among them held for attribution (to come back sooner: [`Self::retry_sooner`]).
+    pub async fn feed<'d>(
         &self,
-        deliveries: &[Delivery],
+        deliveries: &'d [Delivery],
         now: DateTime<Utc>,
         summary: &mut RunSummary,
         feed: &mut FeedSummary,
-    ) -> Vec<String> {
+    ) -> (Vec<String>, Vec<&'d Delivery>) {
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
         // Query id → the messages that named it as finished.
         let mut finished: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -235,7 +247,6 @@ where
                 })
             })
             .collect();
-        self.retry_sooner(&held).await;
         for (id, problem) in problems {
             for message in finished.get(&id).into_iter().flatten() {
                 failed.insert(message.clone(), format!("query {id}: {problem}"));
@@ -244,7 +255,7 @@ where
         for (message, why) in &failed {
             feed.failed.push(format!("{message}: {why}"));
         }
-        failed.into_keys().collect()
+        (failed.into_keys().collect(), held)
     }
 
     /// Held messages come back after `ATTRIBUTION_WAIT_SECONDS`, not the queue's visibility
@@ -495,12 +506,13 @@ mod tests {
 
     #[test]
     fn reads_an_sqs_batch_and_keeps_unreadable_bodies_as_errors() {
-        let payload = json!({"Records": [
+        let event: SqsEvent = serde_json::from_value(json!({"Records": [
             {"messageId": "m1", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lakeops-query-events", "receiptHandle": "AQEB", "attributes": {"ApproximateReceiveCount": "3"}, "body": "{\"detail-type\": \"Athena Query State Change\"}"},
             {"messageId": "m2", "eventSource": "aws:sqs", "body": "not json"},
             {"messageId": "m3", "eventSource": "aws:sqs"}
-        ]});
-        let d = sqs_deliveries(&payload).unwrap();
+        ]}))
+        .unwrap();
+        let d = deliveries(&event);
         assert_eq!(d.len(), 3);
         assert!(d[0].body.is_ok());
         assert_eq!((d[0].receive_count, d[1].receive_count), (3, 1));
@@ -511,8 +523,5 @@ mod tests {
         assert_eq!(d[1].receipt, None);
         assert!(d[1].body.as_ref().unwrap_err().contains("not JSON"));
         assert!(d[2].body.as_ref().unwrap_err().contains("no body"));
-        assert!(sqs_deliveries(&json!({"detail-type": "Scheduled Event"})).is_none());
-        assert!(sqs_deliveries(&json!({"Records": [{"eventSource": "aws:s3"}]})).is_none());
-        assert_eq!(sqs_deliveries(&json!({"Records": []})).unwrap().len(), 0);
     }
 }

@@ -1,21 +1,22 @@
-//! query-cost-watcher: prices finished Athena queries the way AWS bills them, alerts on
+//! query-cost-watcher: prices every finished Athena query the way AWS bills it, alerts on
 //! expensive ones, watches daily budgets and spikes, spots retry storms and sends the daily
-//! digest.
+//! digest. One library, two Lambda functions:
+//! - **query-cost-feed** ([`feed::handle_batch`], `src/bin/query-cost-feed.rs`): the event queue's
+//!   batches ("Athena Query State Change" events and CloudTrail `StartQueryExecution` records)
+//!   applied to the query index; each query that ended is read from Athena, priced once and, if
+//!   expensive, alerted once. Its own function, so its timeout is short and the queue's
+//!   visibility is 6x it (docs/decisions/feed-function.md);
+//! - **query-cost-watcher** ([`handle`]): the scheduled sweep. Reconciliation ([`reconcile`])
+//!   finds in Athena's history what the feed missed (dropped events, queries left unpriced) and
+//!   settles it the same way; then, over the window's finished queries in the index
+//!   ([`window`]), retry storms ([`storm`]), daily budgets and spikes ([`spend`]) and, once a
+//!   day, the digest ([`digest`]). A state-change event invoked directly (`make invoke`) is
+//!   settled as a batch of one.
 //!
-//! Two triggers, one evaluation:
-//! - the **scheduled sweep** considers, per workgroup, the queries that *completed* in its window
-//!   ([`window::Window`]: windows tile time exactly, so each query is priced once without
-//!   state), paging history back from the window by the longest a query can run
-//!   (`MAX_QUERY_MINUTES`); it emits the spend metrics, checks retry storms ([`storm`]), daily
-//!   budgets and spikes ([`spend`]) and, once a day, sends the digest ([`digest`]);
-//! - the **Athena Query State Change** event evaluates its one query at once.
-//!
-//! Ownership of the expensive-query alert: whichever path sees the query first claims
-//! `query-cost-watcher/expensive/<id>` in the alert ledger (a DynamoDB conditional put) and sends;
-//! the other finds the claim and stays silent. The real-time event usually wins; when EventBridge
-//! drops or delays it (delivery is best effort), the sweep still alerts. Metrics come from the
-//! sweep only, so spend is never counted twice. Every other alert (budget, spike, storm, digest)
-//! is sweep-only and sent once through the same ledger, so a retried sweep sends nothing twice.
+//! Each query's spend metrics are emitted by whichever run prices it
+//! ([`spend::record_priced`]), so none is counted twice or missed; every alert is claimed in the
+//! alert ledger before it is sent (`query-cost-watcher/expensive/<id>`, ...), so none is sent
+//! twice by the two functions or a retried run.
 
 pub mod alerts;
 pub mod config;
@@ -171,8 +172,12 @@ pub async fn handle<A: AlertSink, L: Ledger>(
 ) -> Result<Value, LakeopsError> {
     let payload = &event.payload;
     let now = Utc::now();
-    if let Some(deliveries) = feed::sqs_deliveries(payload) {
-        return Ok(deps.feed_batch(&deliveries, now).await);
+    if payload.get("Records").is_some() {
+        // The event queue's batches belong to the feed's own function (600 s here would make
+        // the queue's visibility 1.1x the timeout; see `query-cost-feed`).
+        return Err(LakeopsError::InvalidInput(
+            "an SQS batch: the event queue is mapped to query-cost-feed, not the sweep".into(),
+        ));
     }
     let detail_type = payload.get("detail-type").and_then(Value::as_str);
     let summary = if detail_type == Some("Athena Query State Change")

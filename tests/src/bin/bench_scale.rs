@@ -331,7 +331,7 @@ async fn scenario(per_day: u64) -> Outcome {
     // An unreadable message: the feed hands it back and does nothing else.
     functions
         .invoke(
-            "query-cost-watcher",
+            lakeops_e2e::index::FEED_FUNCTION,
             &sqs_batch(&[json!({"id": "warm-up"})]),
         )
         .ok();
@@ -345,7 +345,7 @@ async fn scenario(per_day: u64) -> Outcome {
         measure(&emu, "feed: the interval's events", batches.len(), async {
             for batch in &batches {
                 let answer = functions
-                    .invoke("query-cost-watcher", &sqs_batch(batch))
+                    .invoke(lakeops_e2e::index::FEED_FUNCTION, &sqs_batch(batch))
                     .expect("feed batch");
                 let failed = answer["batchItemFailures"].as_array().map_or(0, Vec::len);
                 assert_eq!(failed, 0, "{answer}");

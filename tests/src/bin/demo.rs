@@ -91,10 +91,13 @@ async fn main() {
         (Some(f), None) if f == "alert-notifier" => {
             vec![(f.clone(), event_file("sqs-alert-notifier.json"))]
         }
+        (Some(f), None) if f == "query-cost-feed" => {
+            vec![(f.clone(), event_file("sqs-query-events.json"))]
+        }
         (Some(f), None) => vec![(f.clone(), event_file(&format!("schedule-{f}.json")))],
         _ => vec![
             (
-                "query-cost-watcher".into(),
+                "query-cost-feed".into(),
                 event_file("sqs-query-events.json"),
             ),
             (
