@@ -530,10 +530,29 @@ fn dedup_token(id: &str) -> String {
 #[derive(Debug, Default)]
 pub struct RecordingSink {
     pub alerts: std::sync::Mutex<Vec<Alert>>,
+    /// Publishes to refuse (as SNS does in an outage) before accepting again.
+    pub refusals: std::sync::atomic::AtomicUsize,
+}
+
+impl RecordingSink {
+    /// Refuses the next `n` publishes.
+    pub fn refuse_next(&self, n: usize) {
+        self.refusals.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl AlertSink for RecordingSink {
     async fn publish(&self, alert: &Alert) -> Result<Delivery, LakeopsError> {
+        use std::sync::atomic::Ordering;
+        let refused = self
+            .refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if refused.is_ok() {
+            return Err(LakeopsError::Undelivered(format!(
+                "sns:Publish refused (test outage): {}",
+                alert.id
+            )));
+        }
         self.alerts
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 
-use crate::alert::Alert;
+use crate::alert::{Alert, AlertSink};
 use crate::batch_get::batch_get_items;
 use crate::error::LakeopsError;
 use crate::ledger::{KEY_ATTRIBUTE, TTL_ATTRIBUTE};
@@ -39,6 +39,86 @@ const BODY: &str = "body";
 const LEGACY_PENDING: &str = "pending:";
 /// A kept alert nobody delivered for this long is dropped by DynamoDB TTL.
 const KEEP_DAYS: i64 = 14;
+
+/// What delivering the kept alerts came to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KeptDelivery {
+    /// Alert ids published (and removed from the outbox).
+    pub delivered: Vec<String>,
+    /// Why the rest stay kept (the first failure).
+    pub failure: Option<String>,
+    /// Alerts still kept after this run (of those it was given).
+    pub still_kept: usize,
+}
+
+/// Where a function keeps the alerts it could not publish yet (see the module doc). The
+/// DynamoDB [`Outbox`] is the real one; [`MemoryOutbox`] honours the same contract for tests of
+/// handler logic.
+#[allow(async_fn_in_trait)]
+pub trait AlertOutbox {
+    /// Records `alert` as kept (replacing an earlier record of the same id).
+    async fn keep_pending(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), LakeopsError>;
+    /// Removes a delivered alert.
+    async fn forget_delivered(&self, alert_id: &str) -> Result<(), LakeopsError>;
+    /// Every kept alert, oldest first (by `occurred_at`, then id).
+    async fn pending_alerts(&self) -> Result<Vec<Alert>, LakeopsError>;
+
+    /// Publishes `kept` (read with [`Self::pending_alerts`], refreshed or filtered by the caller)
+    /// in order, removing each once published. Stops at the first failure: the others wait for
+    /// a later run rather than spend this one's time on the same outage. Best effort, never an
+    /// error: what it could not deliver stays kept.
+    async fn publish_kept<A: AlertSink>(&self, alerts: &A, kept: Vec<Alert>) -> KeptDelivery {
+        let mut out = KeptDelivery {
+            still_kept: kept.len(),
+            ..KeptDelivery::default()
+        };
+        for alert in kept {
+            let result = match alerts.publish(&alert).await {
+                Ok(_) => self.forget_delivered(&alert.id).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => {
+                    tracing::info!(alert_id = %alert.id, "kept alert delivered");
+                    out.delivered.push(alert.id);
+                    out.still_kept -= 1;
+                }
+                Err(e) => {
+                    out.failure = Some(format!("kept alert {}: {e}", alert.id));
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The outbox in memory: for tests of handler logic.
+#[derive(Debug, Default)]
+pub struct MemoryOutbox {
+    kept: std::sync::Mutex<HashMap<String, Alert>>,
+}
+
+impl AlertOutbox for MemoryOutbox {
+    async fn keep_pending(&self, alert: &Alert, _now: DateTime<Utc>) -> Result<(), LakeopsError> {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.insert(alert.id.clone(), alert.clone());
+        Ok(())
+    }
+
+    async fn forget_delivered(&self, alert_id: &str) -> Result<(), LakeopsError> {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.remove(alert_id);
+        Ok(())
+    }
+
+    async fn pending_alerts(&self) -> Result<Vec<Alert>, LakeopsError> {
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let mut alerts: Vec<Alert> = kept.values().cloned().collect();
+        alerts.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then(a.id.cmp(&b.id)));
+        Ok(alerts)
+    }
+}
 
 /// The outbox of one function in the ledger table.
 #[derive(Debug, Clone)]
@@ -65,13 +145,34 @@ impl Outbox {
         format!("{}#{alert_id}", self.key)
     }
 
+    /// The bodies of `ids` that exist, by id ([`crate::batch_get`]: 100 keys a call,
+    /// unprocessed keys asked again, an error if some stay unprocessed).
+    async fn bodies(&self, ids: &[String]) -> Result<HashMap<String, String>, LakeopsError> {
+        let keys = ids
+            .iter()
+            .map(|id| HashMap::from([(KEY_ATTRIBUTE.to_string(), s(self.body_key(id)))]))
+            .collect();
+        let (items, _) = batch_get_items(&self.client, &self.table, keys, None, true).await?;
+        let prefix = format!("{}#", self.key);
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let id = item
+                    .get(KEY_ATTRIBUTE)?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix(&prefix)?;
+                let body = item.get(BODY)?.as_s().ok()?;
+                Some((id.to_string(), body.clone()))
+            })
+            .collect())
+    }
+}
+
+impl AlertOutbox for Outbox {
     /// Records `alert` as kept (replacing an earlier record of the same id): its body, then
     /// its id in the list.
-    pub async fn keep_pending(
-        &self,
-        alert: &Alert,
-        now: DateTime<Utc>,
-    ) -> Result<(), LakeopsError> {
+    async fn keep_pending(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), LakeopsError> {
         let ttl = AttributeValue::N((now + Duration::days(KEEP_DAYS)).timestamp().to_string());
         self.client
             .put_item()
@@ -99,7 +200,7 @@ impl Outbox {
 
     /// Removes a delivered alert: its id from the list (and any record of it in the earlier
     /// layout), then its body. A body left behind is dropped by TTL.
-    pub async fn forget_delivered(&self, alert_id: &str) -> Result<(), LakeopsError> {
+    async fn forget_delivered(&self, alert_id: &str) -> Result<(), LakeopsError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -126,7 +227,7 @@ impl Outbox {
 
     /// Every kept alert, oldest first. A record that no longer reads as an alert (or whose body
     /// expired) is logged and removed: it could never be delivered.
-    pub async fn pending_alerts(&self) -> Result<Vec<Alert>, LakeopsError> {
+    async fn pending_alerts(&self) -> Result<Vec<Alert>, LakeopsError> {
         let out = self
             .client
             .get_item()
@@ -170,29 +271,6 @@ impl Outbox {
         }
         alerts.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then(a.id.cmp(&b.id)));
         Ok(alerts)
-    }
-
-    /// The bodies of `ids` that exist, by id ([`crate::batch_get`]: 100 keys a call,
-    /// unprocessed keys asked again, an error if some stay unprocessed).
-    async fn bodies(&self, ids: &[String]) -> Result<HashMap<String, String>, LakeopsError> {
-        let keys = ids
-            .iter()
-            .map(|id| HashMap::from([(KEY_ATTRIBUTE.to_string(), s(self.body_key(id)))]))
-            .collect();
-        let (items, _) = batch_get_items(&self.client, &self.table, keys, None, true).await?;
-        let prefix = format!("{}#", self.key);
-        Ok(items
-            .iter()
-            .filter_map(|item| {
-                let id = item
-                    .get(KEY_ATTRIBUTE)?
-                    .as_s()
-                    .ok()?
-                    .strip_prefix(&prefix)?;
-                let body = item.get(BODY)?.as_s().ok()?;
-                Some((id.to_string(), body.clone()))
-            })
-            .collect())
     }
 }
 

@@ -191,7 +191,7 @@ async fn state_of(config: &aws_config::SdkConfig, id: &str) -> String {
 #[tokio::test]
 async fn the_outbox_keeps_more_alerts_than_one_item_holds() {
     use lakeops::alert::{Alert, Severity};
-    use lakeops::outbox::Outbox;
+    use lakeops::outbox::{AlertOutbox, Outbox};
     let emu = Emulator::start();
     let config = emu.sdk_config().await;
     lakeops_e2e::create_ledger_table(&config).await;
@@ -274,4 +274,67 @@ async fn pricing_waits_out_transaction_conflicts_on_a_hot_day_total() {
         item.item().is_some_and(|i| i.contains_key("usd")),
         "priced: {item:?}"
     );
+}
+
+/// SNS refuses every attempt of the transformer's `LogErrors` publish in the invocation that saw
+/// the failure (the fault in the step that publishes). The batch's records are still delivered
+/// and the alert is kept in the outbox (DynamoDB); the next invocation, SNS back, publishes it
+/// with its own alert, each once, and the one after sends nothing again. Before the outbox the
+/// alert lived only in a log line.
+#[tokio::test]
+async fn a_log_errors_alert_sns_refused_is_kept_and_sent_once_by_the_next_invocation() {
+    use lakeops_e2e::lake::{create_log_delivery, LOG_STREAM};
+    use lakeops_e2e::{create_ledger_table, event_file, AlertTap};
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    create_log_delivery(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("FIREHOSE_STREAM", LOG_STREAM),
+        ],
+    );
+    const TRANSFORMER: &str = "log-subscription-transformer";
+    // Every attempt the SDK makes for the one publish.
+    emu.inject_faults("sns", "Publish", 6, "error");
+    let out = functions
+        .invoke_file(
+            TRANSFORMER,
+            &event_file("cloudwatch-logs-subscription.json"),
+        )
+        .unwrap();
+    assert_eq!(out["records_out"], 5, "records delivered: {out}");
+    assert_eq!(out["alerts_undelivered"].as_array().map(Vec::len), Some(1));
+    assert!(tap.drain().await.is_empty(), "SNS took nothing");
+    assert_eq!(emu.injected_faults()[0]["Injected"], 6);
+
+    // SNS is back. The next invocation (Firehose mode, a Glue error of its own) sends both.
+    let answer = functions
+        .invoke_file(TRANSFORMER, &event_file("firehose-cloudwatch-logs.json"))
+        .unwrap();
+    assert_eq!(answer["records"].as_array().map(Vec::len), Some(3));
+    let mut groups: Vec<String> = tap
+        .drain()
+        .await
+        .iter()
+        .map(|a| {
+            assert_eq!(a.kind(), "LogErrors");
+            a.attributes["log_group"].clone()
+        })
+        .collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        ["/aws-glue/jobs/error", "/aws/lambda/orders-ingest"]
+    );
+
+    // Once: nothing is kept any more, and the Glue error is within its interval.
+    functions
+        .invoke_file(TRANSFORMER, &event_file("firehose-cloudwatch-logs.json"))
+        .unwrap();
+    assert!(tap.drain().await.is_empty());
 }

@@ -15,6 +15,7 @@
 //! Never processes its own log group (a log loop); alerts at most once per log group per
 //! `ALERT_MIN_INTERVAL_MINUTES`, through the shared alert ledger.
 
+pub mod alerting;
 #[cfg(test)]
 mod corpus;
 pub mod decode;
@@ -34,6 +35,7 @@ use chrono::{DateTime, Duration, Utc};
 use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::config::{ConfigError, ConfigProblem};
 use lakeops::ledger::{DynamoLedger, Ledger};
+use lakeops::outbox::{AlertOutbox, Outbox};
 use lakeops::{
     console, CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit,
 };
@@ -150,11 +152,15 @@ pub fn keep_memory_between_batches() {
     }
 }
 
-pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger> {
+pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger, O = Outbox> {
     pub config: TransformerConfig,
     pub sink: Option<FirehoseSink>,
     pub alerts: A,
     pub ledger: L,
+    /// `LogErrors` alerts SNS refused, kept for a later invocation ([`alerting`]).
+    pub outbox: O,
+    /// When this process last looked for kept alerts.
+    pub outbox_pace: alerting::OutboxPace,
 }
 
 impl Deps {
@@ -163,6 +169,7 @@ impl Deps {
         let config = TransformerConfig::read(&mut r);
         r.finish()?;
         let sdk = lakeops::aws::sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         Ok(Self {
             sink: config.firehose_stream.clone().map(|stream| FirehoseSink {
                 client: aws_sdk_firehose::Client::new(&sdk),
@@ -173,7 +180,9 @@ impl Deps {
                 &config.common.alert_topic_arn,
                 config.common.dry_run,
             ),
-            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &config.ledger_table),
+            ledger: DynamoLedger::new(dynamodb.clone(), &config.ledger_table),
+            outbox: Outbox::new(dynamodb, &config.ledger_table, FUNCTION),
+            outbox_pace: alerting::OutboxPace::default(),
             config,
         })
     }
@@ -196,9 +205,14 @@ pub struct RunSummary {
     pub firehose_calls: usize,
     pub skipped_own_log_group: usize,
     pub alerted: Vec<String>,
-    /// Alerts that could not be published: logged whole and counted, never a reason to fail the
-    /// batch (a retried subscription batch would store its records twice).
+    /// Alerts SNS refused this time: kept in the outbox for a later invocation, never a reason
+    /// to fail the batch (a retried subscription batch would store its records twice).
     pub alerts_undelivered: Vec<String>,
+    /// Alerts earlier invocations kept, published now.
+    pub kept_alerts_delivered: Vec<String>,
+    /// Alerts still in the outbox after this invocation, when it looked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts_kept: Option<usize>,
     /// What makes the invocation fail (records not delivered).
     pub failures: Vec<String>,
 }
@@ -231,9 +245,9 @@ struct Run {
     errors: BTreeMap<String, GroupErrors>,
 }
 
-pub async fn handle<A: AlertSink, L: Ledger>(
+pub async fn handle<A: AlertSink, L: Ledger, O: AlertOutbox>(
     event: LambdaEvent<Value>,
-    deps: &Deps<A, L>,
+    deps: &Deps<A, L, O>,
 ) -> Result<Value, LakeopsError> {
     let now = Utc::now();
     let remaining = lakeops::deadline::remaining(event.context.deadline, now.timestamp_millis())
@@ -260,7 +274,7 @@ pub async fn handle<A: AlertSink, L: Ledger>(
             "expected a CloudWatch Logs subscription event ({\"awslogs\":{\"data\":...}}) or a Firehose transformation event ({\"records\":[...]})".into(),
         ));
     };
-    send_error_alerts(deps, now, &mut run).await;
+    alerting::send_error_alerts(deps, now, &mut run).await;
     let Run {
         summary,
         mut metrics,
@@ -278,9 +292,9 @@ pub async fn handle<A: AlertSink, L: Ledger>(
 /// Subscription mode: one payload → records → Firehose. An undecodable payload is
 /// `InvalidInput` (Lambda's on-failure destination keeps the event); records Firehose still
 /// refuses after retries are failures that fail the invocation.
-async fn subscription<A, L>(
+async fn subscription<A, L, O>(
     data: &str,
-    deps: &Deps<A, L>,
+    deps: &Deps<A, L, O>,
     deadline: Instant,
     run: &mut Run,
 ) -> Result<(), LakeopsError> {
@@ -325,7 +339,11 @@ async fn subscription<A, L>(
 /// or over the response limit). A failed record's data is not echoed — Firehose keeps the
 /// original under its error prefix — so the response stays under the 6 MB limit whatever the
 /// input.
-fn firehose_transformation<A, L>(records: &[Value], deps: &Deps<A, L>, run: &mut Run) -> Value {
+fn firehose_transformation<A, L, O>(
+    records: &[Value],
+    deps: &Deps<A, L, O>,
+    run: &mut Run,
+) -> Value {
     run.summary.trigger = "firehose-transformation";
     let mut answers = Vec::with_capacity(records.len());
     let mut response_bytes = 0usize;
@@ -362,45 +380,6 @@ fn firehose_transformation<A, L>(records: &[Value], deps: &Deps<A, L>, run: &mut
 /// A record's answer without its data: `{"recordId":…,"result":"ProcessingFailed","data":""}`.
 const ANSWER_OVERHEAD_BYTES: usize = 64;
 
-/// One alert per log group with errors, at most one per interval (ledger). A publish that fails
-/// is logged with the whole alert and counted (`AlertsUndelivered`); it does not fail the
-/// invocation, whose records are already delivered or answered.
-async fn send_error_alerts<A: AlertSink, L: Ledger>(
-    deps: &Deps<A, L>,
-    now: DateTime<Utc>,
-    run: &mut Run,
-) {
-    for (group, e) in std::mem::take(&mut run.errors) {
-        let alert = error_alert(
-            &group,
-            &e,
-            deps.config.alert_interval,
-            &deps.config.common.region,
-            now,
-        );
-        let mut failed = Vec::new();
-        let sent = lakeops::ledger::send_alert_once(
-            &deps.ledger,
-            &deps.alerts,
-            &alert,
-            Duration::days(1),
-            &mut run.summary.alerted,
-            &mut failed,
-        )
-        .await;
-        if sent == Some(false) {
-            tracing::info!(
-                log_group = group,
-                "error alert rate-limited (one per interval)"
-            );
-        }
-        for f in failed {
-            tracing::error!(alert = %alert.json_body(), error = %f, "alert not published; kept in this log line");
-            run.summary.alerts_undelivered.push(f);
-        }
-    }
-}
-
 /// The invocation's totals (no dimensions: one series each for the whole function).
 fn record_totals(metrics: &mut Metrics, s: &RunSummary) {
     let totals: [(&str, &str); 0] = [];
@@ -416,13 +395,16 @@ fn record_totals(metrics: &mut Metrics, s: &RunSummary) {
     ] {
         metrics.record(&totals, name, value as f64, Unit::Count);
     }
+    if let Some(kept) = s.alerts_kept {
+        metrics.record(&totals, "LogErrorAlertsKept", kept as f64, Unit::Count);
+    }
 }
 
 /// One payload (`awslogs.data` or a Firehose record's `data`) → JSON lines: `Err` when it cannot
 /// be decoded, `Ok(None)` when the batch is dropped whole.
-fn process_payload<A, L>(
+fn process_payload<A, L, O>(
     raw: &str,
-    deps: &Deps<A, L>,
+    deps: &Deps<A, L, O>,
     run: &mut Run,
 ) -> Result<Option<Lines>, decode::DecodeError> {
     let json = decode::inflate(raw)?;
@@ -431,7 +413,7 @@ fn process_payload<A, L>(
 }
 
 /// One decoded batch → JSON lines (None when the batch is dropped whole).
-fn process<A, L>(data: &LogsData, deps: &Deps<A, L>, run: &mut Run) -> Option<Lines> {
+fn process<A, L, O>(data: &LogsData, deps: &Deps<A, L, O>, run: &mut Run) -> Option<Lines> {
     let summary = &mut run.summary;
     if data.is_control() {
         summary.control_messages += 1;
@@ -585,12 +567,13 @@ fn capitalize(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use lakeops::alert::RecordingSink;
     use lakeops::ledger::MemoryLedger;
+    use lakeops::outbox::MemoryOutbox;
 
-    fn deps() -> Deps<RecordingSink, MemoryLedger> {
+    pub(crate) fn deps() -> Deps<RecordingSink, MemoryLedger, MemoryOutbox> {
         let mut r = ConfigReader::from_map([
             ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
             ("LEDGER_TABLE", "l"),
@@ -602,6 +585,8 @@ mod tests {
             sink: None,
             alerts: RecordingSink::default(),
             ledger: MemoryLedger::default(),
+            outbox: MemoryOutbox::default(),
+            outbox_pace: alerting::OutboxPace::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use lakeops::alert::{Alert, AlertSink};
 use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
 use lakeops::attribution::Caller;
 use lakeops::ledger::Ledger;
-use lakeops::outbox::Outbox;
+use lakeops::outbox::{AlertOutbox, KeptDelivery, Outbox};
 use lakeops::LakeopsError;
 
 use crate::alerts::stop_alert;
@@ -84,18 +84,6 @@ pub(crate) async fn stop_and_report<A: AlertSink>(
     Ok(())
 }
 
-/// What delivering the kept alerts came to.
-#[derive(Debug, Default)]
-pub(crate) struct KeptDelivery {
-    /// Alert ids published (and removed from the outbox).
-    pub delivered: Vec<String>,
-    /// Why the rest stay kept (the first failure: after a failed publish the others wait for
-    /// the next run rather than spend this one's time on the same outage).
-    pub failure: Option<String>,
-    /// Alerts still kept after this run.
-    pub still_kept: usize,
-}
-
 /// Publishes the `QueryStopped` alerts earlier runs kept but could not publish, each with the
 /// query's state now. One whose query still runs is left (that run's stop did not happen; a
 /// sweep stops it and reports). Called after the run's stops: best effort, never an error.
@@ -104,35 +92,25 @@ pub(crate) async fn deliver_kept<A: AlertSink>(
     alerts: &A,
     outbox: &Outbox,
 ) -> KeptDelivery {
-    let mut out = KeptDelivery::default();
     let kept = match outbox.pending_alerts().await {
         Ok(kept) => kept,
         Err(e) => {
-            out.failure = Some(format!("reading the outbox: {e}"));
-            return out;
+            return KeptDelivery {
+                failure: Some(format!("reading the outbox: {e}")),
+                ..KeptDelivery::default()
+            }
         }
     };
     let total = kept.len();
+    let mut ready = Vec::new();
     for mut alert in kept {
-        if !refresh_state(history, &mut alert).await {
-            continue;
-        }
-        let result = match alerts.publish(&alert).await {
-            Ok(_) => outbox.forget_delivered(&alert.id).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                tracing::info!(alert_id = %alert.id, "kept stop alert delivered");
-                out.delivered.push(alert.id);
-            }
-            Err(e) => {
-                out.failure = Some(format!("kept alert {}: {e}", alert.id));
-                break;
-            }
+        if refresh_state(history, &mut alert).await {
+            ready.push(alert);
         }
     }
-    out.still_kept = total - out.delivered.len();
+    let waiting = total - ready.len();
+    let mut out = outbox.publish_kept(alerts, ready).await;
+    out.still_kept += waiting;
     out
 }
 
