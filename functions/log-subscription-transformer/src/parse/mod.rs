@@ -2,7 +2,7 @@
 //! text or JSON log format), a failed invocation (timeout, runtime crash, unhandled error — see
 //! [`kind`]), a JSON application log (its fields kept), or plain text; with its level, request id
 //! and error type where the line says them. The shapes come from each runtime; the corpus in
-//! `tests/corpus/` says where each was seen.
+//! `corpus/log-lines.txt` says where each was seen.
 //!
 //! Everything borrows from the line: a JSON line's fields stay raw JSON text ([`Fields`]) and are
 //! written out as they came, so a line is parsed once and nothing is rebuilt value by value.
@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::level;
 
 mod fields;
+mod java;
 mod json;
 mod platform;
 #[cfg(test)]
@@ -32,6 +33,29 @@ pub struct Report {
     pub memory_size_mb: Option<f64>,
     pub max_memory_used_mb: Option<f64>,
     pub init_duration_ms: Option<f64>,
+    /// A timed-out invocation whose memory was (nearly) full: `Max Memory Used` at least
+    /// [`PROBABLE_OOM_SHARE`] of `Memory Size`. Such a function most likely ran out of memory
+    /// (swapping, or its garbage collector thrashing) and only then out of time, so the timeout
+    /// alone would send someone after the wrong cause. The record keeps its timeout type; this
+    /// flag (written out only when true) says what probably lies behind it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub probable_out_of_memory: bool,
+}
+
+/// The share of `Memory Size` from which a timed-out invocation's `Max Memory Used` counts as
+/// full (the threshold: equal, or at least 98 %).
+pub const PROBABLE_OOM_SHARE: f64 = 0.98;
+
+impl Report {
+    /// Sets [`Report::probable_out_of_memory`] for an invocation that timed out.
+    fn flag_probable_oom(mut self, timed_out: bool) -> Self {
+        self.probable_out_of_memory = timed_out
+            && match (self.max_memory_used_mb, self.memory_size_mb) {
+                (Some(used), Some(size)) => size > 0.0 && used >= size * PROBABLE_OOM_SHARE,
+                _ => false,
+            };
+        self
+    }
 }
 
 /// The record types (`type` column) this module gives, besides the JSON format's own

@@ -5,6 +5,9 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
+use super::fields::Fields;
+use super::java;
+use super::json::json_level;
 use super::platform::{first_word, number, platform_line, PlatformValues};
 use super::{kind, plain, Parsed, Report, PYTHON_UNHANDLED};
 use crate::level;
@@ -24,13 +27,18 @@ pub(super) fn parse_text(message: &str) -> Parsed<'_> {
         let values = PlatformValues::read(message);
         let mut p = platform_line(kind::REPORT, message, &values);
         p.request_id = first_word(rest);
-        p.report = Some(Report {
-            duration_ms: number(values.duration),
-            billed_duration_ms: number(values.billed_duration),
-            memory_size_mb: number(values.memory_size),
-            max_memory_used_mb: number(values.max_memory_used),
-            init_duration_ms: number(values.init_duration),
-        });
+        let timed_out = p.kind == kind::TIMEOUT;
+        p.report = Some(
+            Report {
+                duration_ms: number(values.duration),
+                billed_duration_ms: number(values.billed_duration),
+                memory_size_mb: number(values.memory_size),
+                max_memory_used_mb: number(values.max_memory_used),
+                init_duration_ms: number(values.init_duration),
+                probable_out_of_memory: false,
+            }
+            .flag_probable_oom(timed_out),
+        );
         return p;
     }
     for (prefix, k) in [
@@ -56,7 +64,9 @@ pub(super) fn parse_text(message: &str) -> Parsed<'_> {
             p.request_id = looks_like_request_id(c).then_some(Cow::Borrowed(c));
             body = d;
         } else if let Some(l) = level::from_word(c) {
-            p.level = Some(l);
+            // A JSON record printed through the envelope (pino or bunyan through console.log):
+            // its own level is the line's; the envelope's only says which console method ran.
+            p.level = json_body_level(d).or(Some(l));
             p.request_id = looks_like_request_id(b).then_some(Cow::Borrowed(b));
             body = d;
         }
@@ -65,7 +75,7 @@ pub(super) fn parse_text(message: &str) -> Parsed<'_> {
         // Most lines: none of the failure shapes below can match.
         return with_text_level(p, message, body);
     }
-    if message.contains("Task timed out after") {
+    if is_platform_timeout(message) {
         if p.request_id.is_none() {
             p.request_id = message
                 .split_whitespace()
@@ -111,13 +121,42 @@ pub(super) static FAILURE_SIGNS: LazyLock<AhoCorasick> = LazyLock::new(|| {
         .expect("built-in patterns")
 });
 
-/// A text line that is no failure: its level from the text when no field said it.
-pub(super) fn with_text_level<'a>(
-    mut p: Parsed<'a>,
-    message: &'a str,
-    body: &'a str,
-) -> Parsed<'a> {
+/// Whether a line is the platform's own timeout line, `<time> <request id> Task timed out after
+/// N seconds` (older runtimes: `RequestId: <id> Error: Task timed out …`): nothing but a
+/// timestamp, a request id and those labels before the phrase. A line that quotes the phrase
+/// after its own words (`INFO retrying after upstream said "Task timed out after 3.00 seconds"`)
+/// is an application's line about someone else's timeout, not one.
+fn is_platform_timeout(message: &str) -> bool {
+    let Some(at) = message.find("Task timed out after") else {
+        return false;
+    };
+    let mut words = message[..at].split_whitespace();
+    words.by_ref().take(4).all(|w| {
+        looks_like_request_id(w)
+            || w.starts_with(|c: char| c.is_ascii_digit())
+            || matches!(w, "RequestId:" | "Error:")
+    }) && words.next().is_none()
+}
+
+/// The level a JSON object printed as a text line's message says it has, if it is one.
+fn json_body_level(body: &str) -> Option<&'static str> {
+    let body = body.trim_end();
+    if !(body.starts_with('{') && body.ends_with('}')) {
+        return None;
+    }
+    let fields: Fields = serde_json::from_str(body).ok()?;
+    json_level(&fields)
+}
+
+/// A text line that is no failure: its level from the text when no field said it; a Java
+/// exception's head (see [`java`]) is an error named by its class.
+fn with_text_level<'a>(mut p: Parsed<'a>, message: &'a str, body: &'a str) -> Parsed<'a> {
     if p.level.is_none() {
+        if let Some(class) = java::exception_head(message) {
+            p.level = Some("ERROR");
+            p.error_type = Some(Cow::Borrowed(class));
+            return p;
+        }
         p.level = level::from_text_start(message).or_else(|| level::from_logfmt(message));
     }
     if level::is_error(p.level) {
