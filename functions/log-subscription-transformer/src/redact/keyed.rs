@@ -38,16 +38,36 @@ static SECRET_KEY_STEMS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| 
 });
 
 /// Keys ending in `token` that are not secrets: pagination tokens (`NextToken`,
-/// `ContinuationToken`, `pageToken`) and .NET's `PublicKeyToken` in assembly names.
+/// `ContinuationToken`, `pageToken`), .NET's `PublicKeyToken` in assembly names, and
+/// idempotency tokens (`ClientRequestToken` of Secrets Manager, CloudFormation and others;
+/// `idempotencyToken`): a value the caller picks so that a retry is not done twice.
 fn is_public_token(before_key: &str) -> bool {
     let tail = before_key
         .get(before_key.len().saturating_sub(16)..)
         .unwrap_or_default()
         .trim_end_matches(['_', '-'])
         .to_ascii_lowercase();
-    ["publickey", "next", "continuation", "page", "pagination"]
-        .iter()
-        .any(|w| tail.ends_with(w))
+    [
+        "publickey",
+        "next",
+        "continuation",
+        "page",
+        "pagination",
+        "clientrequest",
+        "idempotency",
+    ]
+    .iter()
+    .any(|w| tail.ends_with(w))
+}
+
+/// Whether the key at `at` is part of an ARN (`arn:aws:secretsmanager:us-east-1:123456789012:
+/// secret:prod/db-AbCdEf`): an ARN names a resource, and the name after `secret:` is an
+/// identifier, not the secret.
+fn in_arn(text: &str, at: usize) -> bool {
+    let token_start = text[..at]
+        .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '=' | ',' | '(' | '['))
+        .map_or(0, |i| i + 1);
+    text[token_start..at].starts_with("arn:")
 }
 
 /// The values of secrets known by their key, in plain text (`password=…`), JSON (`"token":
@@ -67,7 +87,7 @@ pub fn keyed_secret_matches(text: &str) -> Vec<Range<usize>> {
     let mut from = 0;
     while let Some(m) = SECRET_KEY.find_at(text, from) {
         from = m.end().max(m.start() + 1);
-        if is_public_token(&text[..m.start()]) {
+        if is_public_token(&text[..m.start()]) || in_arn(text, m.start()) {
             continue;
         }
         let head = m.as_str().trim_end_matches([' ', '\t']).as_bytes();
@@ -110,7 +130,9 @@ pub fn keyed_secret_matches(text: &str) -> Vec<Range<usize>> {
                     && value
                         .bytes()
                         .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-')));
-        if !value.is_empty() && !structured {
+        // A value another redaction already replaced stays as it is.
+        let redacted = value.starts_with("[REDACTED");
+        if !value.is_empty() && !structured && !redacted {
             out.push(start..end);
             from = end;
         }

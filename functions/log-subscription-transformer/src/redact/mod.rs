@@ -1,6 +1,8 @@
-//! What is taken out of log lines before they are stored: AWS access key ids, secrets known by
-//! their key (`password=…`, `"token":"…"`, `Authorization: Bearer …` — also inside escaped JSON
-//! and URL-encoded text), JWTs, e-mail addresses, IP addresses, and a custom pattern.
+//! What is taken out of log lines before they are stored: AWS access key ids and a secret key
+//! printed next to its id, secrets known by their key (`password=…`, `"token":"…"`,
+//! `Authorization: Bearer …` — also inside escaped JSON and URL-encoded text), URL passwords,
+//! webhook URLs and URL signatures, GitHub tokens, PEM private key bodies, JWTs, payment card
+//! numbers, e-mail addresses, IP addresses, and a custom pattern. One file per family.
 //!
 //! Redaction must not damage data: an IPv4 is taken only where it is an address — not inside a
 //! longer dotted number (`1.3.6.1.4.1`) or after a version key (`Version=4.0.0.0`,
@@ -12,13 +14,19 @@ use std::ops::Range;
 use regex::Regex;
 use serde::Deserialize;
 
+mod cards;
+mod credentials;
 mod keyed;
 mod network;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
+pub use cards::card_numbers;
+pub use credentials::{private_key_bodies, secret_keys_after_key_ids, url_passwords, GITHUB_TOKEN};
 pub use keyed::keyed_secret_matches;
 pub use network::{dotted_quads, ipv4_addresses, ipv6_addresses};
+pub use webhooks::{slack_webhooks, teams_webhooks, url_signatures};
 
 /// Which switch turns a redaction on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,13 +193,26 @@ impl Redaction {
         }
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
+        let mut count = 0;
         for m in &matches {
+            // A finder's overlapping or off-boundary range is skipped, never a panic.
+            let fits = last <= m.start
+                && m.start <= m.end
+                && text.is_char_boundary(m.start)
+                && text.is_char_boundary(m.end);
+            if !fits {
+                continue;
+            }
             out.push_str(&text[last..m.start]);
             out.push_str(self.replacement);
             last = m.end;
+            count += 1;
+        }
+        if count == 0 {
+            return None;
         }
         out.push_str(&text[last..]);
-        Some((out, matches.len()))
+        Some((out, count))
     }
 }
 
@@ -204,58 +225,108 @@ pub struct Redactor {
     pub overrides: Vec<Override>,
 }
 
+impl Redaction {
+    /// A built-in redaction by a pattern, behind an optional literal pre-test.
+    fn regex(class: Class, pattern: &str, replacement: &'static str, needs: Option<&str>) -> Self {
+        Self {
+            class,
+            find: Find::Regex(Regex::new(pattern).expect("built-in pattern")),
+            replacement,
+            needs: needs.map(|n| memchr::memmem::Finder::new(n).into_owned()),
+        }
+    }
+
+    /// A built-in redaction by a hand-written finder, behind an optional literal pre-test.
+    fn finder(class: Class, find: Finder, replacement: &'static str, needs: Option<&str>) -> Self {
+        Self {
+            class,
+            find: Find::Finder(find),
+            replacement,
+            needs: needs.map(|n| memchr::memmem::Finder::new(n).into_owned()),
+        }
+    }
+}
+
 impl Redactor {
-    /// All built-in redactions (the switches choose per log group), then the custom pattern.
-    pub fn new(switches: Switches, overrides: Vec<Override>, custom: Option<Regex>) -> Self {
-        let regex = |p: &str| Find::Regex(Regex::new(p).expect("built-in pattern"));
+    /// The built-in redactions, in the order they run.
+    fn built_in() -> Vec<Redaction> {
+        use Class::{AwsKeys, Emails, Ips, Secrets};
         // ASCII word boundaries and classes (`(?-u:\b)`, `[0-9]`): Unicode ones make the engine
         // fall back to a slower automaton on non-ASCII text, and these tokens are ASCII anyway.
-        let mut redactions = vec![
-            Redaction {
-                class: Class::AwsKeys,
-                find: regex(r"(?-u:\b)(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{16}(?-u:\b)"),
-                replacement: "[REDACTED:aws-key-id]",
-                needs: None,
-            },
-            Redaction {
-                class: Class::Secrets,
-                find: Find::Finder(keyed_secret_matches),
-                replacement: "[REDACTED:secret]",
-                needs: None,
-            },
-            Redaction {
-                class: Class::Secrets,
-                find: regex(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+"),
-                replacement: "[REDACTED:jwt]",
-                needs: Some(memchr::memmem::Finder::new("eyJ")),
-            },
-            Redaction {
-                class: Class::Emails,
-                find: regex(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-                replacement: "[REDACTED:email]",
-                needs: None,
-            },
+        vec![
+            Redaction::finder(
+                AwsKeys,
+                secret_keys_after_key_ids,
+                "[REDACTED:aws-secret-key]",
+                None,
+            ),
+            Redaction::regex(
+                AwsKeys,
+                r"(?-u:\b)(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{16}(?-u:\b)",
+                "[REDACTED:aws-key-id]",
+                None,
+            ),
+            Redaction::finder(
+                Secrets,
+                private_key_bodies,
+                "[REDACTED:private-key]",
+                Some("-----BEGIN "),
+            ),
+            Redaction::finder(Secrets, url_passwords, "[REDACTED:secret]", Some("://")),
+            Redaction::finder(
+                Secrets,
+                slack_webhooks,
+                "[REDACTED:webhook]",
+                Some("hooks.slack.com/"),
+            ),
+            Redaction::finder(
+                Secrets,
+                teams_webhooks,
+                "[REDACTED:webhook]",
+                Some("office.com/webhook"),
+            ),
+            Redaction::finder(
+                Secrets,
+                url_signatures,
+                "[REDACTED:signature]",
+                Some("sig="),
+            ),
+            Redaction::regex(Secrets, GITHUB_TOKEN, "[REDACTED:github-token]", None),
+            Redaction::finder(Secrets, keyed_secret_matches, "[REDACTED:secret]", None),
+            Redaction::regex(
+                Secrets,
+                r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+",
+                "[REDACTED:jwt]",
+                Some("eyJ"),
+            ),
+            Redaction::finder(Secrets, card_numbers, "[REDACTED:card]", None),
+            Redaction::regex(
+                Emails,
+                r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+                "[REDACTED:email]",
+                None,
+            ),
             // URL-encoded (`ann%40example.com`): its own pattern behind a `%40` test, so the
             // common `@` pattern keeps the regex engine's fast literal search.
-            Redaction {
-                class: Class::Emails,
-                find: regex(r"[A-Za-z0-9._+-]+%40[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-                replacement: "[REDACTED:email]",
-                needs: Some(memchr::memmem::Finder::new("%40")),
-            },
-            Redaction {
-                class: Class::Ips,
-                find: Find::Finder(ipv4_addresses),
-                replacement: "[REDACTED:ip]",
-                needs: None,
-            },
-            Redaction {
-                class: Class::Ips,
-                find: Find::Finder(ipv6_addresses),
-                replacement: "[REDACTED:ip]",
-                needs: None,
-            },
-        ];
+            Redaction::regex(
+                Emails,
+                r"[A-Za-z0-9._+-]+%40[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+                "[REDACTED:email]",
+                Some("%40"),
+            ),
+            Redaction::finder(Ips, ipv4_addresses, "[REDACTED:ip]", None),
+            Redaction::finder(Ips, ipv6_addresses, "[REDACTED:ip]", None),
+        ]
+    }
+
+    /// All built-in redactions (the switches choose per log group), then the custom pattern.
+    /// Order matters: the shapes whose whole value is known (a secret key after its id, a PEM
+    /// body, a URL's password, webhooks, tokens) go before the secrets known by their key, which
+    /// leave an already-redacted value alone; everything before e-mails, so that a URL's
+    /// `user:password@host` is not taken for an address. Webhooks, tokens, private keys and card
+    /// numbers are under the `secrets` switch.
+    pub fn new(switches: Switches, overrides: Vec<Override>, custom: Option<Regex>) -> Self {
+        let mut redactions = Self::built_in();
         if let Some(re) = custom {
             redactions.push(Redaction {
                 class: Class::Custom,
