@@ -102,6 +102,57 @@ fn source_defaults_and_overrides() {
     assert!(!glob_matches("/aws/*/x?", "/aws/lambda/a/x"));
 }
 
+/// One secret of each family the redactor knows, with random parts.
+fn any_secret() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        ("[A-Z0-9]{8,10}", "[A-Z0-9]{8,10}", "[A-Za-z0-9]{24}")
+            .prop_map(|(t, b, s)| format!("https://hooks.slack.com/services/T{t}/B{b}/{s}")),
+        ("[a-f0-9]{8}", "[a-f0-9]{32}").prop_map(|(g, id)| format!(
+            "https://acme.webhook.office.com/webhookb2/{g}-1111-4222-8333-444455556666@{g}/IncomingWebhook/{id}/{g}"
+        )),
+        "[A-Za-z0-9_-]{20,43}".prop_map(|sig| format!(
+            "https://prod-1.westus.logic.azure.com:443/workflows/ab12/triggers/manual/paths/invoke?api-version=2016-10-01&sv=1.0&sig={sig}"
+        )),
+        ("gh[pousr]_", "[A-Za-z0-9]{36}").prop_map(|(p, s)| format!("{p}{s}")),
+        "[A-Za-z0-9]{22}_[A-Za-z0-9]{59}".prop_map(|s| format!("github_pat_{s}")),
+        "[A-Za-z0-9+/]{20,80}".prop_map(|body| format!(
+            "-----BEGIN EC PRIVATE KEY-----\n{body}\n-----END EC PRIVATE KEY-----"
+        )),
+        ("[A-Z0-9]{16}", "[A-Za-z0-9/+]{40}").prop_map(|(id, key)| format!("AKIA{id}:{key}")),
+        "[A-Za-z0-9!*]{4,16}".prop_map(|pw| format!("postgres://etl:{pw}@db.example.com:5432/lake")),
+        "[A-Za-z0-9]{4,16}".prop_map(|pw| format!("password={pw}")),
+        proptest::sample::select(vec![
+            "4242 4242 4242 4242",
+            "5555-5555-5555-4444",
+            "378282246310005",
+            "3782 822463 10005",
+            "6011111111111117",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Redaction takes out the secret and nothing around it: benign text (letters and
+    /// punctuation, no secret shapes) before and after a known secret comes out unchanged.
+    #[test]
+    fn redaction_stays_inside_the_secret(
+        before in "[A-Za-z ,.;!?()]{0,30}",
+        secret in any_secret(),
+        after in "[A-Za-z ,.;!?()]{0,30}",
+    ) {
+        let text = format!("{before} {secret} {after}");
+        let (out, n) = redactor().redact(&text, Switches::default());
+        proptest::prop_assert!(n >= 1, "nothing redacted in {:?}", text);
+        proptest::prop_assert!(out.starts_with(&format!("{before} ")), "{:?} -> {:?}", text, out);
+        proptest::prop_assert!(out.ends_with(&format!(" {after}")), "{:?} -> {:?}", text, out);
+        proptest::prop_assert!(!out.contains(&secret), "{:?} -> {:?}", text, out);
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
 
