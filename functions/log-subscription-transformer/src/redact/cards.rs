@@ -9,7 +9,8 @@
 //! would pass the Luhn check one time in ten, out.
 //!
 //! Speed: a number spans at least 13 bytes of digits, spaces and dashes, so only every 12th byte
-//! is looked at; a run around it is read only when that byte is one of those.
+//! is looked at; a run around it is read only when that byte is a digit, or a space or dash
+//! between two digits.
 
 use std::ops::Range;
 
@@ -26,7 +27,12 @@ pub fn card_numbers(text: &str) -> Vec<Range<usize>> {
     let mut i = STRIDE.min(b.len().saturating_sub(1));
     let mut scanned_to = 0;
     while i < b.len() {
-        if i >= scanned_to && is_card_byte(b[i]) {
+        // A number's separators sit between two digits: a space hit elsewhere (most of them,
+        // in prose) is no number.
+        let digit_at = |p: Option<usize>| p.and_then(|p| b.get(p)).is_some_and(u8::is_ascii_digit);
+        let hit = b[i].is_ascii_digit()
+            || (is_card_byte(b[i]) && digit_at(i.checked_sub(1)) && digit_at(Some(i + 1)));
+        if i >= scanned_to && hit {
             let start = b[..i]
                 .iter()
                 .rposition(|c| !is_card_byte(*c))
