@@ -21,6 +21,7 @@ fn unescape(s: &str) -> String {
             Some('t') => out.push('\t'),
             Some('r') => out.push('\r'),
             Some('n') => out.push('\n'),
+            Some('e') => out.push('\x1b'),
             Some('\\') => out.push('\\'),
             Some(other) => {
                 out.push('\\');
@@ -129,6 +130,10 @@ fn corpus_lines_and_redactions() {
                         }
                         "error_type" => p.error_type.as_deref().unwrap_or("-").to_string(),
                         "summary" => p.summary().unwrap_or("-").to_string(),
+                        "probable_oom" => {
+                            let oom = p.report.as_ref().is_some_and(|r| r.probable_out_of_memory);
+                            (if oom { "yes" } else { "no" }).to_string()
+                        }
                         other => panic!("line {at}: unknown expectation {other}"),
                     };
                     if got != value {

@@ -133,9 +133,41 @@ pub fn from_logfmt(line: &str) -> Option<&'static str> {
 
 /// A level word near the start of a text line: `[ERROR] …`, `ERROR: …`, log4j / Spark / Glue
 /// `26/11/23 06:20:05 ERROR GlueLogger: …`, .NET console `fail: …`, logrus `ERRO[0000] …`,
-/// Serilog `[06:20:05 ERR] …`. Only upper-case words count (the lower-case .NET console prefixes
-/// are matched at the very start), so a message that says "error" in prose is not an error.
+/// Serilog `[06:20:05 ERR] …`, Rust tracing `2024-05-01T10:00:00.123456Z ERROR target: …`. Only
+/// upper-case words count (the lower-case .NET console prefixes are matched at the very start),
+/// so a message that says "error" in prose is not an error. ANSI colour codes (tracing's default
+/// format writes them: `\x1b[31mERROR\x1b[0m`) are looked through.
 pub fn from_text_start(line: &str) -> Option<&'static str> {
+    let head = prefix(line, 192);
+    if memchr::memchr(0x1b, head.as_bytes()).is_some() {
+        return from_plain_text_start(&strip_ansi(head));
+    }
+    from_plain_text_start(line)
+}
+
+/// Text with its ANSI escape sequences (`ESC [ parameters final-byte`, and a lone `ESC x`)
+/// taken out.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        if chars.next() == Some('[') {
+            // Parameters and intermediates (0x20..=0x3f), then one final byte (0x40..=0x7e).
+            for c in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn from_plain_text_start(line: &str) -> Option<&'static str> {
     for dotnet in ["trce: ", "dbug: ", "info: ", "warn: ", "fail: ", "crit: "] {
         if line.starts_with(dotnet) {
             return from_word(&dotnet[..4]);
@@ -186,5 +218,10 @@ mod tests {
         assert_eq!(from_text_start("fail: Orders.Api[0] boom"), Some("ERROR"));
         assert_eq!(from_text_start("ERRO[0003] lost connection"), Some("ERROR"));
         assert_eq!(from_text_start("retrying after an error"), None);
+        assert_eq!(
+            from_text_start("\x1b[2m2024-05-01T10:00:00Z\x1b[0m \x1b[31mERROR\x1b[0m x: y"),
+            Some("ERROR")
+        );
+        assert_eq!(from_text_start("\x1b[32m INFO\x1b[0m \x1b["), Some("INFO"));
     }
 }
