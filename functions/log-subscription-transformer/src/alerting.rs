@@ -1,4 +1,5 @@
-//! The `LogErrors` alerts of an invocation, and the ones earlier invocations could not publish.
+//! The `LogErrors` alerts: what one invocation saw per log group ([`GroupErrors`]), the alert it
+//! makes ([`error_alert`]), and the ones earlier invocations could not publish.
 //!
 //! The log lines that raised an alert are not seen again (a subscription batch is delivered
 //! once), so an alert SNS refuses is kept in the function's outbox ([`lakeops::outbox`], in the
@@ -13,16 +14,152 @@
 //! Kept alerts keep their ids, so the notifier's ledger drops a repeat if a removal after a
 //! publish failed.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
-use lakeops::alert::AlertSink;
+use lakeops::alert::{Alert, AlertSink, Severity};
+use lakeops::console;
 use lakeops::ledger::Ledger;
 use lakeops::outbox::AlertOutbox;
 
-use crate::{error_alert, Deps, Run};
+use crate::parse::kind;
+use crate::transform::LogRecord;
+use crate::{Deps, Run, FUNCTION};
+
+/// Error lines quoted in an alert.
+const ALERT_LINES: usize = 5;
+
+/// Failure and error lines of one log group in this invocation.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct GroupErrors {
+    stream: String,
+    account: String,
+    first_at: Option<DateTime<Utc>>,
+    lines: Vec<String>,
+    errors: usize,
+    timeouts: usize,
+    crashes: usize,
+    unhandled: usize,
+    /// What failed, each named once, in the order seen.
+    error_types: Vec<String>,
+}
+
+impl GroupErrors {
+    fn failures(&self) -> usize {
+        self.timeouts + self.crashes + self.unhandled
+    }
+}
+
+pub(crate) fn note_errors(r: &LogRecord, errors: &mut BTreeMap<String, GroupErrors>) {
+    if !r.line.is_error() {
+        return;
+    }
+    let e = errors.entry(r.log_group.to_string()).or_default();
+    if e.lines.is_empty() {
+        e.stream = r.log_stream.to_string();
+        e.account = r.account.to_string();
+        e.first_at = DateTime::parse_from_rfc3339(r.timestamp.as_str())
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
+    }
+    match r.line.kind.as_ref() {
+        kind::TIMEOUT => e.timeouts += 1,
+        kind::CRASH => e.crashes += 1,
+        kind::UNHANDLED => e.unhandled += 1,
+        _ => e.errors += 1,
+    }
+    if let Some(t) = &r.line.error_type {
+        if e.error_types.len() < ALERT_LINES && !e.error_types.iter().any(|x| x == t) {
+            e.error_types.push(t.to_string());
+        }
+    }
+    if e.lines.len() < ALERT_LINES {
+        let line = r.line.summary().unwrap_or(&r.line.message);
+        e.lines.push(lakeops::alert::truncate(line, 500));
+    }
+}
+
+/// One alert per log group per invocation (and at most one per interval).
+pub(crate) fn error_alert(
+    group: &str,
+    e: &GroupErrors,
+    interval: Duration,
+    region: &str,
+    now: DateTime<Utc>,
+) -> Alert {
+    let at = e.first_at.unwrap_or(now);
+    let bucket = if interval.num_seconds() > 0 {
+        at.timestamp().div_euclid(interval.num_seconds())
+    } else {
+        // No rate limit: one alert per first-error instant (a retry of the batch repeats it).
+        at.timestamp_millis()
+    };
+    let what = match (e.timeouts, e.crashes, e.unhandled) {
+        (0, 0, 0) => "errors",
+        (_, 0, 0) => "timeouts",
+        (0, _, 0) => "crashes",
+        (0, 0, _) => "unhandled errors",
+        _ => "failed invocations",
+    };
+    // A failed invocation (timeout, crash, out of memory, unhandled error) is critical; error
+    // lines the code logged and handled are a warning.
+    let severity = if e.failures() > 0 {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    Alert::new(
+        "LogErrors",
+        severity,
+        FUNCTION,
+        // The severity is part of the key: a critical batch after a warning in the same
+        // interval still gets its alert (at most one of each per interval).
+        format!(
+            "{FUNCTION}/{}/{}/{bucket}",
+            group.trim_start_matches('/'),
+            severity
+        ),
+        now,
+        format!("{} in {group}", capitalize(what)),
+        format!(
+            "{group} logged {} error line(s), {} timeout(s), {} crash(es) and {} unhandled error(s) in this batch, starting {}.",
+            e.errors, e.timeouts, e.crashes, e.unhandled, at.to_rfc3339()
+        ),
+    )
+    .field("Log group", group)
+    .field("Log stream", &e.stream)
+    .field(
+        "Error types",
+        if e.error_types.is_empty() {
+            "-".to_string()
+        } else {
+            e.error_types.join(", ")
+        },
+    )
+    .field("First lines", e.lines.join("\n"))
+    .attribute("log_group", group)
+    .link("Log stream in CloudWatch", console::log_stream(region, group, &e.stream))
+    .detail("log_group", group)
+    .detail("log_stream", &e.stream)
+    .detail("account", &e.account)
+    .detail("errors", e.errors)
+    .detail("timeouts", e.timeouts)
+    .detail("crashes", e.crashes)
+    .detail("unhandled", e.unhandled)
+    .detail("error_types", &e.error_types)
+    .detail("first_error_at", at)
+    .next_step("Open the log stream at the first line; for timeouts compare Duration with the function's timeout in the REPORT lines.")
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
 
 /// How often one process looks for kept alerts.
 pub const OUTBOX_EVERY: StdDuration = StdDuration::from_secs(60);
@@ -134,7 +271,6 @@ async fn deliver_kept<A: AlertSink, L: Ledger, O: AlertOutbox>(
 mod tests {
     use super::*;
     use crate::tests::deps;
-    use crate::GroupErrors;
     use lakeops::Metrics;
     use std::collections::BTreeMap;
 
@@ -235,5 +371,36 @@ mod tests {
         pace.kept();
         assert!(pace.due(t + StdDuration::from_secs(62), OUTBOX_EVERY));
         assert!(!pace.due(t + StdDuration::from_secs(63), OUTBOX_EVERY));
+    }
+
+    #[test]
+    fn a_critical_batch_after_a_warning_in_the_same_interval_has_its_own_alert() {
+        let at: DateTime<Utc> = "2026-11-24T09:01:00Z".parse().unwrap();
+        let interval = Duration::minutes(15);
+        let alert = |e: &GroupErrors| error_alert("/aws/lambda/etl", e, interval, "us-east-1", at);
+        let warning = GroupErrors {
+            errors: 2,
+            first_at: Some(at),
+            ..Default::default()
+        };
+        let later_warning = GroupErrors {
+            first_at: Some(at + Duration::minutes(5)),
+            ..warning.clone()
+        };
+        let critical = GroupErrors {
+            timeouts: 1,
+            first_at: Some(at + Duration::minutes(1)),
+            ..Default::default()
+        };
+        let (w, w2, c) = (alert(&warning), alert(&later_warning), alert(&critical));
+        assert_eq!(
+            (w.severity, c.severity),
+            (Severity::Warning, Severity::Critical)
+        );
+        assert_eq!(w.id, w2.id, "one warning per interval");
+        assert_ne!(
+            w.id, c.id,
+            "the critical one is not swallowed by the warning's key"
+        );
     }
 }

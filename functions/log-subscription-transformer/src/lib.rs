@@ -16,6 +16,7 @@
 //! `ALERT_MIN_INTERVAL_MINUTES`, through the shared alert ledger.
 
 pub mod alerting;
+pub mod config;
 #[cfg(test)]
 mod corpus;
 pub mod decode;
@@ -31,110 +32,27 @@ use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
 use base64::Engine;
-use chrono::{DateTime, Duration, Utc};
-use lakeops::alert::{Alert, AlertSink, Severity};
+use chrono::Utc;
+use lakeops::alert::AlertSink;
 use lakeops::config::{ConfigError, ConfigProblem};
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::outbox::{AlertOutbox, Outbox};
-use lakeops::{
-    console, CommonConfig, ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit,
-};
+use lakeops::{ConfigReader, LakeopsError, Metrics, SnsAlertPublisher, Unit};
 use lambda_runtime::LambdaEvent;
-use regex::Regex;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use crate::alerting::{note_errors, GroupErrors};
+pub use crate::config::TransformerConfig;
 use crate::decode::LogsData;
-use crate::ndjson::{Layout, Lines};
-use crate::parse::kind;
-use crate::redact::{Redactor, Switches};
+use crate::ndjson::Lines;
 use crate::sink::FirehoseSink;
-use crate::transform::{LogRecord, Rules, Transformed};
+use crate::transform::Transformed;
 
 pub const FUNCTION: &str = "log-subscription-transformer";
 /// Firehose's limit on a transformation response, less room for the envelope.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;
-/// Error lines quoted in an alert.
-const ALERT_LINES: usize = 5;
-
-#[derive(Debug, Clone)]
-pub struct TransformerConfig {
-    pub common: CommonConfig,
-    /// `FIREHOSE_STREAM`: where subscription-mode records go (not needed in Firehose mode).
-    pub firehose_stream: Option<String>,
-    /// `INCLUDE_PATTERN` / `EXCLUDE_PATTERN` (regexes on the raw message; `a|b` for several),
-    /// redaction (`REDACT_*`), and the record layout (`LOG_RECORD_LAYOUT`).
-    pub rules: Rules,
-    /// `ALERT_MIN_INTERVAL_MINUTES` (default 15; 0 = every invocation): per log group.
-    pub alert_interval: Duration,
-    /// `LEDGER_TABLE`: the alert ledger (rate limit, no duplicates on retries).
-    pub ledger_table: String,
-    /// The function's own log group (`AWS_LAMBDA_LOG_GROUP_NAME`, set by Lambda): never processed.
-    pub own_log_group: Option<String>,
-}
-
-fn regex(r: &mut ConfigReader, name: &str) -> Option<Regex> {
-    let raw = r.optional(name)?;
-    match Regex::new(&raw) {
-        Ok(re) => Some(re),
-        Err(e) => {
-            r.problem(name, format!("not a valid regex: {e}"));
-            None
-        }
-    }
-}
-
-impl TransformerConfig {
-    pub fn read(r: &mut ConfigReader) -> Self {
-        let common = CommonConfig::read(r);
-        let include = regex(r, "INCLUDE_PATTERN");
-        let exclude = regex(r, "EXCLUDE_PATTERN");
-        let custom = regex(r, "REDACT_PATTERN");
-        let switches = Switches {
-            aws_keys: r.bool_or("REDACT_AWS_KEYS", true),
-            secrets: r.bool_or("REDACT_SECRETS", true),
-            emails: r.bool_or("REDACT_EMAILS", true),
-            ips: r.bool_or("REDACT_IPS", true),
-        };
-        let overrides = match r.optional("REDACT_BY_LOG_GROUP") {
-            None => Vec::new(),
-            Some(text) => redact::parse_overrides(&text).unwrap_or_else(|problem| {
-                r.problem("REDACT_BY_LOG_GROUP", problem);
-                Vec::new()
-            }),
-        };
-        let layout = match r.string_or("LOG_RECORD_LAYOUT", "parquet").as_str() {
-            "parquet" => Layout::Parquet,
-            "json" => Layout::Json,
-            other => {
-                r.problem(
-                    "LOG_RECORD_LAYOUT",
-                    format!("must be parquet or json, not {other:?}"),
-                );
-                Layout::Parquet
-            }
-        };
-        let interval: u32 = r.parse_or("ALERT_MIN_INTERVAL_MINUTES", 15);
-        let own = r.optional("AWS_LAMBDA_LOG_GROUP_NAME").or_else(|| {
-            r.optional("AWS_LAMBDA_FUNCTION_NAME")
-                .map(|f| format!("/aws/lambda/{f}"))
-        });
-        Self {
-            common,
-            firehose_stream: r.optional("FIREHOSE_STREAM"),
-            rules: Rules {
-                include,
-                exclude,
-                redactor: Redactor::new(switches, overrides, custom),
-                layout,
-            },
-            alert_interval: Duration::minutes(interval as i64),
-            ledger_table: r.required("LEDGER_TABLE"),
-            own_log_group: own,
-        }
-    }
-}
 
 /// Tells glibc's allocator to keep freed memory for the next batch. A batch needs a few tens of
 /// MiB at once (the inflated JSON, the output lines); by default glibc maps blocks that large
@@ -215,27 +133,6 @@ pub struct RunSummary {
     pub alerts_kept: Option<usize>,
     /// What makes the invocation fail (records not delivered).
     pub failures: Vec<String>,
-}
-
-/// Failure and error lines of one log group in this invocation.
-#[derive(Debug, Default, Clone)]
-struct GroupErrors {
-    stream: String,
-    account: String,
-    first_at: Option<DateTime<Utc>>,
-    lines: Vec<String>,
-    errors: usize,
-    timeouts: usize,
-    crashes: usize,
-    unhandled: usize,
-    /// What failed, each named once, in the order seen.
-    error_types: Vec<String>,
-}
-
-impl GroupErrors {
-    fn failures(&self) -> usize {
-        self.timeouts + self.crashes + self.unhandled
-    }
 }
 
 /// Everything one invocation collects besides its records.
@@ -458,114 +355,6 @@ fn process<A, L, O>(data: &LogsData, deps: &Deps<A, L, O>, run: &mut Run) -> Opt
     Some(lines)
 }
 
-fn note_errors(r: &LogRecord, errors: &mut BTreeMap<String, GroupErrors>) {
-    if !r.line.is_error() {
-        return;
-    }
-    let e = errors.entry(r.log_group.to_string()).or_default();
-    if e.lines.is_empty() {
-        e.stream = r.log_stream.to_string();
-        e.account = r.account.to_string();
-        e.first_at = DateTime::parse_from_rfc3339(r.timestamp.as_str())
-            .ok()
-            .map(|t| t.with_timezone(&Utc));
-    }
-    match r.line.kind.as_ref() {
-        kind::TIMEOUT => e.timeouts += 1,
-        kind::CRASH => e.crashes += 1,
-        kind::UNHANDLED => e.unhandled += 1,
-        _ => e.errors += 1,
-    }
-    if let Some(t) = &r.line.error_type {
-        if e.error_types.len() < ALERT_LINES && !e.error_types.iter().any(|x| x == t) {
-            e.error_types.push(t.to_string());
-        }
-    }
-    if e.lines.len() < ALERT_LINES {
-        let line = r.line.summary().unwrap_or(&r.line.message);
-        e.lines.push(lakeops::alert::truncate(line, 500));
-    }
-}
-
-/// One alert per log group per invocation (and at most one per interval).
-fn error_alert(
-    group: &str,
-    e: &GroupErrors,
-    interval: Duration,
-    region: &str,
-    now: DateTime<Utc>,
-) -> Alert {
-    let at = e.first_at.unwrap_or(now);
-    let bucket = if interval.num_seconds() > 0 {
-        at.timestamp().div_euclid(interval.num_seconds())
-    } else {
-        // No rate limit: one alert per first-error instant (a retry of the batch repeats it).
-        at.timestamp_millis()
-    };
-    let what = match (e.timeouts, e.crashes, e.unhandled) {
-        (0, 0, 0) => "errors",
-        (_, 0, 0) => "timeouts",
-        (0, _, 0) => "crashes",
-        (0, 0, _) => "unhandled errors",
-        _ => "failed invocations",
-    };
-    // A failed invocation (timeout, crash, out of memory, unhandled error) is critical; error
-    // lines the code logged and handled are a warning.
-    let severity = if e.failures() > 0 {
-        Severity::Critical
-    } else {
-        Severity::Warning
-    };
-    Alert::new(
-        "LogErrors",
-        severity,
-        FUNCTION,
-        // The severity is part of the key: a critical batch after a warning in the same
-        // interval still gets its alert (at most one of each per interval).
-        format!(
-            "{FUNCTION}/{}/{}/{bucket}",
-            group.trim_start_matches('/'),
-            severity
-        ),
-        now,
-        format!("{} in {group}", capitalize(what)),
-        format!(
-            "{group} logged {} error line(s), {} timeout(s), {} crash(es) and {} unhandled error(s) in this batch, starting {}.",
-            e.errors, e.timeouts, e.crashes, e.unhandled, at.to_rfc3339()
-        ),
-    )
-    .field("Log group", group)
-    .field("Log stream", &e.stream)
-    .field(
-        "Error types",
-        if e.error_types.is_empty() {
-            "-".to_string()
-        } else {
-            e.error_types.join(", ")
-        },
-    )
-    .field("First lines", e.lines.join("\n"))
-    .attribute("log_group", group)
-    .link("Log stream in CloudWatch", console::log_stream(region, group, &e.stream))
-    .detail("log_group", group)
-    .detail("log_stream", &e.stream)
-    .detail("account", &e.account)
-    .detail("errors", e.errors)
-    .detail("timeouts", e.timeouts)
-    .detail("crashes", e.crashes)
-    .detail("unhandled", e.unhandled)
-    .detail("error_types", &e.error_types)
-    .detail("first_error_at", at)
-    .next_step("Open the log stream at the first line; for timeouts compare Duration with the function's timeout in the REPORT lines.")
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -633,36 +422,5 @@ pub(crate) mod tests {
             "not echoed: Firehose keeps the original"
         );
         assert!(d.alerts.alerts.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_critical_batch_after_a_warning_in_the_same_interval_has_its_own_alert() {
-        let at: DateTime<Utc> = "2026-11-24T09:01:00Z".parse().unwrap();
-        let interval = Duration::minutes(15);
-        let alert = |e: &GroupErrors| error_alert("/aws/lambda/etl", e, interval, "us-east-1", at);
-        let warning = GroupErrors {
-            errors: 2,
-            first_at: Some(at),
-            ..Default::default()
-        };
-        let later_warning = GroupErrors {
-            first_at: Some(at + Duration::minutes(5)),
-            ..warning.clone()
-        };
-        let critical = GroupErrors {
-            timeouts: 1,
-            first_at: Some(at + Duration::minutes(1)),
-            ..Default::default()
-        };
-        let (w, w2, c) = (alert(&warning), alert(&later_warning), alert(&critical));
-        assert_eq!(
-            (w.severity, c.severity),
-            (Severity::Warning, Severity::Critical)
-        );
-        assert_eq!(w.id, w2.id, "one warning per interval");
-        assert_ne!(
-            w.id, c.id,
-            "the critical one is not swallowed by the warning's key"
-        );
     }
 }
