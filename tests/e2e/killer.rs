@@ -452,3 +452,71 @@ async fn a_warning_whose_sender_died_after_claiming_it_is_sent_after_the_lease_o
     assert_eq!(third["warned"], json!([]));
     assert!(tap.drain().await.is_empty(), "confirmed: sent once");
 }
+
+/// Athena cancels asynchronously: each stop here reads RUNNING for a second after the call, so
+/// the killer's confirmation waits (four reads over 1.4 s). Ten runaways one after the other took
+/// over 14 s of the run (10 x 1.4 s; 50 would pass the function's 120 s); five at a time, about
+/// two rounds. Every one is stopped and reported once.
+#[tokio::test]
+async fn many_runaways_are_stopped_together_not_one_after_the_other() {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    let now = Utc::now();
+    let ids: Vec<String> = (0..10).map(|i| format!("q-runaway-{i:02}")).collect();
+    let seeded: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let mut q = query(
+                id,
+                "primary",
+                "RUNNING",
+                "SELECT * FROM sales.clickstream",
+                now - Duration::minutes(90),
+                None,
+                GIB,
+                None,
+            );
+            q["StopTakesSeconds"] = json!(1.0);
+            q
+        })
+        .collect();
+    emu.seed_queries(seeded.clone());
+    let tap = AlertTap::create(&config).await;
+    create_ledger_table(&config).await;
+    create_index_table(&config).await;
+    let feed = EventFeed::create(&config).await;
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("KILLER_MODE", "enforce"),
+        ],
+    );
+    feed.announce(&functions, &seeded).await;
+
+    let started = std::time::Instant::now();
+    let out = functions
+        .invoke_file(
+            "long-query-killer",
+            &event_file("schedule-long-query-killer.json"),
+        )
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out["stopped"].as_array().map(Vec::len), Some(10), "{out}");
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "10 stops of 1.4 s each took {took:?}: one after the other?"
+    );
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    for (_, state) in states(&emu, &id_refs).await {
+        assert_eq!(state, "CANCELLED");
+    }
+    let stopped = tap
+        .drain()
+        .await
+        .iter()
+        .filter(|a| a.kind() == "QueryStopped")
+        .count();
+    assert_eq!(stopped, 10, "each stop reported once");
+}

@@ -15,7 +15,8 @@ executions on its ``AthenaResponse`` (moto dispatches ``X-Amz-Target`` by method
   ``AmazonAthena.LakeopsInjectedFaults`` and ``AmazonAthena.LakeopsClearFaults`` (faults.py);
 * ``StartQueryExecution``, ``GetQueryExecution``, ``BatchGetQueryExecution`` (1 to 50 ids,
   unknown ids in ``UnprocessedQueryExecutionIds``), ``ListQueryExecutions`` (newest first, at
-  most 50 a page), ``StopQueryExecution``, ``UpdateWorkGroup`` (enable / disable) and
+  most 50 a page), ``StopQueryExecution`` (asynchronous as in Athena: a query seeded with
+  ``StopTakesSeconds`` still reads RUNNING that long after the call), ``UpdateWorkGroup`` (enable / disable) and
   ``GetQueryResults`` (pages of ``MaxResults`` rows, 1 to 1,000, default 1,000; a SELECT's
   header row is the first row of the first page only) over that model.
 
@@ -220,6 +221,7 @@ class LakeopsAthena:
                 "DpuCount": spec.get("DpuCount"),
                 "ErrorCategory": spec.get("ErrorCategory"),
                 "ErrorType": spec.get("ErrorType"),
+                "_stop_takes": spec.get("StopTakesSeconds"),
             }
             ids.append(qid)
         return json.dumps({"QueryExecutionIds": ids})
@@ -341,6 +343,14 @@ class LakeopsAthena:
         _advance(q)
         if q["State"] not in TERMINAL:
             now = time.time()
+            # Athena cancels asynchronously: a query seeded with ``StopTakesSeconds`` is still
+            # reported QUEUED / RUNNING that long after the call (0 by default: at once).
+            takes = float(q.get("_stop_takes") or 0)
+            if takes > 0:
+                q["_finish_at"] = min(q.get("_finish_at") or now + takes, now + takes)
+                q["_final_state"] = "CANCELLED"
+                q["_final_reason"] = "Query was cancelled by user"
+                return json.dumps({})
             q["State"] = "CANCELLED"
             q["StateChangeReason"] = "Query was cancelled by user"
             q["CompletionDateTime"] = now

@@ -187,6 +187,24 @@ def test_athena_list_query_executions_pages_at_most_50(aws, extension):
     assert len(athena.list_query_executions()["QueryExecutionIds"]) == 50, "default page"
 
 
+def test_athena_stop_is_asynchronous_when_the_query_says_so(aws, extension):
+    now = time.time()
+    extension("LakeopsSeedQueryExecutions", {"QueryExecutions": [
+        {"QueryExecutionId": "slow-stop", "State": "RUNNING", "SubmissionDateTime": now - 60, "StopTakesSeconds": 0.5},
+        {"QueryExecutionId": "quick-stop", "State": "RUNNING", "SubmissionDateTime": now - 60},
+    ]})
+    athena = aws("athena")
+
+    def state(qid):
+        return athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]["State"]
+
+    athena.stop_query_execution(QueryExecutionId="slow-stop")
+    athena.stop_query_execution(QueryExecutionId="quick-stop")
+    assert (state("slow-stop"), state("quick-stop")) == ("RUNNING", "CANCELLED")
+    time.sleep(0.6)
+    assert state("slow-stop") == "CANCELLED"
+
+
 def test_athena_batch_get_query_execution_takes_1_to_50_ids(aws, extension):
     extension("LakeopsSeedQueryExecutions", {"QueryExecutions": [{"QueryExecutionId": f"b-{i}"} for i in range(49)]})
     athena = aws("athena")

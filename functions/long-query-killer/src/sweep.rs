@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use futures_util::stream::{self, StreamExt};
+
 use chrono::{DateTime, Duration, Utc};
 use lakeops::alert::AlertSink;
 use lakeops::athena::QueryHistory;
@@ -16,7 +18,7 @@ use lakeops::query_index::{InFlight, IndexStore, QueryIndex};
 use lakeops::{LakeopsError, Metrics, Unit};
 
 use crate::alerts::{stop_alert, warning_alert};
-use crate::policy::{decide, KillDecision};
+use crate::policy::{decide, KillDecision, Limit};
 use crate::stop::{deliver_kept, once, stop_and_report, StopFailure};
 use crate::{KillerConfig, Mode, RunSummary, FUNCTION};
 
@@ -40,6 +42,19 @@ struct InFlightNow {
     batch_get_calls: u32,
     unprocessed: usize,
 }
+
+/// A query to stop, with what its alert says.
+struct Runaway<'q> {
+    q: &'q QueryExecution,
+    caller: Option<&'q Caller>,
+    age: Duration,
+    limit: Limit,
+}
+
+/// Stops under way at once. Each waits for Athena to confirm it (up to four reads over 1.4 s:
+/// Athena cancels asynchronously), so one at a time, 50 runaways would take over a minute of
+/// the function's 120 s; five keep that to seconds and well under Athena's API rate.
+const STOPS_AT_ONCE: usize = 5;
 
 /// Warned and stopped per workgroup (its metrics).
 #[derive(Default)]
@@ -65,8 +80,10 @@ impl<A: AlertSink, L: Ledger> Sweep<'_, A, L> {
             ..Default::default()
         };
         let callers = self.callers(&seen, now).await;
+        let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+        let mut stops = Vec::new();
         for (wg, active) in &seen.by_workgroup {
-            let mut tally = Tally::default();
+            let tally = tallies.entry(wg.as_str()).or_default();
             for q in active {
                 summary.active_queries += 1;
                 let decision = decide(
@@ -76,9 +93,25 @@ impl<A: AlertSink, L: Ledger> Sweep<'_, A, L> {
                     &self.config.policy,
                 );
                 let caller = callers.get(&q.id);
-                self.act(q, decision, caller, mode, now, &mut summary, &mut tally)
-                    .await;
+                match (decision, mode) {
+                    (KillDecision::Stop { age, limit }, Mode::Enforce) => {
+                        stops.push(Runaway {
+                            q,
+                            caller,
+                            age,
+                            limit,
+                        });
+                    }
+                    (decision, _) => {
+                        self.act(q, decision, caller, mode, now, &mut summary, tally)
+                            .await;
+                    }
+                }
             }
+        }
+        self.stop_all(stops, now, &mut summary, &mut tallies).await;
+        for (wg, active) in &seen.by_workgroup {
+            let tally = tallies.remove(wg.as_str()).unwrap_or_default();
             record_workgroup(metrics, wg, active, &tally, now);
         }
         // A stop alert SNS just refused says SNS is failing now: the kept ones wait for the next
@@ -91,6 +124,45 @@ impl<A: AlertSink, L: Ledger> Sweep<'_, A, L> {
             summary.failures.extend(kept.failure);
         }
         Ok(summary)
+    }
+
+    /// Stops the runaways, [`STOPS_AT_ONCE`] at a time, and notes each outcome (in their order).
+    async fn stop_all<'q>(
+        &self,
+        stops: Vec<Runaway<'q>>,
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+        tallies: &mut BTreeMap<&'q str, Tally>,
+    ) {
+        let (history, alerts, outbox, config) =
+            (self.history, self.alerts, self.outbox, self.config);
+        let outcomes: Vec<(&'q QueryExecution, Result<(), StopFailure>)> = stream::iter(stops)
+            .map(|r| async move {
+                let result = stop_and_report(
+                    history, alerts, outbox, r.q, r.caller, r.age, &r.limit, config, now,
+                )
+                .await;
+                (r.q, result)
+            })
+            .buffered(STOPS_AT_ONCE)
+            .collect()
+            .await;
+        for (q, result) in outcomes {
+            let tally = tallies.entry(q.workgroup.as_str()).or_default();
+            match result {
+                Ok(()) => {
+                    tally.stopped += 1;
+                    summary.stopped.push(q.id.clone());
+                }
+                Err(e) => {
+                    if let StopFailure::Unpublished(_) = e {
+                        tally.stopped += 1;
+                        summary.unpublished = true;
+                    }
+                    summary.failures.push(e.to_string());
+                }
+            }
+        }
     }
 
     async fn in_flight_now(&self) -> Result<InFlightNow, LakeopsError> {
@@ -203,24 +275,8 @@ impl<A: AlertSink, L: Ledger> Sweep<'_, A, L> {
                         .push(format!("dry-run alert for {}: {e}", q.id)),
                 }
             }
-            (KillDecision::Stop { age, limit }, Mode::Enforce) => {
-                let (history, alerts, outbox) = (self.history, self.alerts, self.outbox);
-                match stop_and_report(history, alerts, outbox, q, caller, age, &limit, config, now)
-                    .await
-                {
-                    Ok(()) => {
-                        tally.stopped += 1;
-                        summary.stopped.push(q.id.clone());
-                    }
-                    Err(e) => {
-                        if let StopFailure::Unpublished(_) = e {
-                            tally.stopped += 1;
-                            summary.unpublished = true;
-                        }
-                        summary.failures.push(e.to_string());
-                    }
-                }
-            }
+            // Collected by `run` and stopped together ([`Self::stop_all`]).
+            (KillDecision::Stop { .. }, Mode::Enforce) => {}
         }
     }
 }
