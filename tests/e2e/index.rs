@@ -193,13 +193,19 @@ async fn a_lossy_feed_and_failing_runs_still_alert_stop_and_price_every_query_on
     );
     assert_eq!(lost.len(), 6);
 
-    // The killer stops what the index knows; the alert of its first stop cannot be published.
-    emu.inject_faults("sns", "Publish", 6, "error");
+    // The killer stops what the index knows (three runaways; the events of the fourth were
+    // lost), all at once; SNS refuses every attempt of every stop alert (6 each).
+    emu.inject_faults("sns", "Publish", 3 * 6, "error");
     let first = functions.invoke(
         "long-query-killer",
         &lakeops_e2e::event("schedule-long-query-killer.json"),
     );
-    assert!(first.is_err(), "the unpublished stop alert fails the run");
+    assert!(first.is_err(), "the unpublished stop alerts fail the run");
+    assert_eq!(
+        emu.injected_faults()[1]["Injected"],
+        3 * 6,
+        "every attempt of the three stop alerts was refused"
+    );
 
     // A sweep whose invocation fails outright (Lambda's retries would fail alike: its event
     // ends in the failed-events queue and that window is never run again) ...
@@ -237,7 +243,7 @@ async fn a_lossy_feed_and_failing_runs_still_alert_stop_and_price_every_query_on
         .unwrap();
     assert_eq!(
         second["delivered_late"].as_array().unwrap().len(),
-        1,
+        3,
         "{second}"
     );
     let third = functions
