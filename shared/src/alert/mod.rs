@@ -120,24 +120,32 @@ impl Alert {
     }
 
     /// Who ran the query an alert is about: the "Run by" and "Client" fields, the `run_by`,
-    /// `client` and `principal` message attributes (an SNS filter policy routes per team on
-    /// them) and details. Without a CloudTrail record: "unknown (no CloudTrail trail)".
+    /// `client`, `principal` and `person_source` message attributes (an SNS filter policy routes
+    /// per team on them, or sends `caller-chosen` attributions to whoever fixes trust policies)
+    /// and details. Without a CloudTrail record: "unknown (no CloudTrail trail)".
     pub fn run_by(self, caller: Option<&crate::attribution::Caller>) -> Self {
         use crate::attribution::{run_by_text, UNKNOWN};
         let or_unknown = |f: fn(&crate::attribution::Caller) -> &str| {
             caller.map(f).unwrap_or(UNKNOWN).to_string()
         };
-        let (person, client, principal) = (
+        let (person, client, principal, source) = (
             or_unknown(|c| &c.person),
             or_unknown(|c| &c.client),
             or_unknown(|c| &c.principal_arn),
+            or_unknown(|c| c.person_source.as_str()),
         );
         self.field("Run by", run_by_text(caller))
             .field("Client", &client)
             .attribute("run_by", &person)
             .attribute("client", &client)
             .attribute("principal", &principal)
+            .attribute("person_source", &source)
             .detail("run_by", caller.map(|c| &c.person))
+            .detail("person_source", caller.map(|c| c.person_source.as_str()))
+            .detail(
+                "session_name",
+                caller.and_then(|c| Some(&c.session_name).filter(|s| !s.is_empty())),
+            )
             .detail("principal_arn", caller.map(|c| &c.principal_arn))
             .detail("client", caller.map(|c| &c.client))
             .detail("source_ip", caller.map(|c| &c.source_ip))

@@ -115,3 +115,35 @@ async fn publish_all_reports_what_failed_and_still_sends_the_rest() {
     assert!(err.to_string().contains("1 of 2 alerts: a-1"), "{err}");
     assert_eq!(ok.num_calls(), 1);
 }
+
+#[test]
+fn run_by_says_where_the_person_came_from() {
+    use crate::attribution::{Caller, PersonSource};
+    let caller = Caller {
+        principal_arn: "arn:aws:iam::123456789012:role/Analysts".into(),
+        person: "Analysts".into(),
+        person_source: PersonSource::CallerChosen,
+        session_name: "bob".into(),
+        client: "boto3".into(),
+        ..Caller::default()
+    };
+    let attribute = |a: &Alert, name: &str| {
+        a.message_attributes()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    };
+    let a = sample().run_by(Some(&caller));
+    assert_eq!(attribute(&a, "run_by").as_deref(), Some("Analysts"));
+    assert_eq!(
+        attribute(&a, "person_source").as_deref(),
+        Some("caller-chosen")
+    );
+    assert_eq!(a.details["session_name"], "bob");
+    let unattributed = sample().run_by(None);
+    assert_eq!(
+        attribute(&unattributed, "person_source").as_deref(),
+        Some("unknown")
+    );
+    assert!(unattributed.details["session_name"].is_null());
+}
