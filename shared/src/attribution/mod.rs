@@ -148,4 +148,6 @@ pub fn run_by_text(caller: Option<&Caller>) -> String {
 }
 
 #[cfg(test)]
+mod corpus;
+#[cfg(test)]
 mod tests;
