@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::caller::Caller;
+use crate::caller::{Caller, PersonSource};
 use crate::index::{Checkpoint, IndexStore, Pricing};
 use crate::query::{QueryExecution, QueryState, StatementType, TablesRead};
 use crate::record::StateChange;
@@ -28,10 +28,14 @@ impl Names<'_> {
     fn workgroup(&self) -> String {
         format!("{}wg", self.0)
     }
+    /// A caller with every field set, the source and the chosen session name too: an adapter
+    /// that drops one fails the round trips below.
     fn caller(&self, person: &str) -> Caller {
         Caller {
-            principal_arn: format!("arn:aws:iam::123456789012:user/{}{person}", self.0),
+            principal_arn: format!("arn:aws:iam::123456789012:role/{}{person}", self.0),
             person: format!("{}{person}", self.0),
+            person_source: PersonSource::CallerChosen,
+            session_name: format!("session-of-{person}"),
             account: "123456789012".into(),
             source_ip: "192.0.2.10".into(),
             client: "console".into(),

@@ -30,6 +30,12 @@ const MAX_PARSED_BYTES: usize = 262_144;
 
 pub use lakeops_core::query::TablesRead;
 
+/// What CloudTrail records in place of a request parameter it leaves out (a
+/// `StartQueryExecution`'s `queryString` among them). Not SQL: it reads as no tables
+/// ([`TablesRead::Unparsed`]), never as a guess. The tables a query read come from Athena's own
+/// record of it; this guards any path that would hand over CloudTrail's text instead.
+pub const OMITTED: &str = "***OMITTED***";
+
 #[derive(Default)]
 struct Names {
     read: Vec<Vec<String>>,
@@ -86,7 +92,7 @@ impl Visitor for Names {
 /// sqlparser). Within the bound the tree is walked and dropped on a thread of its own with
 /// [`PARSE_STACK_BYTES`] of stack, whatever stack the caller has (tokio's workers have 2 MiB).
 pub fn tables_read(sql: &str, default_database: Option<&str>) -> TablesRead {
-    if sql.len() > MAX_PARSED_BYTES || too_many_operators(sql) {
+    if sql.trim() == OMITTED || sql.len() > MAX_PARSED_BYTES || too_many_operators(sql) {
         return TablesRead::Unparsed;
     }
     let owned = sql.to_string();
@@ -294,6 +300,9 @@ mod tests {
             "SELECT * FROM t FOR TIMESTAMP AS OF TIMESTAMP '2026-11-01 00:00:00 UTC'",
             "",
             "SELECT * FROM (",
+            // CloudTrail's placeholder for a query text it left out.
+            OMITTED,
+            " ***OMITTED***\n",
         ] {
             assert_eq!(tables_read(sql, Some("db")), TablesRead::Unparsed, "{sql}");
         }

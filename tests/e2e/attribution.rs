@@ -56,14 +56,29 @@ fn field<'a>(a: &'a DeliveredAlert, label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no field {label} in {}", a.body))
 }
 
-/// The alert names `person` (message attribute and "Run by" field) and `client`.
-fn assert_run_by(a: &DeliveredAlert, person: &str, client: &str) {
+/// The alert names `person` (message attribute and "Run by" field), where the person came from
+/// (`source`: the `person_source` attribute; a caller-chosen session name is shown as such) and
+/// `client`.
+fn assert_run_by(a: &DeliveredAlert, person: &str, source: &str, client: &str) {
     assert_eq!(
         a.attributes.get("run_by").map(String::as_str),
         Some(person),
         "{}",
         a.body
     );
+    assert_eq!(
+        a.attributes.get("person_source").map(String::as_str),
+        Some(source),
+        "{}",
+        a.body
+    );
+    if source == "caller-chosen" {
+        assert!(
+            field(a, "Run by").contains("chosen by the caller"),
+            "{}",
+            a.body
+        );
+    }
     assert_eq!(
         a.attributes.get("client").map(String::as_str),
         Some(client),
@@ -206,7 +221,7 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
             ("ATTRIBUTION_WAIT_SECONDS", "60"),
             (
                 "DAILY_BUDGET_USD_BY_PRINCIPAL",
-                "jane.doe@example.com=5,nightly-orders-load=1000",
+                "jane.doe@example.com=5,etl-runner=1000",
             ),
         ],
     );
@@ -270,14 +285,20 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
     );
 
     let before = alerts_of(&alerts, "ExpensiveQuery", "q-before");
-    assert_run_by(before[0], "jane.doe@example.com", "console");
+    assert_run_by(
+        before[0],
+        "jane.doe@example.com",
+        "identity-center",
+        "console",
+    );
     assert!(
         field(before[0], "Run by").contains("AWSReservedSSO_DataAnalyst"),
         "the principal (the SSO role) too"
     );
     let after = alerts_of(&alerts, "ExpensiveQuery", "q-after");
     assert_eq!(after.len(), 1, "alerted once, after its record");
-    assert_run_by(after[0], "nightly-orders-load", "awswrangler");
+    // A role session's name is its caller's choice: the role is charged, the name only shown.
+    assert_run_by(after[0], "etl-runner", "caller-chosen", "awswrangler");
     assert_eq!(
         after[0].attributes.get("principal").map(String::as_str),
         Some(format!("arn:aws:iam::{}:role/etl-runner", lakeops_e2e::ACCOUNT).as_str())
@@ -295,7 +316,7 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
     assert!(close(jane, 10.0 + 2.0 * cheap), "jane: {jane}");
     let john = person_total(&config, "johndoe", &today).await;
     assert!(close(john, 2.0 * cheap), "johndoe: {john}");
-    let etl = person_total(&config, "nightly-orders-load", &today).await;
+    let etl = person_total(&config, "etl-runner", &today).await;
     assert!(close(etl, 10.0), "etl: {etl}");
 
     // 4. The killer: a warning and a stop, each naming who ran the query.
@@ -315,13 +336,13 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
 
     let stopped = alerts_of(&alerts, "QueryStopped", "q-runaway");
     assert_eq!(stopped.len(), 1);
-    assert_run_by(stopped[0], "johndoe", "tableau");
+    assert_run_by(stopped[0], "johndoe", "iam-user", "tableau");
     let warned = alerts_of(&alerts, "LongQueryWarning", "q-long");
     assert_eq!(warned.len(), 1);
-    assert_run_by(warned[0], "dashboard-refresh", "airflow");
+    assert_run_by(warned[0], "bi-refresh", "caller-chosen", "airflow");
     let storm: Vec<&DeliveredAlert> = alerts.iter().filter(|a| a.kind() == "RetryStorm").collect();
     assert_eq!(storm.len(), 1, "{run}");
-    assert_run_by(storm[0], "dashboard-refresh", "airflow");
+    assert_run_by(storm[0], "bi-refresh", "caller-chosen", "airflow");
     let budget: Vec<&DeliveredAlert> = alerts
         .iter()
         .filter(|a| a.kind() == "BudgetExceeded")
@@ -347,10 +368,7 @@ async fn alerts_budgets_and_the_digest_say_who_ran_each_query_whatever_order_clo
         spend("spend_by_person", "jane.doe@example.com").unwrap(),
         jane
     ));
-    assert!(close(
-        spend("spend_by_person", "nightly-orders-load").unwrap(),
-        10.0
-    ));
+    assert!(close(spend("spend_by_person", "etl-runner").unwrap(), 10.0));
     // Besides the two cheap ones, the runaway he ran (CANCELLED by the killer, billed for its
     // 1 GiB), priced when this sweep's reconciliation read it again.
     let john_today = spend("spend_by_person", "johndoe").unwrap();

@@ -8,12 +8,21 @@ use chrono::{DateTime, Utc};
 
 use super::KEY;
 use crate::athena::{QueryExecution, QueryState, StatementType};
-use crate::attribution::Caller;
+use crate::attribution::{Caller, PersonSource};
 use crate::tables_read::TablesRead;
 
-/// The attributes `record_start` writes, read back by [`caller_of`].
-pub(super) const CALLER_FIELDS: [&str; 5] =
-    ["principal_arn", "person", "account", "source_ip", "client"];
+/// The attributes `record_start` writes, read back by [`caller_of`]. `person_source` and
+/// `session_name` came later: an older item without them reads as
+/// [`PersonSource::Unrecorded`] and no session name.
+pub(super) const CALLER_FIELDS: [&str; 7] = [
+    "principal_arn",
+    "person",
+    "person_source",
+    "session_name",
+    "account",
+    "source_ip",
+    "client",
+];
 
 /// Who ran a query, if its CloudTrail record arrived.
 pub(super) fn caller_of(item: &HashMap<String, AttributeValue>) -> Option<Caller> {
@@ -22,6 +31,8 @@ pub(super) fn caller_of(item: &HashMap<String, AttributeValue>) -> Option<Caller
     Some(Caller {
         principal_arn: get("principal_arn"),
         person: get("person"),
+        person_source: PersonSource::parse(text(item, "person_source").unwrap_or_default()),
+        session_name: get("session_name"),
         account: get("account"),
         source_ip: get("source_ip"),
         client: get("client"),
@@ -116,5 +127,41 @@ pub(super) fn statement_type_name(t: StatementType) -> &'static str {
         StatementType::Ddl => "DDL",
         StatementType::Utility => "UTILITY",
         StatementType::Unknown => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
+        pairs.iter().map(|(k, v)| (k.to_string(), s(*v))).collect()
+    }
+
+    #[test]
+    fn a_caller_reads_back_with_its_source_and_an_older_item_without_one() {
+        let now = item(&[
+            (KEY, "q-1"),
+            ("principal_arn", "arn:aws:iam::1:role/Analysts"),
+            ("person", "Analysts"),
+            ("person_source", "caller-chosen"),
+            ("session_name", "bob"),
+            ("client", "boto3"),
+        ]);
+        let c = caller_of(&now).unwrap();
+        assert_eq!(c.person_source, PersonSource::CallerChosen);
+        assert_eq!(c.session_name, "bob");
+        // Written before the source was kept: a sensible default, not a failed read.
+        let older = item(&[(KEY, "q-2"), ("person", "jane"), ("client", "console")]);
+        let c = caller_of(&older).unwrap();
+        assert_eq!(
+            (c.person.as_str(), c.person_source, c.session_name.as_str()),
+            ("jane", PersonSource::Unrecorded, "")
+        );
+        assert_eq!(
+            caller_of(&item(&[(KEY, "q-3")])),
+            None,
+            "no record, no caller"
+        );
     }
 }

@@ -335,6 +335,8 @@ impl QueryIndex {
             ))
             .expression_attribute_values(":principal_arn", s(&c.principal_arn))
             .expression_attribute_values(":person", s(&c.person))
+            .expression_attribute_values(":person_source", s(c.person_source.as_str()))
+            .expression_attribute_values(":session_name", s(&c.session_name))
             .expression_attribute_values(":account", s(&c.account))
             .expression_attribute_values(":source_ip", s(&c.source_ip))
             .expression_attribute_values(":client", s(&c.client))
