@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
+.PHONY: help setup build audit test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -116,6 +116,9 @@ fuzz-libfuzzer: ## coverage-guided fuzzing (cargo-fuzz / libFuzzer on the stable
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O -s none $$t corpus/$$t seeds/$$t -- \
 	    -runs=$(or $(RUNS),10000000) -max_len=16384 -rss_limit_mb=4096 -timeout=10 -print_final_stats=1 || exit 1; \
 	done
+
+audit: ## the log blind-spot audit of the account your AWS credentials reach: every Lambda function whose failures lakeops cannot see, and why (read-only; exit 1 if any; docs/logs.md)
+	cargo run --quiet -p lakeops --bin log-audit
 
 check-config: ## validate a reconciler checks file as the function does, every problem with its line: make check-config FILE=checks.yaml
 	cargo run -q -p row-count-reconciler --bin check-config -- $(or $(FILE),functions/row-count-reconciler/checks.example.yaml)

@@ -14,6 +14,7 @@ pub mod console;
 pub mod deadline;
 pub mod error;
 pub mod ledger;
+pub mod log_audit;
 pub mod metrics;
 pub mod outbox;
 pub mod query_index;

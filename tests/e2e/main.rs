@@ -3,6 +3,7 @@
 //! One test binary for all of them (build time); each test starts its own emulator.
 
 mod attribution;
+mod audit;
 mod cost_watcher;
 mod faults;
 mod foundation;

@@ -1,8 +1,9 @@
 """Launcher of the local AWS emulator: moto server with the lakeops extension in the same process.
 
 moto (pinned in requirements-dev.txt: the extension patches moto's response classes, so the
-version matters) speaks Glue, SNS, SQS, S3, Firehose and CloudWatch Logs well. The modules beside
-this file make it keep AWS's documented contract where moto does not, and let tests drive it:
+version matters) speaks Glue, SNS, SQS, S3, Firehose, CloudWatch Logs and Lambda well. The
+modules beside this file make it keep AWS's documented contract where moto does not, and let
+tests drive it:
 
 * ``faults.py``: fault injection for any service (``AmazonAthena.LakeopsInjectFaults``: kinds
   ``throttle``, ``error``, ``delay``, ``conflict``, ``unprocessed``) and call counts;
@@ -11,7 +12,11 @@ this file make it keep AWS's documented contract where moto does not, and let te
 * ``dynamodb.py``: item and transaction limits, injected transaction conflicts and unprocessed
   keys, 1 MB Query / Scan pages, item-level transaction backups;
 * ``contract.py``: SQS, SNS and Firehose message and record limits;
-* ``cloudwatch_cbor.py``: CloudWatch over the Smithy RPC v2 CBOR protocol the Rust SDK uses.
+* ``cloudwatch_cbor.py``: CloudWatch over the Smithy RPC v2 CBOR protocol the Rust SDK uses;
+* ``logs_lambda.py``: CloudWatch Logs account subscription filter policies (``PutAccountPolicy``,
+  ``DescribeAccountPolicies``, ``DeleteAccountPolicy``) and log group classes
+  (``logGroupClass``; no subscription filter on Infrequent Access), Lambda ``LoggingConfig``
+  and ``ListFunctions`` paging. Creating a Lambda function needs its role to exist in IAM first.
 
 docs/emulator-contract.md lists every limit, its AWS source and the conformance test
 (tests/emulator/test_contract.py) that holds it.
@@ -34,6 +39,7 @@ import cloudwatch_cbor  # noqa: E402
 import contract  # noqa: E402
 import dynamodb  # noqa: E402
 import faults  # noqa: E402
+import logs_lambda  # noqa: E402
 
 
 def install():
@@ -43,6 +49,7 @@ def install():
     dynamodb.install()
     contract.install()
     cloudwatch_cbor.install()
+    logs_lambda.install()
 
 
 def _exit_with_parent():

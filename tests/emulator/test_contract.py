@@ -505,6 +505,219 @@ def test_firehose_put_record_batch_limits(aws):
     assert _code(firehose.put_record, DeliveryStreamName="logs", Record={"Data": b"x" * (1000 * KIB + 1)}) == "ValidationException"
 
 
+# --- CloudWatch Logs and Lambda: what the blind-spot audit reads ---------------------------------
+
+SUBSCRIPTION_POLICY = "SUBSCRIPTION_FILTER_POLICY"
+ACCOUNT = "123456789012"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
+
+
+def _policy_document(destination=f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/audit", **extra):
+    document = {"DestinationArn": destination, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/cwl", "FilterPattern": "", **extra}
+    return json.dumps(document)
+
+
+def _account_policies(logs, **kwargs):
+    return logs.describe_account_policies(policyType=SUBSCRIPTION_POLICY, **kwargs)["accountPolicies"]
+
+
+def test_logs_account_subscription_policy_has_aws_shape_and_one_per_region(aws):
+    logs = aws("logs")
+    criteria = 'LogGroupName NOT IN ["a", "b"]'
+    document = _policy_document(Distribution="Random")
+    before = int(time.time() * 1000)
+    put = logs.put_account_policy(
+        policyName="audit", policyDocument=document, policyType=SUBSCRIPTION_POLICY, scope="ALL", selectionCriteria=criteria
+    )["accountPolicy"]
+    assert {k: v for k, v in put.items() if k != "lastUpdatedTime"} == {
+        "policyName": "audit", "policyDocument": document, "policyType": SUBSCRIPTION_POLICY, "scope": "ALL",
+        "selectionCriteria": criteria, "accountId": ACCOUNT,
+    }
+    assert before <= put["lastUpdatedTime"] <= int(time.time() * 1000), "epoch milliseconds"
+    assert _account_policies(logs) == [put]
+    logs.put_account_policy(policyName="audit", policyDocument=_policy_document(), policyType=SUBSCRIPTION_POLICY)
+    [updated] = _account_policies(logs)  # the same name updates the one policy; scope defaults to ALL
+    assert updated["scope"] == "ALL" and "selectionCriteria" not in updated and updated["policyDocument"] == _policy_document()
+    second = {"policyName": "second", "policyDocument": _policy_document(), "policyType": SUBSCRIPTION_POLICY}
+    assert _code(logs.put_account_policy, **second) == "LimitExceededException"
+    assert _account_policies(logs, policyName="second") == []
+    assert [p["policyName"] for p in _account_policies(logs, policyName="audit")] == ["audit"]
+    assert logs.describe_account_policies(policyType="DATA_PROTECTION_POLICY")["accountPolicies"] == []
+    assert _code(logs.delete_account_policy, policyName="second", policyType=SUBSCRIPTION_POLICY) == "ResourceNotFoundException"
+    logs.delete_account_policy(policyName="audit", policyType=SUBSCRIPTION_POLICY)
+    assert _account_policies(logs) == []
+    logs.put_account_policy(**second)  # the Region's one slot is free again
+
+
+def test_logs_account_policy_selection_criteria_is_at_most_25_kb_and_the_request_is_checked(aws):
+    logs = aws("logs")
+
+    def put(**kwargs):
+        request = {"policyName": "p", "policyDocument": _policy_document(), "policyType": SUBSCRIPTION_POLICY, **kwargs}
+        return logs.put_account_policy(**request)
+
+    def criteria(size):
+        head, tail = 'LogGroupName NOT IN ["', '"]'
+        return head + "g" * (size - len(head) - len(tail)) + tail
+
+    put(selectionCriteria=criteria(25_000))
+    assert _code(put, selectionCriteria=criteria(25_001)) == "InvalidParameterException"
+    put(selectionCriteria="LogGroupName NOT IN [" + ", ".join(f'"/aws/lambda/f{i}"' for i in range(500)) + "]")
+    put(selectionCriteria="LogGroupName NOT IN []")
+    for bad in ('LogGroupNamePrefix NOT IN ["a"]', 'LogGroupName IN ["a"]', 'LogGroupName NOT IN "a"', "LogGroupName NOT IN [a]"):
+        assert _code(put, selectionCriteria=bad) == "InvalidParameterException", bad
+    padding = 30_720 - len(_policy_document())
+    put(policyDocument=_policy_document(FilterPattern="x" * padding))  # 30,720 characters
+    assert _code(put, policyDocument=_policy_document(FilterPattern="x" * (padding + 1))) == "InvalidParameterException"
+    for bad in (
+        {"scope": "SOME"},
+        {"policyName": "aws/p"},
+        {"policyType": "NOT_A_TYPE"},
+        {"policyDocument": "not json"},
+        {"policyDocument": json.dumps({"FilterPattern": ""})},
+        {"policyDocument": _policy_document(Distribution="Everywhere")},
+    ):
+        assert _code(put, **bad) == "InvalidParameterException", bad
+    assert _code(logs.describe_account_policies) == "InvalidParameterException", "policyType is required"
+
+
+def test_logs_log_group_class_is_standard_by_default_and_described(aws):
+    logs = aws("logs")
+    logs.create_log_group(logGroupName="default")
+    for group_class in ("STANDARD", "INFREQUENT_ACCESS", "DELIVERY"):
+        logs.create_log_group(logGroupName=group_class.lower(), logGroupClass=group_class)
+    assert _code(logs.create_log_group, logGroupName="cold", logGroupClass="COLD") == "InvalidParameterException"
+    described = {g["logGroupName"]: g["logGroupClass"] for g in logs.describe_log_groups()["logGroups"]}
+    assert described == {"default": "STANDARD", "standard": "STANDARD", "infrequent_access": "INFREQUENT_ACCESS", "delivery": "DELIVERY"}
+    infrequent = logs.describe_log_groups(logGroupClass="INFREQUENT_ACCESS")["logGroups"]
+    assert [g["logGroupName"] for g in infrequent] == ["infrequent_access"]
+
+
+def test_logs_subscription_filters_two_per_group_and_none_on_infrequent_access(aws):
+    kinesis = aws("kinesis")
+    kinesis.create_stream(StreamName="audit", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="audit")["StreamDescriptionSummary"]["StreamARN"]
+    logs = aws("logs")
+    logs.create_log_group(logGroupName="std")
+    logs.create_log_group(logGroupName="ia", logGroupClass="INFREQUENT_ACCESS")
+
+    def subscribe(group, name, pattern=""):
+        return logs.put_subscription_filter(
+            logGroupName=group, filterName=name, filterPattern=pattern, destinationArn=stream,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/cwl",
+        )
+
+    assert _code(subscribe, "ia", "f1") == "InvalidParameterException"
+    assert logs.describe_subscription_filters(logGroupName="ia")["subscriptionFilters"] == []
+    subscribe("std", "f1")
+    subscribe("std", "f2")
+    assert _code(subscribe, "std", "f3") == "LimitExceededException"
+    subscribe("std", "f2", "ERROR")  # naming one of the two updates it
+    filters = logs.describe_subscription_filters(logGroupName="std")["subscriptionFilters"]
+    assert {f["filterName"]: f["filterPattern"] for f in filters} == {"f1": "", "f2": "ERROR"}
+
+
+def test_logs_describe_log_groups_limit_is_1_to_50_and_pages_each_group_once(aws):
+    logs = aws("logs")
+    names = [f"/lakeops/g{i:03}" for i in range(120)]
+    for name in names:
+        logs.create_log_group(logGroupName=name)
+    for bad in (0, 51):
+        assert _code(logs.describe_log_groups, limit=bad) == "InvalidParameterException"
+    seen, sizes, token = [], [], None
+    while True:
+        out = logs.describe_log_groups(limit=50, **({"nextToken": token} if token else {}))
+        sizes.append(len(out["logGroups"]))
+        seen += [g["logGroupName"] for g in out["logGroups"]]
+        token = out.get("nextToken")
+        if not token:
+            break
+    assert sizes == [50, 50, 20] and seen == names, "every group exactly once, by name"
+    assert len(logs.describe_log_groups()["logGroups"]) == 50, "default page"
+    assert len(logs.describe_log_groups(limit=1)["logGroups"]) == 1
+
+
+def _lambda_functions(aws):
+    """The Lambda client and a create(name, **extra) making a zip function with ROLE_ARN, whose
+    role is created in IAM first (moto, like AWS, refuses a role that does not exist)."""
+    import io
+    import zipfile
+
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]}
+    aws("iam").create_role(RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps(trust))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bootstrap", "#!/bin/sh\n")
+    client = aws("lambda")
+
+    def create(name, **extra):
+        return client.create_function(
+            FunctionName=name, Runtime="provided.al2023", Role=ROLE_ARN, Handler="bootstrap",
+            Code={"ZipFile": buffer.getvalue()}, **extra,
+        )
+
+    return client, create
+
+
+def test_lambda_create_function_needs_its_role_in_iam(aws):
+    client = aws("lambda")
+    request = {"FunctionName": "f", "Runtime": "provided.al2023", "Role": ROLE_ARN, "Handler": "bootstrap", "Code": {"ZipFile": b"PK"}}
+    assert _code(client.create_function, **request) == "InvalidParameterValueException"
+    _, create = _lambda_functions(aws)
+    assert create("f")["FunctionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"
+
+
+def test_lambda_logging_config_has_aws_defaults_and_levels_only_with_json(aws):
+    client, create = _lambda_functions(aws)
+    text = {"LogFormat": "Text", "LogGroup": "/aws/lambda/plain"}
+    assert create("plain")["LoggingConfig"] == text
+    assert client.get_function(FunctionName="plain")["Configuration"]["LoggingConfig"] == text
+    assert client.get_function_configuration(FunctionName="plain")["LoggingConfig"] == text
+    made = create("structured", LoggingConfig={"LogFormat": "JSON", "LogGroup": "/lakeops/functions"})["LoggingConfig"]
+    assert made == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO", "LogGroup": "/lakeops/functions"}
+    assert _code(create, "bad", LoggingConfig={"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"}) == "InvalidParameterValueException"
+    assert _code(create, "bad", LoggingConfig={"LogFormat": "XML"}) == "ValidationException"
+    assert _code(create, "bad", LoggingConfig={"LogGroup": "bad:name"}) == "ValidationException"
+    assert _code(client.get_function, FunctionName="bad") == "ResourceNotFoundException", "a refused create stores nothing"
+    update = client.update_function_configuration
+    debug = update(FunctionName="plain", LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"})["LoggingConfig"]
+    assert debug == {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO", "LogGroup": "/aws/lambda/plain"}
+    assert _code(update, FunctionName="plain", LoggingConfig={"LogFormat": "Text", "SystemLogLevel": "WARN"}) == "InvalidParameterValueException"
+    assert client.get_function_configuration(FunctionName="plain")["LoggingConfig"] == debug, "a refused update changes nothing"
+    assert update(FunctionName="plain", LoggingConfig={"LogFormat": "Text"})["LoggingConfig"] == text
+
+
+def test_lambda_list_functions_pages_at_most_50_with_max_items_1_to_10000(aws):
+    client, create = _lambda_functions(aws)
+    names = [f"fn-{i:03}" for i in range(60)]
+    for name in names:
+        create(name)
+    for bad in (0, 10_001):
+        assert _code(client.list_functions, MaxItems=bad) == "ValidationException"
+
+    def pages(**kwargs):
+        found, marker = [], None
+        while True:
+            out = client.list_functions(**kwargs, **({"Marker": marker} if marker else {}))
+            found.append(out["Functions"])
+            marker = out.get("NextMarker")
+            if not marker:
+                return found
+
+    default = pages()
+    assert [len(p) for p in default] == [50, 10]
+    assert [f["FunctionName"] for p in default for f in p] == names, "every function exactly once"
+    assert [len(p) for p in pages(MaxItems=10_000)] == [50, 10], "never more than 50 a page"
+    small = pages(MaxItems=7)
+    assert all(len(p) == 7 for p in small[:-1]) and [f["FunctionName"] for p in small for f in p] == names
+    listed = default[0][0]
+    assert listed["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn-000"}
+    assert "State" not in listed and "LastUpdateStatus" not in listed, "GetFunction's fields only"
+    assert _code(client.list_functions, Marker="not-a-marker") == "InvalidParameterValueException"
+
+
 # --- faults the end-to-end tests already use, and the rest of the extension ------------------------
 
 

@@ -47,6 +47,8 @@ pub struct CostConfig {
     pub digest_hour: u32,
     /// `DIGEST_ENABLED` (default true).
     pub digest_enabled: bool,
+    /// `LOG_AUDIT_*`: the digest's "Log blind spots" section ([`lakeops::log_audit`]).
+    pub log_audit: lakeops::log_audit::AuditSettings,
     /// `RETRY_STORM_COUNT` (default 5; 0 disables): failures/cancellations of one statement
     /// shape that make a storm.
     pub storm_count: usize,
@@ -61,8 +63,10 @@ pub struct CostConfig {
     /// expensive query's alert waits for the CloudTrail record of who ran it (CloudTrail's
     /// events reach EventBridge later than Athena's own).
     pub attribution_wait: Duration,
-    /// `DAILY_BUDGET_USD_BY_PRINCIPAL`: daily budgets per person (IAM user name or assumed-role
-    /// session name, as alerts show it under "Run by"), e.g. `jane@example.com=50,etl-runner=400`.
+    /// `DAILY_BUDGET_USD_BY_PRINCIPAL`: daily budgets per person, keyed as "Run by" shows it
+    /// (an assumed role's session name is never the person: the role is, unless a source
+    /// identity, Identity Center or `onBehalfOf` names someone), e.g.
+    /// `jane@example.com=50,etl-runner=400`.
     pub budget_by_person: BTreeMap<String, f64>,
     /// `PERSON_METRICS` (default false): the swept spend per workgroup and person as an EMF
     /// metric (dimension `Person`). Off by default: one metric per person is CloudWatch cost
@@ -153,6 +157,7 @@ impl CostConfig {
             spike_baseline_days: baseline_days,
             digest_hour: digest_hour.min(23),
             digest_enabled: r.bool_or("DIGEST_ENABLED", true),
+            log_audit: lakeops::log_audit::AuditSettings::read(r),
             storm_count: r.parse_or("RETRY_STORM_COUNT", 5),
             storm_lookback: Duration::minutes(storm_minutes.max(1) as i64),
             stale_after: Duration::minutes(stale_minutes.max(1) as i64),

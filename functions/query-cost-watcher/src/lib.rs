@@ -35,6 +35,7 @@ use lakeops::athena::{AthenaHistory, QueryExecution, QueryHistory};
 use lakeops::attribution::Caller;
 use lakeops::calendar::LocalDay;
 use lakeops::ledger::{DynamoLedger, Ledger};
+use lakeops::log_audit::read::AuditReader;
 use lakeops::pricing::Charge;
 use lakeops::query_index::{IndexStore, QueryIndex};
 use lakeops::schedule::ScheduledRun;
@@ -67,6 +68,8 @@ pub struct Deps<A = SnsAlertPublisher, L = DynamoLedger, I = QueryIndex, H = Ath
     pub spend: SpendHistory,
     /// The event queue's own API: a message held for attribution comes back sooner.
     pub sqs: aws_sdk_sqs::Client,
+    /// The blind-spot audit of the digest (`None`: no such section).
+    pub audit: Option<AuditReader>,
 }
 
 impl Deps {
@@ -86,6 +89,10 @@ impl Deps {
                 &config.common.metrics_namespace,
             ),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            audit: config
+                .log_audit
+                .in_digest
+                .then(|| AuditReader::new(&sdk, config.log_audit.calls_per_second)),
             config,
         })
     }
@@ -489,9 +496,30 @@ where
         let digest = builder.finish();
         let key = format!("{FUNCTION}/digest/{day}");
         let alert = digest.alert(&key, FUNCTION, &config.common.region, now);
+        let alert = self.with_blind_spots(alert).await;
         summary.digest = Some(day.to_string());
         self.send_once(&alert, summary).await;
         Ok(())
+    }
+
+    /// The digest with its "Log blind spots" section: the functions whose failures the suite
+    /// cannot see. The audit never holds up the digest: if it fails, the section says so.
+    async fn with_blind_spots(&self, alert: Alert) -> Alert {
+        let Some(reader) = &self.audit else {
+            return alert;
+        };
+        match lakeops::log_audit::audit_account(reader, &self.config.log_audit).await {
+            Ok((lines, findings)) => {
+                let unseen: Vec<&str> = findings.iter().map(|f| f.function.as_str()).collect();
+                alert
+                    .field("Log blind spots", lines.join("\n"))
+                    .detail("log_blind_spots", unseen)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "log blind-spot audit failed; the digest says so");
+                alert.field("Log blind spots", format!("not audited: {e}"))
+            }
+        }
     }
 
     /// Sends `alert` unless its id was claimed in the ledger already; failures are collected

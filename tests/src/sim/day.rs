@@ -123,6 +123,8 @@ fn deps(clock: &Clock, outage: Option<(DateTime<Utc>, DateTime<Utc>)>, forgetful
             ..SimLedger::default()
         },
         index: MemoryIndex::new(),
+        // The simulated account has no Lambda functions to audit.
+        audit: None,
         config,
     }
 }
