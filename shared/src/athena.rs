@@ -49,9 +49,10 @@ pub fn execution_of(q: &aws_sdk_athena::types::QueryExecution) -> QueryExecution
             .and_then(|s| s.state())
             .map(state_of)
             .unwrap_or(QueryState::Unknown),
+        // Athena quotes data values in failure reasons: masked before anything stores or shows it.
         state_change_reason: status
             .and_then(|s| s.state_change_reason())
-            .map(str::to_string),
+            .map(crate::sql::mask_reason),
         error_category: error.and_then(|e| e.error_category()),
         error_type: error.and_then(|e| e.error_type()),
         submitted_at: status

@@ -175,16 +175,56 @@ async fn every_alert_reaches_exactly_its_routed_channels_once_after_a_429() {
     let finance = s.receiver.received_at("finance");
     assert_eq!(finance[0].body["blocks"][0]["type"], "header");
 
-    // A producer's retry publishes the same alert again, and SQS redelivers it: nothing new.
+    // SNS delivers one publish twice (at-least-once; the same MessageId): posted once.
     let before = s.receiver.received().len();
-    s.publish(&alerts[..3]).await;
+    let envelope = serde_json::json!({
+        "Type": "Notification",
+        "MessageId": "0b7c1a52-sns-delivers-this-twice",
+        "TopicArn": s.topic_arn,
+        "Message": alerts[0].json_body().to_string(),
+    })
+    .to_string();
+    s.queue.send(&[envelope.clone(), envelope]).await;
     s.queue.run_mapping(&s.functions, "alert-notifier").await;
+    let again = s.receiver.received().len() - before;
     assert_eq!(
-        s.receiver.received().len(),
-        before,
-        "an alert id is posted once per channel"
+        again,
+        expected_by_example(&alerts[0].kind, alerts[0].severity, &alerts[0].source).len(),
+        "one publish is posted once per channel, however often SNS delivers it"
     );
     assert!(s.queue.dead_letters().await.is_empty());
+}
+
+/// Anyone allowed to publish could send a harmless message carrying the id a real alert will
+/// have (a budget alert's id is its workgroup and day). The delivered-ledger key holds SNS's own
+/// MessageId, which no publisher chooses: the forgery claims only itself.
+#[tokio::test]
+async fn a_forged_message_with_a_real_alerts_id_does_not_silence_it() {
+    let s = setup("default: [alerts]\n", &[("alerts", "slack")], "5").await;
+    let real = Alert::new(
+        "BudgetExceeded",
+        Severity::Critical,
+        "query-cost-watcher",
+        "budget#adhoc#2026-12-03#100",
+        chrono::Utc::now(),
+        "Workgroup adhoc is over its daily budget",
+        "adhoc has spent $512.40 of its $500.00 budget today.",
+    );
+    let mut forged = real.clone();
+    forged.severity = Severity::Info;
+    forged.title = "Nothing to see".into();
+    forged.summary = "All quiet.".into();
+    s.publish(&[forged]).await;
+    s.queue.run_mapping(&s.functions, "alert-notifier").await;
+    s.publish(&[real]).await;
+    s.queue.run_mapping(&s.functions, "alert-notifier").await;
+    let posts = s.receiver.received_at("alerts");
+    assert_eq!(posts.len(), 2, "the forgery and the real alert");
+    assert!(
+        posts[1].body.to_string().contains("over its daily budget"),
+        "the real alert reached the channel: {}",
+        posts[1].body
+    );
 }
 
 #[tokio::test]

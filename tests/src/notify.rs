@@ -58,12 +58,23 @@ pub struct Received {
 }
 
 impl Received {
-    /// The alert id the message shows in its footer (`alert id <id> · <time>`).
+    /// The alert id the message shows in its footer (`alert id <id> · <time>`), as a person
+    /// reads it: a Teams card escapes markdown characters (`empty\_day` shows as `empty_day`).
     pub fn alert_id(&self) -> Option<String> {
         let text = self.body.to_string();
         let start = text.find("alert id ")? + "alert id ".len();
         let rest = &text[start..];
-        Some(rest[..rest.find(" · ")?].to_string())
+        let raw: String =
+            serde_json::from_str(&format!("\"{}\"", &rest[..rest.find(" · ")?])).ok()?;
+        let mut shown = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => shown.extend(chars.next()),
+                c => shown.push(c),
+            }
+        }
+        Some(shown)
     }
 }
 

@@ -236,18 +236,34 @@ impl Channels {
     }
 }
 
-/// A webhook must be HTTPS; plain HTTP only to this machine (the local test receiver). Returns
-/// the host.
+/// Whether a channel may be plain `http://` to this machine: in debug builds (the local test
+/// receiver of `make demo` and the end-to-end tests), or where `LAKEOPS_ALLOW_LOOPBACK_HTTP=true`
+/// (the cold-start benchmark's release binaries). A deployed build is a release build whose
+/// template never sets the variable: in Lambda `127.0.0.1` is where the runtime API and
+/// extensions listen, and a channel pointing there could post alert text into the function's
+/// own invocation protocol. Whoever can write the channels secret cannot set the variable.
+pub fn loopback_http_allowed() -> bool {
+    cfg!(debug_assertions)
+        || std::env::var("LAKEOPS_ALLOW_LOOPBACK_HTTP").is_ok_and(|v| v == "true")
+}
+
+/// A webhook must be HTTPS (plain HTTP to this machine only where
+/// [`loopback_http_allowed`]). Returns the host.
 fn check_url(raw: &str) -> Result<String, String> {
+    check_url_in(raw, loopback_http_allowed())
+}
+
+fn check_url_in(raw: &str, loopback_http: bool) -> Result<String, String> {
     let url = url::Url::parse(raw).map_err(|e| format!("the URL does not parse ({e})"))?;
     let host = url.host_str().unwrap_or_default().to_string();
     let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
     match url.scheme() {
         "https" => Ok(host),
-        "http" if loopback => Ok(host),
-        other => Err(format!(
-            "the URL must be https (it is {other}; plain http is allowed only to 127.0.0.1)"
+        "http" if loopback && loopback_http => Ok(host),
+        other if loopback_http => Err(format!(
+            "the URL must be https (it is {other}; plain http is allowed only to 127.0.0.1 in debug builds)"
         )),
+        other => Err(format!("the URL must be https (it is {other})")),
     }
 }
 
@@ -321,5 +337,18 @@ mod tests {
             r.contains("<webhook of finance>") && r.contains("<webhook of dq>"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn plain_http_to_loopback_only_in_debug_builds() {
+        let runtime_api = "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next";
+        assert!(
+            check_url_in(runtime_api, true).is_ok(),
+            "the local receiver, debug build"
+        );
+        let refused = check_url_in(runtime_api, false).unwrap_err();
+        assert!(refused.contains("must be https"), "{refused}");
+        assert!(check_url_in("http://hooks.slack.com/services/T/B/X", true).is_err());
+        assert!(check_url_in("https://hooks.slack.com/services/T/B/X", false).is_ok());
     }
 }

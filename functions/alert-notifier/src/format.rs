@@ -44,6 +44,8 @@ const FIELD_LENGTHS: [usize; 4] = [2000, 600, 200, 60];
 
 /// The webhook body for `platform`.
 pub fn render(platform: Platform, alert: &Alert) -> Value {
+    // Link buttons to AWS console hosts only, whatever the alert carries (crate::safe).
+    let alert = &crate::safe::for_chat(alert);
     let (max_bytes, render): (usize, fn(&Alert, usize) -> Value) = match platform {
         Platform::Teams => (TEAMS_MAX_BYTES, teams),
         Platform::GoogleChat => (GOOGLE_CHAT_MAX_BYTES, google_chat),
@@ -125,6 +127,11 @@ fn fallback(alert: &Alert, max: usize) -> String {
 
 // ---------------------------------------------------------------- Microsoft Teams
 
+/// Card text as typed: Teams renders TextBlock text as markdown ([`crate::safe::teams_text`]).
+fn md(s: &str) -> String {
+    crate::safe::teams_text(s)
+}
+
 /// An Adaptive Card (schema 1.4, what Teams renders on desktop, web and mobile) in the message
 /// envelope a Teams Workflows webhook expects.
 fn teams(alert: &Alert, max_field: usize) -> Value {
@@ -139,11 +146,11 @@ fn teams(alert: &Alert, max_field: usize) -> Value {
             "style": style,
             "bleed": true,
             "items": [
-                {"type": "TextBlock", "text": tagline(alert), "size": "Small", "weight": "Bolder", "color": color, "wrap": true},
-                {"type": "TextBlock", "text": truncate(&alert.title, 500), "size": "Large", "weight": "Bolder", "wrap": true},
+                {"type": "TextBlock", "text": md(&tagline(alert)), "size": "Small", "weight": "Bolder", "color": color, "wrap": true},
+                {"type": "TextBlock", "text": md(&truncate(&alert.title, 500)), "size": "Large", "weight": "Bolder", "wrap": true},
             ]
         }),
-        json!({"type": "TextBlock", "text": truncate(&alert.summary, 3000), "wrap": true}),
+        json!({"type": "TextBlock", "text": md(&truncate(&alert.summary, 3000)), "wrap": true}),
     ];
     let (short, long): (Vec<_>, Vec<_>) = alert
         .fields
@@ -152,16 +159,16 @@ fn teams(alert: &Alert, max_field: usize) -> Value {
     if !short.is_empty() {
         body.push(json!({
             "type": "FactSet",
-            "facts": short.iter().map(|(l, v)| json!({"title": l, "value": truncate(v, max_field)})).collect::<Vec<_>>(),
+            "facts": short.iter().map(|(l, v)| json!({"title": md(l), "value": md(&truncate(v, max_field))})).collect::<Vec<_>>(),
         }));
     }
     for (label, value) in long {
-        body.push(json!({"type": "TextBlock", "text": label, "weight": "Bolder", "spacing": "Medium", "wrap": true}));
+        body.push(json!({"type": "TextBlock", "text": md(label), "weight": "Bolder", "spacing": "Medium", "wrap": true}));
         // One block per line: a card's markdown would join the lines of SQL into one paragraph.
         let value = truncate(value, max_field);
         let lines: Vec<&str> = value.lines().collect();
         for line in lines.iter().take(TEAMS_MAX_LINES) {
-            body.push(json!({"type": "TextBlock", "text": if line.is_empty() { " " } else { line }, "fontType": "Monospace", "wrap": true, "spacing": "None"}));
+            body.push(json!({"type": "TextBlock", "text": if line.is_empty() { " ".to_string() } else { md(line) }, "fontType": "Monospace", "wrap": true, "spacing": "None"}));
         }
         if lines.len() > TEAMS_MAX_LINES {
             body.push(json!({"type": "TextBlock", "text": format!("…[{} more lines]", lines.len() - TEAMS_MAX_LINES), "isSubtle": true, "spacing": "None"}));
@@ -170,12 +177,12 @@ fn teams(alert: &Alert, max_field: usize) -> Value {
     if !alert.next_steps.is_empty() {
         body.push(json!({"type": "TextBlock", "text": "Next steps", "weight": "Bolder", "spacing": "Medium", "wrap": true}));
         for step in &alert.next_steps {
-            body.push(json!({"type": "TextBlock", "text": format!("• {}", truncate(step, max_field)), "wrap": true, "spacing": "Small"}));
+            body.push(json!({"type": "TextBlock", "text": format!("• {}", md(&truncate(step, max_field))), "wrap": true, "spacing": "Small"}));
         }
     }
     body.push(json!({
         "type": "TextBlock",
-        "text": format!("{} · {}", alert.source, footer(alert)),
+        "text": md(&format!("{} · {}", alert.source, footer(alert))),
         "size": "Small",
         "isSubtle": true,
         "wrap": true,
@@ -462,14 +469,22 @@ mod tests {
             check_teams(&t);
             for (name, body) in [("slack", &s), ("google chat", &g), ("teams", &t)] {
                 let text = body.to_string();
+                // Teams text is shown as typed: its markdown characters come escaped.
+                let shown = |s: &str| match name {
+                    "teams" => {
+                        let json = Value::String(crate::safe::teams_text(s)).to_string();
+                        json.trim_matches('"').to_string()
+                    }
+                    _ => s.to_string(),
+                };
                 assert!(
-                    text.contains(&format!("alert id {}", a.id)),
+                    text.contains(&shown(&format!("alert id {}", a.id))),
                     "{name} {}",
                     a.kind
                 );
                 for (label, _) in &a.fields {
                     assert!(
-                        text.contains(label.as_str()),
+                        text.contains(&shown(label)),
                         "{name} {} lost field {label}",
                         a.kind
                     );

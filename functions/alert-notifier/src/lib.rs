@@ -23,6 +23,7 @@ pub mod delivery;
 pub mod format;
 pub mod message;
 pub mod routes;
+pub mod safe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -348,6 +349,17 @@ fn deadline_of(context: &lambda_runtime::Context) -> Instant {
     Instant::now() + remaining.saturating_sub(SETTLE_MARGIN)
 }
 
+/// The delivered-ledger key of one publish of an alert to one channel. It holds SNS's
+/// `MessageId`, which the publisher cannot choose: a message forged with a real alert's id (alert
+/// ids are predictable: a budget alert's is its workgroup and day) claims only its own key and
+/// cannot silence the real alert. SNS's redeliveries of one publish share the `MessageId`, so
+/// they are still posted once; two publishes of one alert (a publisher that crashed between
+/// publishing and recording it) post twice — better than a forgeable "once"
+/// (docs/security.md).
+pub fn delivered_key(channel: &str, alert_id: &str, message_id: &str) -> String {
+    format!("notified#{channel}#{alert_id}#{message_id}")
+}
+
 /// Read, route, post to each channel not yet given this alert, settle.
 async fn deliver(
     deps: &Deps,
@@ -381,7 +393,7 @@ async fn deliver(
             retry.push(format!("channel {name} is not in the secret"));
             continue;
         };
-        let key = format!("notified#{name}#{}", alert.id);
+        let key = delivered_key(name, &alert.id, &notice.message_id);
         match deps.ledger.is_claimed(&key).await {
             Ok(true) => {
                 summary.already_delivered += 1;

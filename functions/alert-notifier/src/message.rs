@@ -27,6 +27,9 @@ pub struct Notice {
     pub alert: Alert,
     /// What the message was: `lakeops`, `alarm` or `other` (a metric dimension).
     pub origin: &'static str,
+    /// SNS's own `MessageId` (the SQS message id with raw delivery): chosen by SNS, never by the
+    /// publisher, and the same on every delivery of one publish.
+    pub message_id: String,
 }
 
 /// Reads one SQS body. `fallback_id` (the SQS message id) names a message that carries no id of
@@ -59,6 +62,7 @@ pub fn read(body: &str, fallback_id: &str, received_at: DateTime<Utc>) -> Notice
                     return Notice {
                         alert,
                         origin: "lakeops",
+                        message_id,
                     }
                 }
                 Err(problem) => {
@@ -69,12 +73,14 @@ pub fn read(body: &str, fallback_id: &str, received_at: DateTime<Utc>) -> Notice
             return Notice {
                 alert: alarm_alert(json, &message_id, sent_at),
                 origin: "alarm",
+                message_id,
             };
         }
     }
     Notice {
         alert: other_alert(&message, subject.as_deref(), &message_id, sent_at),
         origin: "other",
+        message_id,
     }
 }
 
