@@ -53,3 +53,20 @@ pub trait QueryHistory: Sync {
         token: Option<String>,
     ) -> impl Future<Output = Result<(Vec<String>, Option<String>), Self::Error>> + Send;
 }
+
+/// Stopping queries: what the long-query killer asks of Athena beyond reading its record.
+pub trait QueryControl: QueryHistory {
+    /// Asks Athena to stop `id` and reads it back until it has left QUEUED / RUNNING (Athena
+    /// cancels asynchronously) or the reads run out; the query as last read. Stopping a query
+    /// that already ended is harmless.
+    fn stop_and_confirm(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<QueryExecution, Self::Error>> + Send;
+
+    /// The query as Athena shows it now (`None`: Athena does not know it).
+    fn read_query(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<QueryExecution>, Self::Error>> + Send;
+}

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::history::{
-    BatchGetResult, QueryHistory, Unprocessed, BATCH_GET_MAX_IDS, LIST_PAGE_SIZE,
+    BatchGetResult, QueryControl, QueryHistory, Unprocessed, BATCH_GET_MAX_IDS, LIST_PAGE_SIZE,
 };
-use crate::query::QueryExecution;
+use crate::query::{QueryExecution, QueryState};
 
 use super::MemoryError;
 
@@ -30,6 +30,8 @@ struct Athena {
     unprocessed: u32,
     list_calls: u64,
     batch_get_calls: u64,
+    /// Queries stopped through [`QueryControl::stop_and_confirm`] and not yet taken by [`MemoryAthena::take_stopped`].
+    stopped: Vec<String>,
 }
 
 impl Athena {
@@ -123,6 +125,12 @@ impl MemoryAthena {
         self.lock().unprocessed = ids;
     }
 
+    /// The queries stopped since the last call, in the order they were stopped (the simulation
+    /// ends them in its world: their CANCELLED events, no later state).
+    pub fn take_stopped(&self) -> Vec<String> {
+        std::mem::take(&mut self.lock().stopped)
+    }
+
     /// `(ListQueryExecutions, BatchGetQueryExecution)` calls answered so far.
     pub fn calls(&self) -> (u64, u64) {
         let a = self.lock();
@@ -203,6 +211,30 @@ impl QueryHistory for MemoryAthena {
     }
 }
 
+/// Stops take effect at once here (the Athena adapter waits for Athena's asynchronous cancel).
+impl QueryControl for MemoryAthena {
+    async fn stop_and_confirm(&self, id: &str) -> Result<QueryExecution, MemoryError> {
+        let mut a = self.lock();
+        a.call()?;
+        let Some(q) = a.queries.get_mut(id) else {
+            return Err(MemoryError::Invalid(format!("no query {id}")));
+        };
+        if matches!(q.state, QueryState::Queued | QueryState::Running) {
+            q.state = QueryState::Cancelled;
+            let q = q.clone();
+            a.stopped.push(id.to_string());
+            return Ok(q);
+        }
+        Ok(q.clone())
+    }
+
+    async fn read_query(&self, id: &str) -> Result<Option<QueryExecution>, MemoryError> {
+        let mut a = self.lock();
+        a.call()?;
+        Ok(a.queries.get(id).cloned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +277,37 @@ mod tests {
             ready(a.batch_get(&ids[..1])).err(),
             Some(MemoryError::Throttled("athena"))
         );
+    }
+
+    #[test]
+    fn a_stop_cancels_a_running_query_once_and_leaves_an_ended_one_alone() {
+        let a = athena(2);
+        let mut running = QueryExecution::example("q000");
+        running.workgroup = "etl".into();
+        running.state = QueryState::Running;
+        a.put(running);
+        assert_eq!(
+            ready(a.stop_and_confirm("q000")).unwrap().state,
+            QueryState::Cancelled
+        );
+        assert_eq!(
+            ready(QueryControl::read_query(&a, "q000"))
+                .unwrap()
+                .unwrap()
+                .state,
+            QueryState::Cancelled
+        );
+        let ended = ready(QueryControl::read_query(&a, "q001"))
+            .unwrap()
+            .unwrap()
+            .state;
+        assert_eq!(ready(a.stop_and_confirm("q001")).unwrap().state, ended);
+        assert_eq!(
+            ready(a.stop_and_confirm("q000")).unwrap().state,
+            QueryState::Cancelled
+        );
+        assert_eq!(a.take_stopped(), vec!["q000".to_string()]);
+        assert!(a.take_stopped().is_empty());
+        assert!(ready(a.stop_and_confirm("missing")).is_err());
     }
 }

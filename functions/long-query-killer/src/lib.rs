@@ -32,8 +32,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::policy::Policy;
-pub use crate::stop::stop_query;
 pub use crate::sweep::Sweep;
+pub use lakeops::athena::stop_query;
 
 pub const FUNCTION: &str = "long-query-killer";
 

@@ -2,14 +2,12 @@
 //! removed once published ([`lakeops::outbox`]); kept alerts an earlier run could not publish are
 //! delivered after this run's stops, best effort, so an SNS outage never holds up a stop.
 
-use std::time::Duration as StdDuration;
-
 use chrono::{DateTime, Duration, Utc};
 use lakeops::alert::{Alert, AlertSink};
-use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
+use lakeops::athena::{QueryControl, QueryExecution, QueryState};
 use lakeops::attribution::Caller;
 use lakeops::ledger::Ledger;
-use lakeops::outbox::{AlertOutbox, KeptDelivery, Outbox};
+use lakeops::outbox::{AlertOutbox, KeptDelivery};
 use lakeops::LakeopsError;
 
 use crate::alerts::stop_alert;
@@ -41,17 +39,20 @@ impl std::fmt::Display for StopFailure {
 /// would never be rebuilt. Recorded → stopped → published → removed; a failure after the stop
 /// leaves the alert recorded for a later run ([`deliver_kept`]).
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn stop_and_report<A: AlertSink>(
-    history: &AthenaHistory,
+pub(crate) async fn stop_and_report<H: QueryControl, O: AlertOutbox, A: AlertSink>(
+    history: &H,
     alerts: &A,
-    outbox: &Outbox,
+    outbox: &O,
     q: &QueryExecution,
     caller: Option<&Caller>,
     age: Duration,
     limit: &Limit,
     config: &KillerConfig,
     now: DateTime<Utc>,
-) -> Result<(), StopFailure> {
+) -> Result<(), StopFailure>
+where
+    LakeopsError: From<H::Error>,
+{
     let expected = QueryExecution {
         state: QueryState::Cancelled,
         ..q.clone()
@@ -64,7 +65,8 @@ pub(crate) async fn stop_and_report<A: AlertSink>(
             q.id
         ))
     })?;
-    let after = stop_query(history.client(), &q.id).await.map_err(|e| {
+    let after = history.stop_and_confirm(&q.id).await.map_err(|e| {
+        let e = LakeopsError::from(e);
         tracing::error!(query = %q.id, error = %e, "stop failed");
         StopFailure::NotStopped(format!("stopping {}: {e}", q.id))
     })?;
@@ -87,11 +89,14 @@ pub(crate) async fn stop_and_report<A: AlertSink>(
 /// Publishes the `QueryStopped` alerts earlier runs kept but could not publish, each with the
 /// query's state now. One whose query still runs is left (that run's stop did not happen; a
 /// sweep stops it and reports). Called after the run's stops: best effort, never an error.
-pub(crate) async fn deliver_kept<A: AlertSink>(
-    history: &AthenaHistory,
+pub(crate) async fn deliver_kept<H: QueryControl, O: AlertOutbox, A: AlertSink>(
+    history: &H,
     alerts: &A,
-    outbox: &Outbox,
-) -> KeptDelivery {
+    outbox: &O,
+) -> KeptDelivery
+where
+    LakeopsError: From<H::Error>,
+{
     let kept = match outbox.pending_alerts().await {
         Ok(kept) => kept,
         Err(e) => {
@@ -116,18 +121,15 @@ pub(crate) async fn deliver_kept<A: AlertSink>(
 
 /// Sets a kept stop alert's "State now" to the query's state; `false` if the query still runs
 /// (its stop did not happen: not to be reported as stopped).
-async fn refresh_state(history: &AthenaHistory, alert: &mut Alert) -> bool {
+async fn refresh_state<H: QueryControl>(history: &H, alert: &mut Alert) -> bool {
     let Some(query_id) = alert.id.strip_prefix(&format!("{FUNCTION}/stopped/")) else {
         return true;
     };
     let now_state = history
-        .client()
-        .get_query_execution()
-        .query_execution_id(query_id)
-        .send()
+        .read_query(query_id)
         .await
         .ok()
-        .and_then(|out| out.query_execution().map(lakeops::athena::execution_of))
+        .flatten()
         .map(|q| q.state);
     if matches!(now_state, Some(QueryState::Queued | QueryState::Running)) {
         return false;
@@ -159,102 +161,4 @@ pub(crate) async fn once<A: AlertSink, L: Ledger>(
         Duration::days(LEDGER_KEEP_DAYS),
     )
     .await
-}
-
-/// Reads confirming a stop: at once, then after 0.2 s, 0.4 s and 0.8 s (no wait after the last).
-const CONFIRM_ATTEMPTS: u32 = 4;
-
-/// Stops a query, then re-reads it until it has left QUEUED/RUNNING (or the attempts run out);
-/// returns the query as last read. Stopping a query that already ended is harmless.
-pub async fn stop_query(
-    client: &aws_sdk_athena::Client,
-    id: &str,
-) -> Result<QueryExecution, LakeopsError> {
-    client
-        .stop_query_execution()
-        .query_execution_id(id)
-        .send()
-        .await
-        .map_err(|e| LakeopsError::aws("athena:StopQueryExecution", e))?;
-    let mut last = None;
-    for attempt in 0..CONFIRM_ATTEMPTS {
-        let out = client
-            .get_query_execution()
-            .query_execution_id(id)
-            .send()
-            .await
-            .map_err(|e| LakeopsError::aws("athena:GetQueryExecution", e))?;
-        let q = out.query_execution().map(lakeops::athena::execution_of);
-        if let Some(q) = &q {
-            if !matches!(q.state, QueryState::Queued | QueryState::Running) {
-                return Ok(q.clone());
-            }
-        }
-        last = q;
-        if attempt + 1 < CONFIRM_ATTEMPTS {
-            tokio::time::sleep(StdDuration::from_millis(200 << attempt)).await;
-        }
-    }
-    last.ok_or_else(|| {
-        LakeopsError::aws(
-            "athena:GetQueryExecution",
-            std::io::Error::other("no query in the answer"),
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput;
-    use aws_sdk_athena::operation::stop_query_execution::{
-        StopQueryExecutionError, StopQueryExecutionOutput,
-    };
-    use aws_sdk_athena::types::{
-        QueryExecution as SdkQuery, QueryExecutionState, QueryExecutionStatus,
-    };
-    use aws_smithy_mocks::{mock, mock_client, RuleMode};
-
-    fn sdk_query(state: QueryExecutionState) -> SdkQuery {
-        SdkQuery::builder()
-            .query_execution_id("q-1")
-            .status(QueryExecutionStatus::builder().state(state).build())
-            .build()
-    }
-
-    #[tokio::test]
-    async fn a_stop_is_confirmed_by_re_reading_the_query() {
-        let stop = mock!(aws_sdk_athena::Client::stop_query_execution)
-            .then_output(|| StopQueryExecutionOutput::builder().build());
-        let read = mock!(aws_sdk_athena::Client::get_query_execution)
-            .sequence()
-            .output(|| {
-                GetQueryExecutionOutput::builder()
-                    .query_execution(sdk_query(QueryExecutionState::Running))
-                    .build()
-            })
-            .output(|| {
-                GetQueryExecutionOutput::builder()
-                    .query_execution(sdk_query(QueryExecutionState::Cancelled))
-                    .build()
-            })
-            .build();
-        let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[&stop, &read]);
-        let after = stop_query(&client, "q-1").await.unwrap();
-        assert_eq!(after.state, QueryState::Cancelled);
-        assert_eq!(read.num_calls(), 2);
-    }
-
-    #[tokio::test]
-    async fn a_stop_that_fails_is_an_error_and_nothing_is_reported_stopped() {
-        let stop = mock!(aws_sdk_athena::Client::stop_query_execution)
-            .then_error(|| StopQueryExecutionError::unhandled("AccessDenied"));
-        let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[&stop]);
-        let err = stop_query(&client, "q-1").await.unwrap_err();
-        assert_eq!(err.error_type(), "Retryable.AwsCall");
-        assert!(
-            err.to_string().contains("athena:StopQueryExecution"),
-            "{err}"
-        );
-    }
 }

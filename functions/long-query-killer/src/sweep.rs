@@ -9,12 +9,11 @@ use futures_util::stream::{self, StreamExt};
 
 use chrono::{DateTime, Duration, Utc};
 use lakeops::alert::AlertSink;
-use lakeops::athena::QueryHistory;
-use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
+use lakeops::athena::{QueryControl, QueryExecution, QueryState};
 use lakeops::attribution::Caller;
 use lakeops::ledger::Ledger;
-use lakeops::outbox::Outbox;
-use lakeops::query_index::{InFlight, IndexStore, QueryIndex};
+use lakeops::outbox::AlertOutbox;
+use lakeops::query_index::{InFlight, IndexStore};
 use lakeops::{LakeopsError, Metrics, Unit};
 
 use crate::alerts::{stop_alert, warning_alert};
@@ -22,13 +21,14 @@ use crate::policy::{decide, KillDecision, Limit};
 use crate::stop::{deliver_kept, once, stop_and_report, StopFailure};
 use crate::{KillerConfig, Mode, RunSummary, FUNCTION};
 
-/// What one run works with: the function's ports and settings.
-pub struct Sweep<'a, A, L> {
-    pub history: &'a AthenaHistory,
-    pub index: &'a QueryIndex,
+/// What one run works with: the function's ports and settings (the Athena API, DynamoDB and
+/// SNS when deployed; memory adapters in the simulated day).
+pub struct Sweep<'a, H, I, O, A, L> {
+    pub history: &'a H,
+    pub index: &'a I,
     pub alerts: &'a A,
     pub ledger: &'a L,
-    pub outbox: &'a Outbox,
+    pub outbox: &'a O,
     pub config: &'a KillerConfig,
 }
 
@@ -63,7 +63,15 @@ struct Tally {
     stopped: u32,
 }
 
-impl<A: AlertSink, L: Ledger> Sweep<'_, A, L> {
+impl<H, I, O, A, L> Sweep<'_, H, I, O, A, L>
+where
+    H: QueryControl,
+    I: IndexStore,
+    O: AlertOutbox,
+    A: AlertSink,
+    L: Ledger,
+    LakeopsError: From<H::Error> + From<I::Error>,
+{
     /// One pass over the in-flight queries of the watched workgroups.
     pub async fn run(
         &self,

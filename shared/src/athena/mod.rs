@@ -19,7 +19,10 @@ use lakeops_core::history::{BATCH_GET_MAX_IDS, LIST_PAGE_SIZE};
 /// Extra rounds for `UnprocessedQueryExecutionIds` (beyond the first call).
 const UNPROCESSED_RETRIES: u32 = 3;
 
-pub use lakeops_core::history::{BatchGetResult, QueryHistory, Unprocessed};
+pub use lakeops_core::history::{BatchGetResult, QueryControl, QueryHistory, Unprocessed};
+pub use stop::stop_query;
+
+mod stop;
 pub use lakeops_core::query::{QueryExecution, QueryState, StatementType};
 
 /// The state of an SDK query status.

@@ -16,6 +16,7 @@ use query_cost_watcher::window::Window;
 use query_cost_watcher::{CostConfig, Deps};
 use serde_json::{json, Value};
 
+use super::killer::{Killer, KILLER_PERIOD};
 use super::oracle;
 use super::traffic::{PlannedQuery, Rng};
 use super::world::{self, AlertTopic, Clock, EventQueue, SimLedger};
@@ -33,6 +34,8 @@ enum Happening {
     Trail(usize),
     /// A message no reader can use.
     Poison(Result<Value, String>),
+    /// EventBridge hands over the CANCELLED event of a query the killer stopped (as it ended).
+    Stopped(Box<PlannedQuery>),
 }
 
 /// The body EventBridge delivers for `happening`.
@@ -71,6 +74,14 @@ fn body(happening: Happening, queries: &[PlannedQuery]) -> Result<Value, String>
             ))
         }
         Happening::Poison(body) => body,
+        Happening::Stopped(q) => Ok(state_change(
+            &q.id,
+            &q.workgroup,
+            Some("RUNNING"),
+            QueryState::Cancelled.as_str(),
+            3,
+            q.ended,
+        )),
         Happening::Athena(..) => Err("not an event".into()),
     }
 }
@@ -203,6 +214,11 @@ pub(super) struct Day<'q> {
     queue: EventQueue,
     /// The fault schedule's feed invocation has died.
     died: bool,
+    killer: Killer,
+    /// Query index by id (the killer names what it stopped by id).
+    by_id: HashMap<String, usize>,
+    /// The queries the killer stopped, as they really ended (CANCELLED when stopped).
+    stopped: BTreeMap<usize, PlannedQuery>,
     report: Report,
 }
 
@@ -242,6 +258,13 @@ impl<'q> Day<'q> {
             timeline,
             queue: EventQueue::default(),
             died: false,
+            killer: Killer::new(cfg.killer_dry_run),
+            by_id: queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| (q.id.clone(), i))
+                .collect(),
+            stopped: BTreeMap::new(),
         }
     }
 
@@ -260,8 +283,12 @@ impl<'q> Day<'q> {
                 );
             }
             self.deliver().await;
-            if (self.now - self.cfg.start).num_seconds() % SWEEP.num_seconds() == 0 {
+            let elapsed = (self.now - self.cfg.start).num_seconds();
+            if elapsed % SWEEP.num_seconds() == 0 {
                 self.sweep().await;
+            }
+            if elapsed % KILLER_PERIOD.num_seconds() == 0 {
+                self.kill().await;
             }
         }
         self.finish().await
@@ -274,6 +301,9 @@ impl<'q> Day<'q> {
                 break;
             }
             match entry.remove() {
+                // A stopped query's planned end never happens.
+                Happening::Athena(i, _) | Happening::StateChange(i, 3)
+                    if self.stopped.contains_key(&i) => {}
                 Happening::Athena(i, state) => {
                     self.deps.history.put(execution(&self.queries[i], state))
                 }
@@ -332,15 +362,51 @@ impl<'q> Day<'q> {
         self.report.slowest_sweep = self.report.slowest_sweep.max(took.elapsed());
     }
 
+    /// The killer's scheduled run; what it stopped ends now in the world: Athena shows it
+    /// CANCELLED with what it scanned so far, and its event goes to EventBridge.
+    async fn kill(&mut self) {
+        let d = &self.deps;
+        let stopped = self
+            .killer
+            .run(&d.history, &d.index, &d.alerts, &d.ledger, self.now)
+            .await;
+        for id in stopped {
+            let Some(&i) = self.by_id.get(&id) else {
+                continue;
+            };
+            let planned = &self.queries[i];
+            let ran = (self.now - planned.started).num_milliseconds().max(0) as f64;
+            let would = (planned.ended - planned.started).num_milliseconds().max(1) as f64;
+            let actual = PlannedQuery {
+                state: QueryState::Cancelled,
+                ended: self.now,
+                bytes: (planned.bytes as f64 * (ran / would).min(1.0)) as u64,
+                ..planned.clone()
+            };
+            self.deps
+                .history
+                .put(execution(&actual, QueryState::Cancelled));
+            let at = (self.now + Duration::seconds(1), (1 << 62) + i as u64);
+            self.timeline
+                .insert(at, Happening::Stopped(Box::new(actual.clone())));
+            self.stopped.insert(i, actual);
+        }
+    }
+
     async fn finish(mut self) -> Report {
         let r = &mut self.report;
         (r.index_reads, r.index_writes) = self.deps.index.all_calls();
         (r.list_calls, r.batch_get_calls) = self.deps.history.calls();
         r.dead_letters = self.queue.dead_letters.len();
         r.alerts_refused = self.deps.alerts.refused.load(Ordering::SeqCst);
+        r.killer_runs = self.killer.runs;
+        r.killer_failed_runs = self.killer.failed_runs;
+        r.slowest_killer = self.killer.slowest;
+        r.stopped = self.stopped.len();
         r.verdict = judge(
             &self.deps,
             self.queries,
+            &self.stopped,
             self.outage,
             self.end,
             &r.cost_metric,
@@ -410,6 +476,7 @@ fn inject(deps: &SimDeps, now: DateTime<Utc>, start: DateTime<Utc>, slice: Durat
 async fn judge(
     deps: &SimDeps,
     queries: &[PlannedQuery],
+    stopped: &BTreeMap<usize, PlannedQuery>,
     outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
     end: DateTime<Utc>,
     cost_metric: &BTreeMap<String, f64>,
@@ -459,6 +526,8 @@ async fn judge(
         person_totals.extend(totals.into_iter().map(|(p, usd)| ((p, day.clone()), usd)));
     }
     let mut expensive_alerts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+    let mut stop_alerts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+    let mut warnings: HashMap<String, usize> = HashMap::new();
     for (at, alert) in deps
         .alerts
         .published
@@ -471,6 +540,10 @@ async fn judge(
                 .entry(id.to_string())
                 .or_default()
                 .push(*at);
+        } else if let Some(id) = alert.id.strip_prefix("long-query-killer/stopped/") {
+            stop_alerts.entry(id.to_string()).or_default().push(*at);
+        } else if let Some(id) = alert.id.strip_prefix("long-query-killer/warn/") {
+            *warnings.entry(id.to_string()).or_default() += 1;
         }
     }
     oracle::judge(&oracle::Observed {
@@ -483,5 +556,8 @@ async fn judge(
         threshold_usd: deps.config.threshold_usd,
         queries,
         cost_metric,
+        stopped,
+        warnings,
+        stop_alerts,
     })
 }

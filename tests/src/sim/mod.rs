@@ -9,6 +9,7 @@
 //! metrics, budgets and spikes, memory per invocation.
 
 mod day;
+pub mod killer;
 pub mod oracle;
 pub mod traffic;
 pub mod world;
@@ -32,6 +33,11 @@ pub struct SimConfig {
     pub faults: bool,
     /// Break a rule on purpose: a ledger that forgets what was sent.
     pub forgetful_ledger: bool,
+    /// One query in this many is a runaway ([`traffic::RUNAWAY_ODDS`] in a day; the test slice
+    /// makes them ten times as common, so its three hours exercise the killer's rules).
+    pub runaway_odds: u64,
+    /// Break a rule on purpose: a killer left in dry-run, which stops nothing.
+    pub killer_dry_run: bool,
 }
 
 /// What a run measured, and the oracle's verdict.
@@ -51,6 +57,12 @@ pub struct Report {
     pub index_writes: u64,
     pub dead_letters: usize,
     pub alerts_refused: i64,
+    /// The killer's runs, those that ended in an error (an SNS outage), its slowest, and the
+    /// queries it stopped.
+    pub killer_runs: u64,
+    pub killer_failed_runs: u64,
+    pub slowest_killer: std::time::Duration,
+    pub stopped: usize,
     /// `QueryCostUSD` per workgroup, summed over every metric the runs emitted.
     pub cost_metric: BTreeMap<String, f64>,
     pub verdict: oracle::Verdict,
@@ -85,11 +97,19 @@ impl std::fmt::Display for Report {
             self.dead_letters,
             self.alerts_refused
         )?;
+        writeln!(
+            f,
+            "killer: {} runs ({} failed), slowest {} ms, {} queries stopped",
+            self.killer_runs,
+            self.killer_failed_runs,
+            self.slowest_killer.as_millis(),
+            self.stopped
+        )?;
         if v.clean() {
             write!(
                 f,
-                "oracle: CLEAN — {} queries judged, {} expensive alerted once in time, every price and total exact",
-                v.judged, v.expensive
+                "oracle: CLEAN — {} queries judged, {} expensive alerted once in time, {} runaways warned, stopped in time and reported once, every price and total exact",
+                v.judged, v.expensive, v.runaways
             )
         } else {
             writeln!(
@@ -123,6 +143,10 @@ impl Report {
             index_writes: 0,
             dead_letters: 0,
             alerts_refused: 0,
+            killer_runs: 0,
+            killer_failed_runs: 0,
+            slowest_killer: std::time::Duration::ZERO,
+            stopped: 0,
             cost_metric: BTreeMap::new(),
             verdict: oracle::Verdict::default(),
         }
@@ -133,7 +157,8 @@ impl Report {
 pub async fn run(cfg: SimConfig) -> Report {
     let wall = Instant::now();
     let mut rng = Rng::new(cfg.seed);
-    let mut queries = traffic::plan(cfg.per_day, cfg.start, i64::from(cfg.hours) * 60, &mut rng);
+    let minutes = i64::from(cfg.hours) * 60;
+    let mut queries = traffic::plan(cfg.per_day, cfg.start, minutes, cfg.runaway_odds, &mut rng);
     if cfg.faults && !queries.is_empty() {
         // A poison SQL: 256 KB of nonsense, still a query to price.
         let poison = queries.len() / 3;

@@ -11,7 +11,14 @@
 //! - every expensive query is alerted exactly once, within [`ALERT_DELAY`] of its end (or of the
 //!   end of an alert-topic outage it ended in); no other query is alerted as expensive;
 //! - the dead-letter queue holds nothing whose work was not done anyway (checked by the above:
-//!   every query is judged whatever happened to its messages).
+//!   every query is judged whatever happened to its messages);
+//! - the killer's rules ([`runaways`]): every runaway stopped within two killer periods of its
+//!   limit, nothing else stopped, each stop warned before and reported once.
+//!
+//! A query the killer stopped is judged as it really ended (CANCELLED, billed for what it
+//! scanned until then).
+
+mod runaways;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -54,6 +61,12 @@ pub struct Observed<'a> {
     pub queries: &'a [PlannedQuery],
     /// `QueryCostUSD` per workgroup, summed over every metric the runs emitted.
     pub cost_metric: &'a BTreeMap<String, f64>,
+    /// The queries the killer stopped (by index in `queries`), as they really ended.
+    pub stopped: &'a BTreeMap<usize, PlannedQuery>,
+    /// `LongQueryWarning` alerts per query id.
+    pub warnings: HashMap<String, usize>,
+    /// When each `QueryStopped` alert reached the topic, by query id.
+    pub stop_alerts: HashMap<String, Vec<DateTime<Utc>>>,
 }
 
 /// The verdict: discrepancies, and what was judged.
@@ -61,6 +74,8 @@ pub struct Observed<'a> {
 pub struct Verdict {
     pub judged: usize,
     pub expensive: usize,
+    /// Runaways stopped in time.
+    pub runaways: usize,
     pub discrepancies: Vec<String>,
 }
 
@@ -77,9 +92,11 @@ fn close(a: f64, b: f64) -> bool {
 pub fn judge(o: &Observed) -> Verdict {
     let mut v = Verdict::default();
     let mut sums = Sums::default();
-    for q in o.queries {
+    for (i, planned) in o.queries.iter().enumerate() {
+        let q = o.stopped.get(&i).unwrap_or(planned);
         judge_query(q, o, &mut v, &mut sums);
     }
+    runaways::judge(o, &mut v);
     compare_totals("day total", &sums.day, &o.day_totals, &mut v);
     compare_totals("person's day total", &sums.person, &o.person_totals, &mut v);
     compare_cost_metric(o, &mut v);

@@ -1,6 +1,8 @@
 //! A day of a busy lake's Athena traffic, from a seed: BI dashboards refreshing all day, ETL
 //! bursts at night, analysts in office hours; failures, cancels, DDL; about one query in 300
-//! expensive; most CloudTrail records minutes late and some never.
+//! expensive; one in `runaway_odds` (by default [`RUNAWAY_ODDS`]) a runaway (it would run 1.5
+//! to 5 hours unless stopped); most CloudTrail
+//! records minutes late and some never.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use lakeops::athena::{QueryState, StatementType};
@@ -68,6 +70,9 @@ pub struct PlannedQuery {
 }
 
 const GB: f64 = (1u64 << 30) as f64;
+/// By default one query in this many would run for hours (a cross join, a missing predicate)
+/// unless stopped: about 33 a day at 100,000 queries/day.
+pub const RUNAWAY_ODDS: u64 = 3000;
 
 /// Share of the day's queries each source sends in `hour` (UTC), before normalising.
 fn weight(source: Source, hour: u32) -> f64 {
@@ -80,8 +85,15 @@ fn weight(source: Source, hour: u32) -> f64 {
     }
 }
 
-/// Queries submitted per minute from `start` for `minutes`, at `per_day` a day.
-pub fn plan(per_day: u64, start: DateTime<Utc>, minutes: i64, rng: &mut Rng) -> Vec<PlannedQuery> {
+/// Queries submitted per minute from `start` for `minutes`, at `per_day` a day; one in
+/// `runaway_odds` a runaway.
+pub fn plan(
+    per_day: u64,
+    start: DateTime<Utc>,
+    minutes: i64,
+    runaway_odds: u64,
+    rng: &mut Rng,
+) -> Vec<PlannedQuery> {
     let mut out = Vec::new();
     let mut carry = [0.0f64; 3];
     let sources = [Source::Dashboard, Source::Etl, Source::Analyst];
@@ -92,7 +104,7 @@ pub fn plan(per_day: u64, start: DateTime<Utc>, minutes: i64, rng: &mut Rng) -> 
             while carry[i] >= 1.0 {
                 carry[i] -= 1.0;
                 let at = minute + Duration::milliseconds(rng.below(60_000) as i64);
-                out.push(query(*source, out.len(), at, rng));
+                out.push(query(*source, out.len(), at, runaway_odds, rng));
             }
         }
     }
@@ -148,8 +160,17 @@ fn shape(source: Source, rng: &mut Rng) -> (String, String, String, f64, f64) {
     }
 }
 
-fn query(source: Source, n: usize, submitted: DateTime<Utc>, rng: &mut Rng) -> PlannedQuery {
-    let (workgroup, person, sql, bytes, seconds) = shape(source, rng);
+fn query(
+    source: Source,
+    n: usize,
+    submitted: DateTime<Utc>,
+    runaway_odds: u64,
+    rng: &mut Rng,
+) -> PlannedQuery {
+    let (workgroup, person, sql, bytes, mut seconds) = shape(source, rng);
+    if rng.below(runaway_odds) == 0 {
+        seconds = rng.log_between(90.0 * 60.0, 300.0 * 60.0);
+    }
     let statement = if rng.chance(0.03) {
         StatementType::Ddl
     } else {
