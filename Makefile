@@ -90,7 +90,7 @@ demo: setup build ## run the functions against a seeded local data lake, deliver
 bench-scale: setup build ## the Athena guardrails at 10,000 and 1,000,000 queries/day over 100 workgroups: calls, wall time, missed alerts, DynamoDB cost (README figures; VOLUMES="10000 1000000")
 	LAKEOPS_INVOKE_TIMEOUT_SECS=900 cargo run --quiet -p lakeops-e2e --bin bench_scale -- $(or $(VOLUMES),10000 1000000)
 
-simulate-day: ## a day in a busy account, simulated: the cost watcher's decisions over memory adapters for 24 simulated hours under faults, judged by an oracle (VOLUME=1000000 SEED=7 HOURS=24; SIM_FAULTS=0 for none)
+simulate-day: setup ## a day in a busy account, simulated: the cost watcher's and the killer's decisions over memory adapters for 24 simulated hours under faults, judged by an oracle (VOLUME=1000000 SEED=7 HOURS=24; SIM_FAULTS=0 for none)
 	cargo run --quiet -p lakeops-e2e --bin simulate_day -- $(or $(VOLUME),1000000) $(or $(SEED),7) $(or $(HOURS),24)
 
 bench-transformer: ## the transformer vs the floor and a Python baseline, and its peak memory (release build; README figures)

@@ -13,3 +13,8 @@ mod notifier;
 mod reconciler;
 mod simulation;
 mod transformer;
+
+/// Counts what the simulated day's invocations allocate (`lakeops_e2e::sim::memory`; the
+/// functions of the other tests run in their own processes).
+#[global_allocator]
+static ALLOC: lakeops_e2e::sim::memory::CountingAlloc = lakeops_e2e::sim::memory::CountingAlloc;

@@ -1,5 +1,6 @@
 //! `make simulate-day`: a day in a busy account, simulated (`lakeops_e2e::sim`): the cost
-//! watcher's real decisions over memory adapters on a simulated clock, under the fault schedule,
+//! watcher's and the killer's real decisions over memory adapters on a simulated clock, under the
+//! fault schedule,
 //! judged by an independent oracle. Prints what it measured and the verdict; exits 1 on any
 //! discrepancy.
 //!
@@ -7,7 +8,12 @@
 //! fault schedule off.
 
 use chrono::{TimeZone, Utc};
+use lakeops_e2e::sim::memory::CountingAlloc;
 use lakeops_e2e::sim::{run, SimConfig};
+
+/// Counts what each simulated invocation allocates (`lakeops_e2e::sim::memory`).
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {

@@ -17,6 +17,7 @@ use query_cost_watcher::{CostConfig, Deps};
 use serde_json::{json, Value};
 
 use super::killer::{Killer, KILLER_PERIOD};
+use super::memory::measured;
 use super::oracle;
 use super::traffic::{PlannedQuery, Rng};
 use super::world::{self, AlertTopic, Clock, EventQueue, SimLedger};
@@ -335,7 +336,14 @@ impl<'q> Day<'q> {
                 &batch[..]
             };
             let took = Instant::now();
-            let failed = feed(&self.deps, handled, self.now, &mut self.report.cost_metric).await;
+            let (failed, bytes) = measured(feed(
+                &self.deps,
+                handled,
+                self.now,
+                &mut self.report.cost_metric,
+            ))
+            .await;
+            self.report.note_peak("query-cost-feed", bytes);
             self.report.slowest_batch = self.report.slowest_batch.max(took.elapsed());
             for m in batch {
                 if dies || failed.contains(&m.id) {
@@ -353,10 +361,9 @@ impl<'q> Day<'q> {
         let mut metrics = lakeops::Metrics::new("Lakeops");
         let until = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
         // Its failures are the faults' doing; the oracle judges what they left behind.
-        let _ = self
-            .deps
-            .sweep(window, None, self.now, until, &mut metrics)
-            .await;
+        let (_, bytes) =
+            measured(self.deps.sweep(window, None, self.now, until, &mut metrics)).await;
+        self.report.note_peak("query-cost-watcher", bytes);
         add_cost(&metrics, &mut self.report.cost_metric);
         self.report.sweeps += 1;
         self.report.slowest_sweep = self.report.slowest_sweep.max(took.elapsed());
@@ -366,10 +373,12 @@ impl<'q> Day<'q> {
     /// CANCELLED with what it scanned so far, and its event goes to EventBridge.
     async fn kill(&mut self) {
         let d = &self.deps;
-        let stopped = self
-            .killer
-            .run(&d.history, &d.index, &d.alerts, &d.ledger, self.now)
-            .await;
+        let (stopped, bytes) = measured(
+            self.killer
+                .run(&d.history, &d.index, &d.alerts, &d.ledger, self.now),
+        )
+        .await;
+        self.report.note_peak("long-query-killer", bytes);
         for id in stopped {
             let Some(&i) = self.by_id.get(&id) else {
                 continue;
@@ -412,6 +421,8 @@ impl<'q> Day<'q> {
             &r.cost_metric,
         )
         .await;
+        let over = super::memory::over_limits(r);
+        r.verdict.discrepancies.extend(over);
         self.report
     }
 }

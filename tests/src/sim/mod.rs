@@ -1,15 +1,17 @@
 //! A day in a busy account, simulated: the cost watcher's real decisions (`Deps::feed` for each
-//! event-queue batch, `Deps::sweep` every 5 minutes, reconciliation included) over the memory
-//! adapters of `lakeops_core::memory`, on a simulated clock, with the traffic of
-//! [`traffic::plan`], EventBridge and the event queue of [`world`], a fault schedule, and the
-//! verdict of an independent [`oracle`].
+//! event-queue batch, `Deps::sweep` every 5 minutes, reconciliation included) and the long-query
+//! killer's ([`killer`], every 2 minutes) over the memory adapters of `lakeops_core::memory`, on a
+//! simulated clock, with the traffic of [`traffic::plan`], EventBridge and the event queue of
+//! [`world`], a fault schedule, and the verdict of an independent [`oracle`]; each invocation's
+//! memory and time against the template's limits ([`memory`]).
 //!
 //! What is simulated so far (issue 24 lists the rest): the cost watcher's feed, reconciliation,
-//! pricing, day totals and expensive-query alerts. Not yet: the killer, the digest, window
-//! metrics, budgets and spikes, memory per invocation.
+//! pricing, day totals and expensive-query alerts; the killer's warnings, stops and stop alerts.
+//! Not yet: the digest, window metrics, budgets and spikes, DynamoDB units.
 
 mod day;
 pub mod killer;
+pub mod memory;
 pub mod oracle;
 pub mod traffic;
 pub mod world;
@@ -63,6 +65,9 @@ pub struct Report {
     pub killer_failed_runs: u64,
     pub slowest_killer: std::time::Duration,
     pub stopped: usize,
+    /// The most one invocation allocated above its start, per function (bytes; zero when the
+    /// counting allocator is not installed: [`memory`]).
+    pub peak_bytes: BTreeMap<String, usize>,
     /// `QueryCostUSD` per workgroup, summed over every metric the runs emitted.
     pub cost_metric: BTreeMap<String, f64>,
     pub verdict: oracle::Verdict,
@@ -105,6 +110,7 @@ impl std::fmt::Display for Report {
             self.slowest_killer.as_millis(),
             self.stopped
         )?;
+        writeln!(f, "{}", memory::summary(self))?;
         if v.clean() {
             write!(
                 f,
@@ -127,6 +133,11 @@ impl std::fmt::Display for Report {
 }
 
 impl Report {
+    fn note_peak(&mut self, function: &str, bytes: usize) {
+        let peak = self.peak_bytes.entry(function.to_string()).or_default();
+        *peak = (*peak).max(bytes);
+    }
+
     fn new(cfg: &SimConfig, queries: usize) -> Self {
         Self {
             config: cfg.clone(),
@@ -147,6 +158,7 @@ impl Report {
             killer_failed_runs: 0,
             slowest_killer: std::time::Duration::ZERO,
             stopped: 0,
+            peak_bytes: BTreeMap::new(),
             cost_metric: BTreeMap::new(),
             verdict: oracle::Verdict::default(),
         }
