@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod dynamodb_price;
 pub mod functions;
 pub mod index;
 pub mod lake;

@@ -28,6 +28,25 @@ use super::MemoryError;
 /// (an item is ~2–4 KB with its SQL excerpt).
 pub const FINISHED_PAGE_ITEMS: usize = 300;
 
+/// The capacity units DynamoDB on-demand would bill for each call, by the DynamoDB Developer
+/// Guide's rules ("Read/write capacity mode", "Managing complex workflows with transactions"):
+/// a write of up to 1 KB is 1 write unit, and a write that fails its condition still costs it;
+/// transactional writes cost 2 per item; a write that moves an item into or out of a global
+/// secondary index costs 1 more there; an eventually consistent read of up to 4 KB is half a read
+/// unit (`BatchGetItem`, `Query`, `Scan` by what they return), a strongly consistent one 1. The
+/// sizes: a query's item with its SQL excerpt and tables ~2 KB (2 units a write), its copy in
+/// `completed` ~600 B, its entry in `in-flight` ~200 B, totals and checkpoints under 1 KB.
+mod units {
+    pub const QUERY_ITEM_WRITE: f64 = 2.0;
+    pub const SMALL_WRITE: f64 = 1.0;
+    pub const GSI_MOVE: f64 = 1.0;
+    pub const TRANSACTIONAL: f64 = 2.0;
+    pub const STRONG_READ: f64 = 1.0;
+    pub const EVENTUAL_READ_PER_4KB: f64 = 0.5;
+    pub const COMPLETED_BYTES: f64 = 600.0;
+    pub const IN_FLIGHT_BYTES: f64 = 200.0;
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Total {
     usd: f64,
@@ -51,6 +70,8 @@ struct Tables {
     calls: IndexCalls,
     /// Every call since the index was made (not reset by `calls`).
     all_calls: (u64, u64),
+    /// Write and read capacity units DynamoDB would bill, since the index was made ([`units`]).
+    units: (f64, f64),
     /// Transaction attempts still to cancel with `TransactionConflict`.
     conflicts: u32,
     /// Calls still to fail as throttled.
@@ -71,10 +92,25 @@ impl Tables {
         Ok(())
     }
 
-    /// A transaction of `items` writes: tried again while conflicts are injected.
+    /// Bills capacity units ([`units`]).
+    fn bill(&mut self, write_units: f64, read_units: f64) {
+        self.units.0 += write_units;
+        self.units.1 += read_units;
+    }
+
+    /// Half a read unit per 4 KB an eventually consistent read returns (at least one unit's half).
+    fn bill_eventual_read(&mut self, bytes: f64) {
+        let blocks = (bytes / 4096.0).ceil().max(1.0);
+        self.bill(0.0, blocks * units::EVENTUAL_READ_PER_4KB);
+    }
+
+    /// A transaction of `items` writes, the first a query's item, the others totals: tried
+    /// again while conflicts are injected (a cancelled transaction is billed too).
     fn transaction(&mut self, items: u32) -> Result<(), MemoryError> {
         for _ in 0..CONFLICT_ATTEMPTS {
             self.call(0, items)?;
+            let written = units::QUERY_ITEM_WRITE + f64::from(items.saturating_sub(1));
+            self.bill(written * units::TRANSACTIONAL, 0.0);
             if self.conflicts == 0 {
                 return Ok(());
             }
@@ -85,25 +121,30 @@ impl Tables {
         })
     }
 
-    /// A record was written: the indexes follow it (as DynamoDB's GSIs follow the base item).
+    /// A record was written: the indexes follow it (as DynamoDB's GSIs follow the base item),
+    /// each move into or out of one billed.
     fn indexed(&mut self, id: &str) {
         let Some(r) = self.records.get(id) else {
             return;
         };
-        if r.is_unsettled() {
-            self.unsettled.insert(id.to_string());
+        let moved = if r.is_unsettled() {
+            self.unsettled.insert(id.to_string())
         } else {
-            self.unsettled.remove(id);
-        }
+            self.unsettled.remove(id)
+        };
+        let mut filed = false;
         if let Some(p) = &r.price {
             if let Some(at) = p.query.completed_at {
                 let key = (p.query.workgroup.clone(), hour_of(at));
-                self.completed
+                filed = self
+                    .completed
                     .entry(key)
                     .or_default()
                     .insert((at, id.to_string()));
             }
         }
+        let moves = f64::from(u8::from(moved) + u8::from(filed));
+        self.bill(moves * units::GSI_MOVE, 0.0);
     }
 
     fn add(&mut self, key: String, usd: f64, bytes: u64) {
@@ -145,6 +186,12 @@ impl MemoryIndex {
         self.lock().all_calls
     }
 
+    /// Write and read capacity units DynamoDB on-demand would have billed for every call since
+    /// the index was made ([`units`]).
+    pub fn capacity_units(&self) -> (f64, f64) {
+        self.lock().units
+    }
+
     /// One query's record, if any (for tests and the simulation's oracle).
     pub fn record(&self, query_id: &str) -> Option<QueryRecord> {
         self.lock().records.get(query_id).cloned()
@@ -183,6 +230,7 @@ impl IndexStore for MemoryIndex {
     async fn apply_state_change(&self, e: &StateChange) -> Result<bool, MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
+        t.bill(units::QUERY_ITEM_WRITE, 0.0);
         let record = t.records.get(&e.query_id);
         if !Expect::EarlierThan(e.sequence).holds(record) {
             return Ok(false);
@@ -216,6 +264,7 @@ impl IndexStore for MemoryIndex {
             .or_else(|| record.and_then(|r| r.caller.clone()));
         if !Expect::Unpriced.holds(record) {
             t.call(1, 0)?;
+            t.bill(0.0, units::STRONG_READ);
             return Ok(false);
         }
         t.transaction(if caller.is_some() { 3 } else { 2 })?;
@@ -241,6 +290,7 @@ impl IndexStore for MemoryIndex {
     ) -> Result<bool, MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
+        t.bill(units::QUERY_ITEM_WRITE, 0.0);
         let record = t
             .records
             .entry(query_id.to_string())
@@ -266,6 +316,7 @@ impl IndexStore for MemoryIndex {
     ) -> Result<(), MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
+        t.bill(units::QUERY_ITEM_WRITE, 0.0);
         let record = t
             .records
             .entry(q.id.clone())
@@ -284,6 +335,7 @@ impl IndexStore for MemoryIndex {
     async fn callers(&self, ids: &[String]) -> Result<HashMap<String, Caller>, MemoryError> {
         let mut t = self.lock();
         t.call(ids.len().div_ceil(100) as u32, 0)?;
+        t.bill(0.0, ids.len() as f64 * units::EVENTUAL_READ_PER_4KB);
         Ok(ids
             .iter()
             .filter_map(|id| {
@@ -299,6 +351,7 @@ impl IndexStore for MemoryIndex {
     ) -> Result<HashMap<String, Option<DateTime<Utc>>>, MemoryError> {
         let mut t = self.lock();
         t.call(ids.len().div_ceil(100) as u32, 0)?;
+        t.bill(0.0, ids.len() as f64 * units::EVENTUAL_READ_PER_4KB);
         Ok(ids
             .iter()
             .filter_map(|id| {
@@ -311,6 +364,8 @@ impl IndexStore for MemoryIndex {
     async fn in_flight(&self) -> Result<Vec<InFlight>, MemoryError> {
         let mut t = self.lock();
         t.call(1, 0)?;
+        let bytes = t.unsettled.len() as f64 * units::IN_FLIGHT_BYTES;
+        t.bill_eventual_read(bytes);
         Ok(t.unsettled
             .iter()
             .filter_map(|id| t.records.get(id))
@@ -329,7 +384,11 @@ impl IndexStore for MemoryIndex {
         workgroups: &[String],
         day: &str,
     ) -> Result<HashMap<String, f64>, MemoryError> {
-        self.lock().call(workgroups.len().div_ceil(100) as u32, 0)?;
+        {
+            let mut t = self.lock();
+            t.call(workgroups.len().div_ceil(100) as u32, 0)?;
+            t.bill(0.0, workgroups.len() as f64 * units::EVENTUAL_READ_PER_4KB);
+        }
         Ok(self.totals(
             workgroups
                 .iter()
@@ -342,7 +401,11 @@ impl IndexStore for MemoryIndex {
         persons: &[String],
         day: &str,
     ) -> Result<HashMap<String, f64>, MemoryError> {
-        self.lock().call(persons.len().div_ceil(100) as u32, 0)?;
+        {
+            let mut t = self.lock();
+            t.call(persons.len().div_ceil(100) as u32, 0)?;
+            t.bill(0.0, persons.len() as f64 * units::EVENTUAL_READ_PER_4KB);
+        }
         Ok(self.totals(
             persons
                 .iter()
@@ -382,7 +445,11 @@ impl IndexStore for MemoryIndex {
                     .collect()
             };
             let pages = found.len().div_ceil(FINISHED_PAGE_ITEMS).max(1);
-            self.lock().call(pages as u32, 0)?;
+            {
+                let mut t = self.lock();
+                t.call(pages as u32, 0)?;
+                t.bill_eventual_read(found.len() as f64 * units::COMPLETED_BYTES);
+            }
             let mut rest = found.into_iter().peekable();
             while rest.peek().is_some() {
                 each(rest.by_ref().take(FINISHED_PAGE_ITEMS).collect());
@@ -395,6 +462,7 @@ impl IndexStore for MemoryIndex {
     async fn checkpoint(&self, workgroup: &str) -> Result<Checkpoint, MemoryError> {
         let mut t = self.lock();
         t.call(1, 0)?;
+        t.bill(0.0, units::STRONG_READ);
         Ok(t.checkpoints.get(workgroup).cloned().unwrap_or_default())
     }
 
@@ -406,6 +474,7 @@ impl IndexStore for MemoryIndex {
     ) -> Result<(), MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
+        t.bill(units::SMALL_WRITE, 0.0);
         t.checkpoints
             .insert(workgroup.to_string(), checkpoint.clone());
         Ok(())
@@ -414,6 +483,7 @@ impl IndexStore for MemoryIndex {
     async fn rotation(&self) -> Result<Option<String>, MemoryError> {
         let mut t = self.lock();
         t.call(1, 0)?;
+        t.bill(0.0, units::STRONG_READ);
         Ok(t.rotation.clone())
     }
 
@@ -424,6 +494,7 @@ impl IndexStore for MemoryIndex {
     ) -> Result<(), MemoryError> {
         let mut t = self.lock();
         t.call(0, 1)?;
+        t.bill(units::SMALL_WRITE, 0.0);
         t.rotation = next.map(str::to_string);
         Ok(())
     }
@@ -476,5 +547,33 @@ mod tests {
             Err(MemoryError::Throttled("dynamodb"))
         );
         assert_eq!(ready(index.in_flight()), Ok(vec![]));
+    }
+
+    #[test]
+    fn bills_what_dynamodb_would() {
+        let index = MemoryIndex::new();
+        let mut q = QueryExecution::example("q1");
+        q.state = crate::query::QueryState::Running;
+        ready(index.record_in_flight(&q, Utc::now())).unwrap();
+        // The item (2 KB: 2 units) and its move into `in-flight` (1).
+        assert_eq!(index.capacity_units(), (3.0, 0.0));
+        q.state = crate::query::QueryState::Succeeded;
+        q.completed_at = Some(Utc::now());
+        let tables = crate::query::TablesRead::Unparsed;
+        let p = Pricing {
+            query: &q,
+            usd: 1.0,
+            day: "2026-03-02",
+            tables: &tables,
+        };
+        ready(index.record_finished(p, Utc::now(), None)).unwrap();
+        // A transaction of the item (2 KB) and the day total (1 KB), each unit twice: 6; out of
+        // `in-flight` (1), into `completed` (1).
+        assert_eq!(index.capacity_units(), (11.0, 0.0));
+        // Asked again: the condition fails, read back strongly consistent (1 read unit).
+        ready(index.record_finished(p, Utc::now(), None)).unwrap();
+        assert_eq!(index.capacity_units(), (11.0, 1.0));
+        ready(index.known(&["q1".to_string(), "q2".to_string()])).unwrap();
+        assert_eq!(index.capacity_units(), (11.0, 2.0));
     }
 }

@@ -36,11 +36,6 @@ const TIB: u64 = 1 << 40;
 /// Times each function runs a day: the sweep every 5 minutes, the killer every 2.
 const SWEEPS_A_DAY: f64 = 288.0;
 const KILLER_RUNS_A_DAY: f64 = 720.0;
-/// DynamoDB on-demand list prices, us-east-1 (since November 2024): per million write request
-/// units, per million read request units, per GB-month stored.
-const WRU_USD: f64 = 0.625;
-const RRU_USD: f64 = 0.125;
-const GB_MONTH_USD: f64 = 0.25;
 
 fn wg(i: usize) -> String {
     format!("wg-{:03}", i % WORKGROUPS)
@@ -534,7 +529,7 @@ async fn main() {
             + bytes_read / 4096.0 * 0.5;
         // Items live 3 days (TTL), each also in `completed`: ~1.4 KB a query.
         let storage_gb = 3.0 * day * 1400.0 / 1e9;
-        let usd = wru / 1e6 * WRU_USD + rru / 1e6 * RRU_USD + storage_gb * GB_MONTH_USD / 30.0;
+        let usd = lakeops_e2e::dynamodb_price::usd_a_day(wru, rru, storage_gb);
         println!(
             "  ≈ {:.2} M write units + {:.2} M read units + {:.2} GB stored = ${:.2} a day (on-demand, us-east-1)",
             wru / 1e6,

@@ -405,6 +405,8 @@ impl<'q> Day<'q> {
     async fn finish(mut self) -> Report {
         let r = &mut self.report;
         (r.index_reads, r.index_writes) = self.deps.index.all_calls();
+        // Before the oracle reads the totals (its reads are not the suite's).
+        r.index_units = self.deps.index.capacity_units();
         (r.list_calls, r.batch_get_calls) = self.deps.history.calls();
         r.dead_letters = self.queue.dead_letters.len();
         r.alerts_refused = self.deps.alerts.refused.load(Ordering::SeqCst);

@@ -68,6 +68,9 @@ pub struct Report {
     /// The most one invocation allocated above its start, per function (bytes; zero when the
     /// counting allocator is not installed: [`memory`]).
     pub peak_bytes: BTreeMap<String, usize>,
+    /// Capacity units the index's calls would have been billed
+    /// (`MemoryIndex::capacity_units`), write and read.
+    pub index_units: (f64, f64),
     /// `QueryCostUSD` per workgroup, summed over every metric the runs emitted.
     pub cost_metric: BTreeMap<String, f64>,
     pub verdict: oracle::Verdict,
@@ -111,6 +114,7 @@ impl std::fmt::Display for Report {
             self.stopped
         )?;
         writeln!(f, "{}", memory::summary(self))?;
+        writeln!(f, "{}", self.dynamodb_line())?;
         if v.clean() {
             write!(
                 f,
@@ -132,7 +136,25 @@ impl std::fmt::Display for Report {
     }
 }
 
+/// What the index keeps per query for 3 days (TTL): its item (~2 KB with the SQL excerpt and
+/// tables) and its copy in `completed` (~600 B).
+const STORED_BYTES_PER_QUERY: f64 = 2600.0;
+
 impl Report {
+    /// The index's DynamoDB bill at this volume: the units its calls were billed over the run,
+    /// scaled to a day, and 3 days of items stored.
+    fn dynamodb_line(&self) -> String {
+        let per_day = 24.0 / f64::from(self.config.hours);
+        let (w, r) = (self.index_units.0 * per_day, self.index_units.1 * per_day);
+        let stored_gb = 3.0 * self.config.per_day as f64 * STORED_BYTES_PER_QUERY / 1e9;
+        let usd = crate::dynamodb_price::usd_a_day(w, r, stored_gb);
+        format!(
+            "DynamoDB (the index, on-demand, us-east-1): {:.2} M write units + {:.2} M read units a day + {stored_gb:.2} GB stored = ${usd:.2} a day",
+            w / 1e6,
+            r / 1e6
+        )
+    }
+
     fn note_peak(&mut self, function: &str, bytes: usize) {
         let peak = self.peak_bytes.entry(function.to_string()).or_default();
         *peak = (*peak).max(bytes);
@@ -159,6 +181,7 @@ impl Report {
             slowest_killer: std::time::Duration::ZERO,
             stopped: 0,
             peak_bytes: BTreeMap::new(),
+            index_units: (0.0, 0.0),
             cost_metric: BTreeMap::new(),
             verdict: oracle::Verdict::default(),
         }
