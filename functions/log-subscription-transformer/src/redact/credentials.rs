@@ -19,10 +19,12 @@ use regex::Regex;
 /// keys, ASIA temporary ones, AROA roles, AIDA users), searched in one SIMD pass before the
 /// pattern runs: most lines have none, and a regex call per line costs about as much as its
 /// search.
+pub(crate) const KEY_ID_PREFIX_LITERALS: [&str; 4] = ["AKIA", "ASIA", "AROA", "AIDA"];
+
 static KEY_ID_PREFIXES: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
     aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-        .build(["AKIA", "ASIA", "AROA", "AIDA"])
+        .build(KEY_ID_PREFIX_LITERALS)
         .expect("built-in patterns")
 });
 
@@ -62,10 +64,13 @@ pub fn secret_keys_after_key_ids(text: &str) -> Vec<Range<usize>> {
 
 /// The GitHub token prefixes, searched in one SIMD pass before the pattern runs (a regex call
 /// per line costs about as much as its search).
+pub(crate) const GITHUB_PREFIX_LITERALS: [&str; 6] =
+    ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
+
 static GITHUB_PREFIXES: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
     aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-        .build(["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"])
+        .build(GITHUB_PREFIX_LITERALS)
         .expect("built-in patterns")
 });
 

@@ -19,21 +19,38 @@ static SECRET_KEY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("built-in pattern")
 });
 
+/// The literals of [`SECRET_KEY_STEMS`] (the redactor's one pass over every redaction's
+/// literals takes them too).
+pub(crate) const SECRET_KEY_STEM_LITERALS: [&str; 18] = [
+    "pass",
+    "Pass",
+    "PASS",
+    "pwd",
+    "Pwd",
+    "PWD",
+    "secret",
+    "Secret",
+    "SECRET",
+    "token",
+    "Token",
+    "TOKEN",
+    "key",
+    "Key",
+    "KEY",
+    "authorization",
+    "Authorization",
+    "AUTHORIZATION",
+];
+
 /// A literal every secret key holds, as keys are written — lower case, Capitalized (`dbPassword`,
 /// `SessionToken`) or UPPER (`AWS_SESSION_TOKEN`): one SIMD (Teddy) pass rules out most lines
 /// before the case-insensitive key pattern (which has no literal prefix to search for) runs.
 /// Case-insensitive matching here cannot use that search (measured: a tenth of all the time), so
 /// a key in another mixed case (`pAssword`) is not redacted.
 static SECRET_KEY_STEMS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
-    let stems = ["pass", "pwd", "secret", "token", "key", "authorization"];
-    let capitalized = |s: &str| s[..1].to_ascii_uppercase() + &s[1..];
-    let patterns: Vec<String> = stems
-        .iter()
-        .flat_map(|s| [s.to_string(), capitalized(s), s.to_ascii_uppercase()])
-        .collect();
     aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-        .build(patterns)
+        .build(SECRET_KEY_STEM_LITERALS)
         .expect("built-in patterns")
 });
 
@@ -64,9 +81,11 @@ fn is_public_token(before_key: &str) -> bool {
 /// secret:prod/db-AbCdEf`): an ARN names a resource, and the name after `secret:` is an
 /// identifier, not the secret.
 fn in_arn(text: &str, at: usize) -> bool {
+    // Past the whole delimiter: a non-ASCII space (U+00A0) is more than one byte.
     let token_start = text[..at]
-        .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '=' | ',' | '(' | '['))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rfind(|(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '=' | ',' | '(' | '['))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     text[token_start..at].starts_with("arn:")
 }
 

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 mod cards;
 mod credentials;
+mod emails;
 mod keyed;
 mod network;
 #[cfg(test)]
@@ -26,7 +27,10 @@ pub use cards::card_numbers;
 pub use credentials::{
     access_key_ids, github_tokens, private_key_bodies, secret_keys_after_key_ids, url_passwords,
 };
+use credentials::{GITHUB_PREFIX_LITERALS, KEY_ID_PREFIX_LITERALS};
+pub use emails::email_addresses;
 pub use keyed::keyed_secret_matches;
+use keyed::SECRET_KEY_STEM_LITERALS;
 pub use network::{dotted_quads, ipv4_addresses, ipv6_addresses};
 pub use webhooks::{slack_webhooks, teams_webhooks, url_signatures};
 
@@ -173,10 +177,14 @@ pub struct Redaction {
     /// A literal every match contains, looked for first: most lines lack it, and then the
     /// pattern is not run at all (a regex call costs about as much per line as the search, even
     /// with the engine's own literal prefilter: measured, `AKIA|ASIA` behind `IA`). Its searcher is built once (a one-off `memmem::find` builds
-    /// one per line, which measured as costly as the search). (One Aho-Corasick pass for all
-    /// redactions' literals, `@` and `AKIA…` included, measured slower than the regex engine's
-    /// own literal prefilters: `@` alone is a `memchr`.)
+    /// one per line, which measured as costly as the search). On an untouched line the
+    /// redactor's one pass over all `implied` literals usually decides first (`@`, which a third
+    /// of lines hold, is not among them: an e-mail is found from a `memchr`).
     pub needs: Option<memchr::memmem::Finder<'static>>,
+    /// Literals one of which every match contains (empty: none known). While a line is still
+    /// untouched, one pass over all redactions' literals ([`Redactor::redact`]) rules out at once
+    /// every redaction whose literals the line lacks.
+    implied: Vec<&'static str>,
 }
 
 impl Redaction {
@@ -226,26 +234,48 @@ pub struct Redactor {
     pub redactions: Vec<Redaction>,
     pub switches: Switches,
     pub overrides: Vec<Override>,
+    /// Every redaction's `implied` literals, searched in one SIMD (Teddy) pass.
+    implied_literals: aho_corasick::AhoCorasick,
 }
 
 impl Redaction {
     /// A built-in redaction by a pattern, behind an optional literal pre-test.
-    fn regex(class: Class, pattern: &str, replacement: &'static str, needs: Option<&str>) -> Self {
+    fn regex(
+        class: Class,
+        pattern: &str,
+        replacement: &'static str,
+        needs: Option<&'static str>,
+    ) -> Self {
         Self {
             class,
             find: Find::Regex(Regex::new(pattern).expect("built-in pattern")),
             replacement,
             needs: needs.map(|n| memchr::memmem::Finder::new(n).into_owned()),
+            implied: needs.into_iter().collect(),
         }
     }
 
     /// A built-in redaction by a hand-written finder, behind an optional literal pre-test.
-    fn finder(class: Class, find: Finder, replacement: &'static str, needs: Option<&str>) -> Self {
+    fn finder(
+        class: Class,
+        find: Finder,
+        replacement: &'static str,
+        needs: Option<&'static str>,
+    ) -> Self {
         Self {
             class,
             find: Find::Finder(find),
             replacement,
             needs: needs.map(|n| memchr::memmem::Finder::new(n).into_owned()),
+            implied: needs.into_iter().collect(),
+        }
+    }
+
+    /// Every match contains one of these literals (instead of the `needs` literal).
+    fn implied_by(self, literals: &[&'static str]) -> Self {
+        Self {
+            implied: literals.to_vec(),
+            ..self
         }
     }
 }
@@ -257,13 +287,16 @@ impl Redactor {
         // ASCII word boundaries and classes (`(?-u:\b)`, `[0-9]`): Unicode ones make the engine
         // fall back to a slower automaton on non-ASCII text, and these tokens are ASCII anyway.
         vec![
+            // `IA` is the shortest literal for its own test; the one pass takes the longer ones.
             Redaction::finder(
                 AwsKeys,
                 secret_keys_after_key_ids,
                 "[REDACTED:aws-secret-key]",
                 Some("IA"),
-            ),
-            Redaction::finder(AwsKeys, access_key_ids, "[REDACTED:aws-key-id]", None),
+            )
+            .implied_by(&KEY_ID_PREFIX_LITERALS[..2]),
+            Redaction::finder(AwsKeys, access_key_ids, "[REDACTED:aws-key-id]", None)
+                .implied_by(&KEY_ID_PREFIX_LITERALS),
             Redaction::finder(
                 Secrets,
                 private_key_bodies,
@@ -289,8 +322,10 @@ impl Redactor {
                 "[REDACTED:signature]",
                 Some("sig="),
             ),
-            Redaction::finder(Secrets, github_tokens, "[REDACTED:github-token]", None),
-            Redaction::finder(Secrets, keyed_secret_matches, "[REDACTED:secret]", None),
+            Redaction::finder(Secrets, github_tokens, "[REDACTED:github-token]", None)
+                .implied_by(&GITHUB_PREFIX_LITERALS),
+            Redaction::finder(Secrets, keyed_secret_matches, "[REDACTED:secret]", None)
+                .implied_by(&SECRET_KEY_STEM_LITERALS),
             Redaction::regex(
                 Secrets,
                 r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+",
@@ -298,14 +333,10 @@ impl Redactor {
                 Some("eyJ"),
             ),
             Redaction::finder(Secrets, card_numbers, "[REDACTED:card]", None),
-            Redaction::regex(
-                Emails,
-                r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-                "[REDACTED:email]",
-                None,
-            ),
+            // `[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`, found by hand.
+            Redaction::finder(Emails, email_addresses, "[REDACTED:email]", None),
             // URL-encoded (`ann%40example.com`): its own pattern behind a `%40` test, so the
-            // common `@` pattern keeps the regex engine's fast literal search.
+            // common `@` finder stays a `memchr` for `@`.
             Redaction::regex(
                 Emails,
                 r"[A-Za-z0-9._+-]+%40[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
@@ -331,12 +362,24 @@ impl Redactor {
                 find: Find::Regex(re),
                 replacement: "[REDACTED]",
                 needs: None,
+                implied: Vec::new(),
             });
         }
+        let mut literals: Vec<&str> = redactions
+            .iter()
+            .flat_map(|r| r.implied.iter().copied())
+            .collect();
+        literals.sort_unstable();
+        literals.dedup();
+        let implied_literals = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(literals)
+            .expect("built-in literals");
         Self {
             redactions,
             switches,
             overrides,
+            implied_literals,
         }
     }
 
@@ -358,9 +401,9 @@ impl Redactor {
     }
 
     /// The message with every match replaced, and how many were. Each pattern searches on its
-    /// own: the regex engine then uses each one's literal prefilter (`AKIA…`, `@`, `eyJ`), which
-    /// measured faster than one `RegexSet` or alternation over all of them, and a line with
-    /// nothing to redact is never copied.
+    /// own (measured faster than one `RegexSet` or alternation over all of them), after one
+    /// Teddy pass over the literals of those that have one (`AKIA…`, `://`, `eyJ`, `token`, …)
+    /// has ruled them out for most lines; a line with nothing to redact is never copied.
     pub fn redact<'a>(
         &self,
         message: &'a str,
@@ -368,7 +411,20 @@ impl Redactor {
     ) -> (std::borrow::Cow<'a, str>, usize) {
         let mut text = std::borrow::Cow::Borrowed(message);
         let mut count = 0;
+        // Whether the untouched message holds any redaction's implied literal: one pass instead
+        // of one search per redaction (most lines hold none). Exact: while the text is the
+        // message, a redaction whose literals it lacks cannot match; once a replacement changed
+        // the text (a replacement can bring literals, `[REDACTED:aws-secret-key]`), each
+        // redaction's own test decides again.
+        let mut any_literal: Option<bool> = None;
         for r in self.redactions.iter().filter(|r| switches.allows(r.class)) {
+            if !r.implied.is_empty() && matches!(text, std::borrow::Cow::Borrowed(_)) {
+                let found =
+                    *any_literal.get_or_insert_with(|| self.implied_literals.is_match(message));
+                if !found {
+                    continue;
+                }
+            }
             let Some((replaced, n)) = r.apply(&text) else {
                 continue;
             };

@@ -175,3 +175,101 @@ proptest::proptest! {
         }
     }
 }
+
+/// The redactions run one by one, each behind only its own literal test: what
+/// [`Redactor::redact`] must equal with its one pass over all literals.
+fn redact_one_by_one(r: &Redactor, text: &str) -> (String, usize) {
+    let mut out = text.to_string();
+    let mut count = 0;
+    for red in &r.redactions {
+        if let Some((replaced, n)) = red.apply(&out) {
+            out = replaced;
+            count += n;
+        }
+    }
+    (out, count)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// The one pass over every redaction's literals only skips redactions that would find
+    /// nothing: secrets of every family, alone, twice, and inside arbitrary text.
+    #[test]
+    fn the_literal_pass_changes_nothing(
+        before in "[A-Za-z0-9 ,.:/@%=_é-]{0,24}",
+        a in any_secret(),
+        b in any_secret(),
+        after in "[A-Za-z0-9 ,.:/@%=_-]{0,40}",
+    ) {
+        let r = redactor();
+        for text in [
+            format!("{before}{a}{after}"),
+            format!("{a} {b}"),
+            format!("{before} {after}"),
+            format!("key={a}&{b}"),
+        ] {
+            let (got, n) = r.redact(&text, Switches::default());
+            let want = redact_one_by_one(&r, &text);
+            proptest::prop_assert_eq!((got.into_owned(), n), want, "{:?}", text);
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+    /// The hand-written e-mail finder finds exactly what the documented regex finds.
+    #[test]
+    fn email_addresses_match_the_regex(
+        text in "[a-zA-Z0-9._%+@ é:-]{0,48}",
+        local in "[a-zA-Z0-9._%+-]{0,6}",
+        domain in "[a-zA-Z0-9.-]{0,10}",
+        tld in "[a-zA-Z0-9.]{0,5}",
+        pre in "[ a.@_é%-]?",
+        post in "[ a.@1_é-]?",
+    ) {
+        let re = Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").unwrap();
+        let email = format!("{pre}{local}@{domain}.{tld}{post}");
+        for t in [
+            text.clone(),
+            email.clone(),
+            format!("{text}{email}{text}"),
+            format!("{email}{email}"),
+            format!("{email}@{domain}.{tld}"),
+        ] {
+            let want: Vec<Range<usize>> = re.find_iter(&t).map(|m| m.range()).collect();
+            proptest::prop_assert_eq!(email_addresses(&t), want, "{:?}", t);
+        }
+    }
+}
+
+#[test]
+fn email_edge_cases_match_the_regex() {
+    let re = Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").unwrap();
+    for t in [
+        "A@®",
+        "@_@.",
+        "a@b.cd.e1",
+        "a@b.com@c.org",
+        "a@b.com.x@c.org",
+        "x@y@b.com",
+        "ann@.example.com",
+        "ann@example.c",
+        "ann@example.com1 bob@ex-ample.co.uk.",
+        "é@b.cd ann%40example.com user1@example.comé",
+    ] {
+        let want: Vec<Range<usize>> = re.find_iter(t).map(|m| m.range()).collect();
+        assert_eq!(email_addresses(t), want, "{t:?}");
+    }
+}
+
+#[test]
+fn a_non_ascii_space_before_a_secret_is_no_panic() {
+    // U+00A0 (two bytes in UTF-8) and U+3000 (three) before the key: the token's start is past
+    // the whole character, never inside it.
+    for text in ["user\u{a0}password=hunter2", "x\u{3000}password=hunter2 ok"] {
+        let out = redact(text);
+        assert!(!out.contains("hunter2"), "{out}");
+    }
+}
