@@ -27,8 +27,10 @@ pub struct Notice {
     pub alert: Alert,
     /// What the message was: `lakeops`, `alarm` or `other` (a metric dimension).
     pub origin: &'static str,
-    /// SNS's own `MessageId` (the SQS message id with raw delivery): chosen by SNS, never by the
-    /// publisher, and the same on every delivery of one publish.
+    /// SNS's own `MessageId`: chosen by SNS, never by the publisher, and the same on every
+    /// delivery of one publish. With raw message delivery (not what the template sets) there is
+    /// no envelope and this is the SQS message id, which differs between SNS's duplicate
+    /// deliveries: those would then be posted twice.
     pub message_id: String,
 }
 
