@@ -121,7 +121,7 @@ pub struct FeedSummary {
     pub failed: Vec<String>,
 }
 
-impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory> Deps<A, L, I, H>
+impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory, S: Sync> Deps<A, L, I, H, S>
 where
     LakeopsError: From<I::Error> + From<H::Error>,
 {

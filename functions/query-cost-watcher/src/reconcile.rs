@@ -38,7 +38,7 @@ pub struct ReconcileReport {
     pub unfinished: Vec<String>,
 }
 
-impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory> Deps<A, L, I, H>
+impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory, S: Sync> Deps<A, L, I, H, S>
 where
     LakeopsError: From<I::Error> + From<H::Error>,
 {

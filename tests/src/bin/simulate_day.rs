@@ -33,8 +33,7 @@ async fn main() {
         hours: arg(2, 24).clamp(1, 24) as u32,
         start: Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap(),
         faults: std::env::var("SIM_FAULTS").map_or(true, |v| v != "0"),
-        forgetful_ledger: false,
-        killer_dry_run: false,
+        broken: Default::default(),
         runaway_odds: lakeops_e2e::sim::traffic::RUNAWAY_ODDS,
     };
     let report = run(config).await;

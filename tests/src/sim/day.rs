@@ -8,20 +8,21 @@ use std::time::Instant;
 use aws_config::{BehaviorVersion, Region};
 use chrono::{DateTime, Duration, Utc};
 use lakeops::athena::{QueryExecution, QueryState, StatementType};
-use lakeops::query_index::IndexStore;
 use lakeops::ConfigReader;
 use lakeops_core::memory::{MemoryAthena, MemoryIndex};
 use query_cost_watcher::feed::Delivery;
+use query_cost_watcher::spend::MemorySpend;
 use query_cost_watcher::window::Window;
-use query_cost_watcher::{CostConfig, Deps};
+use query_cost_watcher::{CostConfig, Deps, DigestRequest};
 use serde_json::{json, Value};
 
 use super::killer::{Killer, KILLER_PERIOD};
 use super::memory::measured;
-use super::oracle;
+use super::observe;
+use super::spend::SpendPlan;
 use super::traffic::{PlannedQuery, Rng};
 use super::world::{self, AlertTopic, Clock, EventQueue, SimLedger};
-use super::{Report, SimConfig};
+use super::{Broken, Report, SimConfig};
 use crate::index::{cloudtrail_start, state_change, Identity, EVENT_QUEUE_BATCH_SIZE};
 
 /// Something that happens at a moment of the simulated day (small: a day holds millions; the
@@ -87,51 +88,63 @@ fn body(happening: Happening, queries: &[PlannedQuery]) -> Result<Value, String>
     }
 }
 
-type SimDeps = Deps<AlertTopic, SimLedger, MemoryIndex, MemoryAthena>;
+pub(crate) type SimDeps = Deps<AlertTopic, SimLedger, MemoryIndex, MemoryAthena, MemorySpend>;
 
 const TICK: Duration = Duration::seconds(5);
 const SWEEP: Duration = Duration::minutes(5);
+/// After the simulated span, an hour without new queries: what is still running ends, late
+/// events arrive, the runs settle it all; then the digest of the day.
+pub(crate) const DRAIN: Duration = Duration::hours(1);
+/// The digest's sweep runs this long after the drain.
+pub(crate) const DIGEST_AFTER: Duration = SWEEP;
 
-fn config() -> CostConfig {
-    let mut r = ConfigReader::from_map([
+/// The watcher's settings: the defaults (spikes at 3x and $10 over the baseline, budget warnings
+/// at 80 %), UTC, the planned budgets; the digest is asked for by the last sweep of the drain (the
+/// clock's trigger, `digest::due`, is unit-tested on its own).
+fn config(spend: &SpendPlan) -> CostConfig {
+    let mut settings: Vec<(&str, String)> = vec![
         (
             "ALERT_TOPIC_ARN",
-            "arn:aws:sns:us-east-1:123456789012:lakeops-sim",
+            "arn:aws:sns:us-east-1:123456789012:lakeops-sim".into(),
         ),
-        ("LEDGER_TABLE", "sim-ledger"),
-        ("QUERY_INDEX_TABLE", "sim-index"),
-        ("TIMEZONE", "UTC"),
-        ("DIGEST_ENABLED", "false"),
-        ("SPIKE_FACTOR", "0"),
-    ]);
+        ("LEDGER_TABLE", "sim-ledger".into()),
+        ("QUERY_INDEX_TABLE", "sim-index".into()),
+        ("TIMEZONE", "UTC".into()),
+        ("DIGEST_ENABLED", "false".into()),
+    ];
+    settings.extend(spend.settings());
+    let mut r = ConfigReader::from_map(settings);
     let config = CostConfig::read(&mut r);
     r.finish().expect("the simulation's settings are valid");
     config
 }
 
-fn deps(clock: &Clock, outage: Option<(DateTime<Utc>, DateTime<Utc>)>, forgetful: bool) -> SimDeps {
-    let region = Region::new("us-east-1");
-    // Never called: no budgets, spikes or digest (SpendHistory), no receipts (SQS).
-    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(region.clone())
-            .build(),
-    );
+fn deps(
+    clock: &Clock,
+    outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    broken: Broken,
+    spend: &SpendPlan,
+) -> SimDeps {
+    // Never called: the simulated feed is handed no receipts to return early.
     let sqs = aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(region)
+            .region(Region::new("us-east-1"))
             .build(),
     );
-    let config = config();
+    let mut config = config(spend);
+    if broken == Broken::SpikeRuleLoosened {
+        config.spike_factor = 1.5;
+    }
+    let history = MemorySpend::new();
+    spend.seed(&history);
     Deps {
-        spend: query_cost_watcher::spend::SpendHistory::new(cloudwatch, "Lakeops"),
+        spend: history,
         sqs,
         history: MemoryAthena::new(),
         alerts: AlertTopic::new(clock.clone(), outage),
         ledger: SimLedger {
-            forgetful,
+            forgetful: broken == Broken::ForgetfulLedger,
             ..SimLedger::default()
         },
         index: MemoryIndex::new(),
@@ -220,11 +233,18 @@ pub(super) struct Day<'q> {
     by_id: HashMap<String, usize>,
     /// The queries the killer stopped, as they really ended (CANCELLED when stopped).
     stopped: BTreeMap<usize, PlannedQuery>,
+    /// The previous days' spend, the spike put in, the budgets.
+    spend: SpendPlan,
     report: Report,
 }
 
 impl<'q> Day<'q> {
-    pub(super) fn new(cfg: &SimConfig, queries: &'q [PlannedQuery], rng: &mut Rng) -> Self {
+    pub(super) fn new(
+        cfg: &SimConfig,
+        queries: &'q [PlannedQuery],
+        spend: SpendPlan,
+        rng: &mut Rng,
+    ) -> Self {
         let end = cfg.start + Duration::hours(cfg.hours.into());
         let outage = cfg.faults.then(|| {
             (
@@ -234,7 +254,7 @@ impl<'q> Day<'q> {
         });
         let clock = Clock::default();
         clock.set(cfg.start);
-        let deps = deps(&clock, outage, cfg.forgetful_ledger);
+        let deps = deps(&clock, outage, cfg.broken, &spend);
         for q in queries {
             deps.history.add_workgroup(&q.workgroup, true);
         }
@@ -259,19 +279,25 @@ impl<'q> Day<'q> {
             timeline,
             queue: EventQueue::default(),
             died: false,
-            killer: Killer::new(cfg.killer_dry_run),
+            killer: Killer::new(cfg.broken == Broken::KillerDryRun),
             by_id: queries
                 .iter()
                 .enumerate()
                 .map(|(i, q)| (q.id.clone(), i))
                 .collect(),
             stopped: BTreeMap::new(),
+            spend,
         }
     }
 
-    /// Runs every tick to the end, then judges.
+    /// Runs every tick to the end and through the drain, sends the digest, then judges.
     pub(super) async fn run(mut self) -> Report {
-        while self.now < self.end {
+        let drain = if self.cfg.broken == Broken::DigestBeforeTheDaySettles {
+            Duration::zero()
+        } else {
+            DRAIN
+        };
+        while self.now < self.end + drain {
             self.now += TICK;
             self.clock.set(self.now);
             self.release();
@@ -292,6 +318,7 @@ impl<'q> Day<'q> {
                 self.kill().await;
             }
         }
+        self.digest().await;
         self.finish().await
     }
 
@@ -336,13 +363,7 @@ impl<'q> Day<'q> {
                 &batch[..]
             };
             let took = Instant::now();
-            let (failed, bytes) = measured(feed(
-                &self.deps,
-                handled,
-                self.now,
-                &mut self.report.cost_metric,
-            ))
-            .await;
+            let (failed, bytes) = measured(feed(&self.deps, handled, self.now)).await;
             self.report.note_peak("query-cost-feed", bytes);
             self.report.slowest_batch = self.report.slowest_batch.max(took.elapsed());
             for m in batch {
@@ -354,19 +375,37 @@ impl<'q> Day<'q> {
         }
     }
 
-    /// The scheduled run of the window ending now.
-    async fn sweep(&mut self) {
+    /// The scheduled run of the window ending now (with the digest of `digest`'s day).
+    async fn sweep_with(&mut self, digest: Option<DigestRequest>) -> (std::time::Duration, usize) {
         let took = Instant::now();
         let window = Window::ending_at(self.now, SWEEP);
         let mut metrics = lakeops::Metrics::new("Lakeops");
         let until = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
         // Its failures are the faults' doing; the oracle judges what they left behind.
-        let (_, bytes) =
-            measured(self.deps.sweep(window, None, self.now, until, &mut metrics)).await;
+        let (_, bytes) = measured(
+            self.deps
+                .sweep(window, digest, self.now, until, &mut metrics),
+        )
+        .await;
         self.report.note_peak("query-cost-watcher", bytes);
-        add_cost(&metrics, &mut self.report.cost_metric);
+        // Stamped with the window's start, as the deployed sweep stamps them.
+        add_cost(&self.deps, &metrics, window.start);
         self.report.sweeps += 1;
-        self.report.slowest_sweep = self.report.slowest_sweep.max(took.elapsed());
+        let took = took.elapsed();
+        self.report.slowest_sweep = self.report.slowest_sweep.max(took);
+        (took, bytes)
+    }
+
+    async fn sweep(&mut self) {
+        self.sweep_with(None).await;
+    }
+
+    /// The digest of the simulated day, by the sweep after the drain; its time and memory.
+    async fn digest(&mut self) {
+        self.now += DIGEST_AFTER;
+        self.clock.set(self.now);
+        let day = self.cfg.start.date_naive();
+        self.report.digest = Some(self.sweep_with(Some(DigestRequest::Day(day))).await);
     }
 
     /// The killer's scheduled run; what it stopped ends now in the world: Athena shows it
@@ -414,14 +453,17 @@ impl<'q> Day<'q> {
         r.killer_failed_runs = self.killer.failed_runs;
         r.slowest_killer = self.killer.slowest;
         r.stopped = self.stopped.len();
-        r.verdict = judge(
-            &self.deps,
-            self.queries,
-            &self.stopped,
-            self.outage,
-            self.end,
-            &r.cost_metric,
-        )
+        r.cost_metric = self.deps.spend.totals_since(self.cfg.start);
+        r.verdict = observe::judge(observe::Run {
+            deps: &self.deps,
+            queries: self.queries,
+            stopped: &self.stopped,
+            outage: self.outage,
+            end: self.end + DRAIN,
+            spend: &self.spend,
+            day: self.cfg.start,
+            cost_metric: &r.cost_metric,
+        })
         .await;
         let over = super::memory::over_limits(r);
         r.verdict.discrepancies.extend(over);
@@ -435,22 +477,13 @@ fn share_of(cfg: &SimConfig, share: f64) -> DateTime<Utc> {
     cfg.start + Duration::seconds((span as f64 * share) as i64)
 }
 
-/// Adds a run's `QueryCostUSD` per workgroup (as CloudWatch would sum it) to `into`.
-fn add_cost(metrics: &lakeops::Metrics, into: &mut BTreeMap<String, f64>) {
-    for (dims, usd) in metrics.sums(query_cost_watcher::spend::COST_METRIC) {
-        if let [workgroup] = dims.as_slice() {
-            *into.entry(workgroup.clone()).or_default() += usd;
-        }
-    }
+/// A run's `QueryCostUSD` per workgroup, as CloudWatch receives it: stamped `at`.
+fn add_cost(deps: &SimDeps, metrics: &lakeops::Metrics, at: DateTime<Utc>) {
+    deps.spend.record(metrics, at);
 }
 
 /// One batch through the feed, as the event source mapping delivers it; the ids it hands back.
-async fn feed(
-    deps: &SimDeps,
-    batch: &[world::Message],
-    now: DateTime<Utc>,
-    cost: &mut BTreeMap<String, f64>,
-) -> Vec<String> {
+async fn feed(deps: &SimDeps, batch: &[world::Message], now: DateTime<Utc>) -> Vec<String> {
     let deliveries: Vec<Delivery> = batch
         .iter()
         .map(|m| Delivery {
@@ -461,7 +494,7 @@ async fn feed(
         })
         .collect();
     let (failed, metrics) = deps.feed_with_metrics(&deliveries, now).await;
-    add_cost(&metrics, cost);
+    add_cost(deps, &metrics, now);
     failed
 }
 
@@ -484,93 +517,4 @@ fn inject(deps: &SimDeps, now: DateTime<Utc>, start: DateTime<Utc>, slice: Durat
         // The morning peak's hot day totals: transactions cancelled for conflicts.
         deps.index.inject_conflicts(3);
     }
-}
-
-async fn judge(
-    deps: &SimDeps,
-    queries: &[PlannedQuery],
-    stopped: &BTreeMap<usize, PlannedQuery>,
-    outage: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    end: DateTime<Utc>,
-    cost_metric: &BTreeMap<String, f64>,
-) -> oracle::Verdict {
-    let records: HashMap<String, _> = deps
-        .index
-        .records()
-        .into_iter()
-        .map(|r| (r.query_id.clone(), r))
-        .collect();
-    let mut workgroups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut persons: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in records.values() {
-        if let (Some(p), Some(wg)) = (&r.price, &r.workgroup) {
-            workgroups
-                .entry(p.day.clone())
-                .or_default()
-                .push(wg.clone());
-            if let Some(c) = &r.caller {
-                persons
-                    .entry(p.day.clone())
-                    .or_default()
-                    .push(c.person.clone());
-            }
-        }
-    }
-    let mut day_totals = BTreeMap::new();
-    let mut person_totals = BTreeMap::new();
-    for (day, mut names) in workgroups {
-        names.sort();
-        names.dedup();
-        let totals = deps
-            .index
-            .day_totals(&names, &day)
-            .await
-            .expect("memory index");
-        day_totals.extend(totals.into_iter().map(|(wg, usd)| ((wg, day.clone()), usd)));
-    }
-    for (day, mut names) in persons {
-        names.sort();
-        names.dedup();
-        let totals = deps
-            .index
-            .person_day_totals(&names, &day)
-            .await
-            .expect("memory index");
-        person_totals.extend(totals.into_iter().map(|(p, usd)| ((p, day.clone()), usd)));
-    }
-    let mut expensive_alerts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-    let mut stop_alerts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-    let mut warnings: HashMap<String, usize> = HashMap::new();
-    for (at, alert) in deps
-        .alerts
-        .published
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-    {
-        if let Some(id) = alert.id.strip_prefix("query-cost-watcher/expensive/") {
-            expensive_alerts
-                .entry(id.to_string())
-                .or_default()
-                .push(*at);
-        } else if let Some(id) = alert.id.strip_prefix("long-query-killer/stopped/") {
-            stop_alerts.entry(id.to_string()).or_default().push(*at);
-        } else if let Some(id) = alert.id.strip_prefix("long-query-killer/warn/") {
-            *warnings.entry(id.to_string()).or_default() += 1;
-        }
-    }
-    oracle::judge(&oracle::Observed {
-        records,
-        day_totals,
-        person_totals,
-        expensive_alerts,
-        outage,
-        end,
-        threshold_usd: deps.config.threshold_usd,
-        queries,
-        cost_metric,
-        stopped,
-        warnings,
-        stop_alerts,
-    })
 }

@@ -5,14 +5,18 @@
 //! [`world`], a fault schedule, and the verdict of an independent [`oracle`]; each invocation's
 //! memory and time against the template's limits ([`memory`]).
 //!
-//! What is simulated so far (issue 24 lists the rest): the cost watcher's feed, reconciliation,
-//! pricing, day totals and expensive-query alerts; the killer's warnings, stops and stop alerts.
-//! Not yet: the digest, window metrics, budgets and spikes, DynamoDB units.
+//! What is simulated: the cost watcher's feed, reconciliation, pricing, day totals, spend
+//! metrics and expensive-query alerts, budgets (per workgroup and person) and spikes against
+//! seven previous days of history ([`spend`]), the digest after the day; the killer's warnings,
+//! stops and stop alerts; the index's DynamoDB units. Not yet (issue 24): the held message's
+//! early return (`ChangeMessageVisibility`).
 
 mod day;
 pub mod killer;
 pub mod memory;
+mod observe;
 pub mod oracle;
+pub mod spend;
 pub mod traffic;
 pub mod world;
 
@@ -33,13 +37,26 @@ pub struct SimConfig {
     /// The fault schedule: an alert-topic outage of 20 minutes, DynamoDB throttling and
     /// transaction conflicts, Athena throttling, a feed invocation dying mid-batch, poison input.
     pub faults: bool,
-    /// Break a rule on purpose: a ledger that forgets what was sent.
-    pub forgetful_ledger: bool,
     /// One query in this many is a runaway ([`traffic::RUNAWAY_ODDS`] in a day; the test slice
     /// makes them ten times as common, so its three hours exercise the killer's rules).
     pub runaway_odds: u64,
-    /// Break a rule on purpose: a killer left in dry-run, which stops nothing.
-    pub killer_dry_run: bool,
+    /// A rule broken on purpose, to show the oracle catches it.
+    pub broken: Broken,
+}
+
+/// A rule the simulation can break on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Broken {
+    #[default]
+    Nothing,
+    /// A ledger that forgets what was sent: alerts sent many times.
+    ForgetfulLedger,
+    /// A killer left in dry-run, which stops nothing.
+    KillerDryRun,
+    /// Spikes at 1.5x the baseline instead of the 3x the oracle holds the watcher to.
+    SpikeRuleLoosened,
+    /// The digest made as the traffic ends, before the drain settles the day.
+    DigestBeforeTheDaySettles,
 }
 
 /// What a run measured, and the oracle's verdict.
@@ -71,6 +88,8 @@ pub struct Report {
     /// Capacity units the index's calls would have been billed
     /// (`MemoryIndex::capacity_units`), write and read.
     pub index_units: (f64, f64),
+    /// The sweep that sent the digest: its time and what it allocated.
+    pub digest: Option<(std::time::Duration, usize)>,
     /// `QueryCostUSD` per workgroup, summed over every metric the runs emitted.
     pub cost_metric: BTreeMap<String, f64>,
     pub verdict: oracle::Verdict,
@@ -115,11 +134,20 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(f, "{}", memory::summary(self))?;
         writeln!(f, "{}", self.dynamodb_line())?;
+        if let Some((took, bytes)) = self.digest {
+            writeln!(
+                f,
+                "digest: sent by the sweep after the drain in {} ms, {:.1} MiB allocated",
+                took.as_millis(),
+                bytes as f64 / (1 << 20) as f64
+            )?;
+        }
         if v.clean() {
             write!(
                 f,
-                "oracle: CLEAN — {} queries judged, {} expensive alerted once in time, {} runaways warned, stopped in time and reported once, every price and total exact",
-                v.judged, v.expensive, v.runaways
+                "oracle: CLEAN — {} queries judged, {} expensive alerted once in time, {} runaways warned, stopped in time and reported once, every price and total exact; {} budgets and {} spike alerts justified and in time, the digest {}",
+                v.judged, v.expensive, v.runaways, v.budgets, v.spikes,
+                if v.digest { "exact" } else { "not judged" }
             )
         } else {
             writeln!(
@@ -182,6 +210,7 @@ impl Report {
             stopped: 0,
             peak_bytes: BTreeMap::new(),
             index_units: (0.0, 0.0),
+            digest: None,
             cost_metric: BTreeMap::new(),
             verdict: oracle::Verdict::default(),
         }
@@ -199,7 +228,8 @@ pub async fn run(cfg: SimConfig) -> Report {
         let poison = queries.len() / 3;
         queries[poison].sql = format!("SELECT {}", "((( ;; ".repeat(256 * 1024 / 7));
     }
-    let mut report = day::Day::new(&cfg, &queries, &mut rng).run().await;
+    let spend = spend::plan(&cfg, &mut queries);
+    let mut report = day::Day::new(&cfg, &queries, spend, &mut rng).run().await;
     report.wall = wall.elapsed();
     report
 }

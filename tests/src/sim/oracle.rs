@@ -13,19 +13,27 @@
 //! - the dead-letter queue holds nothing whose work was not done anyway (checked by the above:
 //!   every query is judged whatever happened to its messages);
 //! - the killer's rules ([`runaways`]): every runaway stopped within two killer periods of its
-//!   limit, nothing else stopped, each stop warned before and reported once.
+//!   limit, nothing else stopped, each stop warned before and reported once;
+//! - budgets and spikes ([`spend`]): no budget or spike alert the ground truth does not justify,
+//!   each at most once a day, every crossed budget and the spike put in alerted in time;
+//! - the digest ([`digest`]): sent once, its figures equal to the oracle's count of the day.
 //!
 //! A query the killer stopped is judged as it really ended (CANCELLED, billed for what it
 //! scanned until then).
 
+mod digest;
 mod runaways;
+mod spend;
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
+use lakeops::alert::Alert;
 use lakeops::athena::{QueryState, StatementType};
 use lakeops_core::record::QueryRecord;
+use serde_json::Value;
 
+use super::spend::SpendPlan;
 use super::traffic::PlannedQuery;
 
 /// A query that ended this long before the end of the run must be settled.
@@ -67,6 +75,50 @@ pub struct Observed<'a> {
     pub warnings: HashMap<String, usize>,
     /// When each `QueryStopped` alert reached the topic, by query id.
     pub stop_alerts: HashMap<String, Vec<DateTime<Utc>>>,
+    /// Every alert that reached the topic, and when.
+    pub published: Vec<(DateTime<Utc>, Alert)>,
+    /// The previous days' history, the spike put in and the budgets.
+    pub spend: &'a SpendPlan,
+    /// The simulated (UTC) day, `[start, end)`, and its name in alert ids.
+    pub day: (DateTime<Utc>, DateTime<Utc>),
+    pub day_name: String,
+}
+
+impl Observed<'_> {
+    /// When each alert with this id reached the topic.
+    fn alerts_with_id(&self, id: &str) -> Vec<DateTime<Utc>> {
+        self.published
+            .iter()
+            .filter(|(_, a)| a.id == id)
+            .map(|(at, _)| *at)
+            .collect()
+    }
+
+    /// The rest of the id of every alert whose id starts with `prefix`, and when it arrived.
+    fn alert_ids_with_prefix(&self, prefix: &str) -> Vec<(DateTime<Utc>, &str)> {
+        self.published
+            .iter()
+            .filter_map(|(at, a)| a.id.strip_prefix(prefix).map(|rest| (*at, rest)))
+            .collect()
+    }
+
+    /// The machine-readable details of every alert with this id.
+    fn alerts_with_details(&self, id: &str) -> Vec<Value> {
+        self.published
+            .iter()
+            .filter(|(_, a)| a.id == id)
+            .map(|(_, a)| Value::Object(a.details.clone()))
+            .collect()
+    }
+}
+
+/// When an alert about something at `t` is due from: `t`, or the end of an alert-topic outage
+/// `t` fell in.
+fn due(t: DateTime<Utc>, outage: Option<(DateTime<Utc>, DateTime<Utc>)>) -> DateTime<Utc> {
+    match outage {
+        Some((from, to)) if from <= t && t < to => to,
+        _ => t,
+    }
 }
 
 /// The verdict: discrepancies, and what was judged.
@@ -76,6 +128,10 @@ pub struct Verdict {
     pub expensive: usize,
     /// Runaways stopped in time.
     pub runaways: usize,
+    /// Budgets (workgroups and people) and spike alerts judged; the digest judged.
+    pub budgets: usize,
+    pub spikes: usize,
+    pub digest: bool,
     pub discrepancies: Vec<String>,
 }
 
@@ -92,11 +148,15 @@ fn close(a: f64, b: f64) -> bool {
 pub fn judge(o: &Observed) -> Verdict {
     let mut v = Verdict::default();
     let mut sums = Sums::default();
-    for (i, planned) in o.queries.iter().enumerate() {
-        let q = o.stopped.get(&i).unwrap_or(planned);
+    let actual: Vec<&PlannedQuery> = (o.queries.iter().enumerate())
+        .map(|(i, planned)| o.stopped.get(&i).unwrap_or(planned))
+        .collect();
+    for q in &actual {
         judge_query(q, o, &mut v, &mut sums);
     }
     runaways::judge(o, &mut v);
+    spend::judge(o, &actual, &mut v);
+    digest::judge(o, &actual, &mut v);
     compare_totals("day total", &sums.day, &o.day_totals, &mut v);
     compare_totals("person's day total", &sums.person, &o.person_totals, &mut v);
     compare_cost_metric(o, &mut v);
@@ -157,10 +217,7 @@ fn judge_query(q: &PlannedQuery, o: &Observed, v: &mut Verdict, sums: &mut Sums)
         return;
     }
     v.expensive += 1;
-    let due = match o.outage {
-        Some((from, to)) if from <= q.ended && q.ended < to => to,
-        _ => q.ended,
-    } + ALERT_DELAY;
+    let due = due(q.ended, o.outage) + ALERT_DELAY;
     match alerts {
         [] => v.discrepancies.push(format!(
             "{}: expensive (${truth:.2}) and never alerted",

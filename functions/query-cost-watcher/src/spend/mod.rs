@@ -18,8 +18,8 @@
 //! them, well inside the next sweep's interval.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use chrono::{DateTime, Duration, Utc};
 use lakeops::calendar::LocalDay;
 use lakeops::{LakeopsError, Metrics, Unit};
@@ -28,106 +28,34 @@ use serde::Serialize;
 use crate::window::Window;
 use crate::RunSummary;
 
+mod cloudwatch;
+mod memory;
+
+pub use cloudwatch::SpendHistory;
+pub use memory::MemorySpend;
+
 /// The metric the runs that price queries emit, and the spend history is read from.
 pub const COST_METRIC: &str = "QueryCostUSD";
 /// Days of history the spike baseline needs before it is trusted (a new deployment stays quiet).
 pub const MIN_BASELINE_DAYS: usize = 3;
-/// GetMetricData accepts at most 500 queries a call.
-const MAX_QUERIES_PER_CALL: usize = 500;
 
 /// One sweep window's spend: (window start, USD).
 pub type WindowSpend = (DateTime<Utc>, f64);
 
-/// Reads the watcher's own spend history back from CloudWatch.
-#[derive(Debug, Clone)]
-pub struct SpendHistory {
-    client: aws_sdk_cloudwatch::Client,
-    namespace: String,
-}
-
-impl SpendHistory {
-    pub fn new(client: aws_sdk_cloudwatch::Client, namespace: impl Into<String>) -> Self {
-        Self {
-            client,
-            namespace: namespace.into(),
-        }
-    }
-
-    /// Per workgroup, the spend of every window that started in `[from, to)`.
-    pub async fn windows(
+/// Where the spend history is read from: the sum of `QueryCostUSD` per workgroup and period.
+/// CloudWatch when deployed ([`SpendHistory`]); memory in the simulated day ([`MemorySpend`]),
+/// keeping CloudWatch's contract: statistic `Sum` per period of `interval` (a minute at least),
+/// periods aligned to the period, every period that started in `[from, to)`, oldest first, a
+/// period emitted with 0 present with 0.
+pub trait SpendSource: Sync {
+    /// Per workgroup, the spend of every period that started in `[from, to)`.
+    fn windows(
         &self,
         workgroups: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         interval: Duration,
-    ) -> Result<BTreeMap<String, Vec<WindowSpend>>, LakeopsError> {
-        let mut out: BTreeMap<String, Vec<WindowSpend>> = BTreeMap::new();
-        if workgroups.is_empty() || to <= from {
-            return Ok(out);
-        }
-        let period = interval.num_seconds().max(60) as i32;
-        for chunk in workgroups.chunks(MAX_QUERIES_PER_CALL) {
-            let queries: Vec<MetricDataQuery> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, wg)| {
-                    let metric = Metric::builder()
-                        .namespace(&self.namespace)
-                        .metric_name(COST_METRIC)
-                        .dimensions(Dimension::builder().name("WorkGroup").value(wg).build())
-                        .build();
-                    MetricDataQuery::builder()
-                        .id(format!("w{i}"))
-                        .metric_stat(
-                            MetricStat::builder()
-                                .metric(metric)
-                                .period(period)
-                                .stat("Sum")
-                                .build(),
-                        )
-                        .return_data(true)
-                        .build()
-                })
-                .collect();
-            let mut token: Option<String> = None;
-            loop {
-                let page = self
-                    .client
-                    .get_metric_data()
-                    .set_metric_data_queries(Some(queries.clone()))
-                    .start_time(aws_smithy_types::DateTime::from_secs(from.timestamp()))
-                    .end_time(aws_smithy_types::DateTime::from_secs(to.timestamp()))
-                    .scan_by(ScanBy::TimestampAscending)
-                    .set_next_token(token.take())
-                    .send()
-                    .await
-                    .map_err(|e| LakeopsError::aws("cloudwatch:GetMetricData", e))?;
-                for result in page.metric_data_results() {
-                    let Some(wg) = result
-                        .id()
-                        .and_then(|id| id.strip_prefix('w'))
-                        .and_then(|i| i.parse::<usize>().ok())
-                        .and_then(|i| chunk.get(i))
-                    else {
-                        continue;
-                    };
-                    let series = out.entry(wg.clone()).or_default();
-                    for (t, v) in result.timestamps().iter().zip(result.values()) {
-                        if let Some(at) = DateTime::from_timestamp(t.secs(), 0) {
-                            if v.is_finite() {
-                                series.push((at, *v));
-                            }
-                        }
-                    }
-                }
-                token = page.next_token().map(str::to_string);
-                if token.is_none() {
-                    break;
-                }
-            }
-        }
-        Ok(out)
-    }
+    ) -> impl Future<Output = Result<BTreeMap<String, Vec<WindowSpend>>, LakeopsError>> + Send;
 }
 
 /// Today's spend of one workgroup and what is normal for this time of day.
@@ -321,62 +249,5 @@ mod tests {
         );
         assert_eq!(budget_level(0.0, 0.0, 80.0), None, "0 of 0 is not over");
         assert_eq!(budget_level(0.01, 0.0, 80.0), Some(BudgetLevel::Exceeded));
-    }
-
-    #[tokio::test]
-    async fn history_is_read_page_by_page_and_mapped_back_to_workgroups() {
-        use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
-        use aws_sdk_cloudwatch::types::MetricDataResult;
-        use aws_smithy_mocks::{mock, mock_client, RuleMode};
-        let ts = |s: &str| aws_smithy_types::DateTime::from_secs(utc(s).timestamp());
-        let get =
-            mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |req| {
-                assert_eq!(req.metric_data_queries().len(), 2);
-                let stat = req.metric_data_queries()[1].metric_stat().unwrap();
-                assert_eq!((stat.stat(), stat.period()), (Some("Sum"), Some(300)));
-                match req.next_token() {
-                    None => GetMetricDataOutput::builder()
-                        .metric_data_results(
-                            MetricDataResult::builder()
-                                .id("w1")
-                                .timestamps(ts("2026-11-23T01:00:00Z"))
-                                .values(4.0)
-                                .build(),
-                        )
-                        .next_token("page-2")
-                        .build(),
-                    Some(_) => GetMetricDataOutput::builder()
-                        .metric_data_results(
-                            MetricDataResult::builder()
-                                .id("w1")
-                                .timestamps(ts("2026-11-23T01:05:00Z"))
-                                .values(6.0)
-                                .build(),
-                        )
-                        .metric_data_results(MetricDataResult::builder().id("w0").build())
-                        .build(),
-                }
-            });
-        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&get]);
-        let history = SpendHistory::new(client, "Lakeops");
-        let wgs = vec!["etl".to_string(), "adhoc".to_string()];
-        let got = history
-            .windows(
-                &wgs,
-                utc("2026-11-22T00:00:00Z"),
-                utc("2026-11-23T03:00:00Z"),
-                Duration::minutes(5),
-            )
-            .await
-            .unwrap();
-        assert_eq!(get.num_calls(), 2);
-        assert_eq!(
-            got["adhoc"],
-            [
-                (utc("2026-11-23T01:00:00Z"), 4.0),
-                (utc("2026-11-23T01:05:00Z"), 6.0)
-            ]
-        );
-        assert!(got["etl"].is_empty());
     }
 }
