@@ -11,8 +11,12 @@ use serde_json::Value;
 
 use crate::error::LakeopsError;
 
-/// A scheduled invocation: when it was scheduled for, and the overrides it carries.
-#[derive(Debug, Clone, PartialEq)]
+/// A scheduled invocation: when it was scheduled for, and the overrides it carries. The typed
+/// trigger of the scheduled functions: deserialized from the invocation's JSON through
+/// [`ScheduledRun::from_event`] (a missing `time` is the moment it is read), so a payload that is
+/// not one fails with the reason before the handler runs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "Value")]
 pub struct ScheduledRun {
     /// The event's `time` (the schedule's instant, identical on every retry of the same event).
     pub time: DateTime<Utc>,
@@ -30,6 +34,14 @@ struct Envelope {
     time: Option<DateTime<Utc>>,
     #[serde(default)]
     detail: Value,
+}
+
+impl TryFrom<Value> for ScheduledRun {
+    type Error = LakeopsError;
+
+    fn try_from(event: Value) -> Result<Self, Self::Error> {
+        Self::from_event(&event, Utc::now())
+    }
 }
 
 impl ScheduledRun {

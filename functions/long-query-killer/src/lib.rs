@@ -149,8 +149,10 @@ pub struct RunSummary {
     pub index_calls: lakeops::query_index::IndexCalls,
 }
 
-pub async fn handle(event: LambdaEvent<Value>, deps: &Deps) -> Result<Value, LakeopsError> {
-    let run = ScheduledRun::from_event(&event.payload, Utc::now())?;
+/// One scheduled run. The trigger is typed: a payload that is not a scheduled event (or a bare
+/// overrides object) is refused before this runs, with the reason.
+pub async fn handle(event: LambdaEvent<ScheduledRun>, deps: &Deps) -> Result<Value, LakeopsError> {
+    let run = event.payload;
     let mode = if run.bool_override("dry_run")? == Some(true) {
         Mode::DryRun
     } else {

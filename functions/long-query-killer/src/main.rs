@@ -1,7 +1,7 @@
 //! Lambda entry point of long-query-killer: wiring only (tracing, config, clients, runtime).
 
+use lakeops::schedule::ScheduledRun;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    run(service_fn(|event: LambdaEvent<Value>| {
+    run(service_fn(|event: LambdaEvent<ScheduledRun>| {
         long_query_killer::handle(event, &deps)
     }))
     .await

@@ -11,7 +11,7 @@
 //!   settles it the same way; then, over the window's finished queries in the index
 //!   ([`window`]), retry storms ([`storm`]), daily budgets and spikes ([`spend`]) and, once a
 //!   day, the digest ([`digest`]). A state-change event invoked directly (`make invoke`) is
-//!   settled as a batch of one.
+//!   settled as a batch of one; what an invocation is, is read once ([`Trigger`]).
 //!
 //! Each query's spend metrics are emitted by whichever run prices it
 //! ([`spend::record_priced`]), so none is counted twice or missed; every alert is claimed in the
@@ -26,6 +26,7 @@ pub mod reconcile;
 pub mod spend;
 pub mod storm;
 mod sweep;
+pub mod trigger;
 pub mod window;
 
 use std::collections::BTreeMap;
@@ -49,6 +50,7 @@ use crate::window::Window;
 
 pub use alerts::{budget_alert, expensive_alert, spike_alert, storm_alert, BudgetScope};
 pub use config::CostConfig;
+pub use trigger::Trigger;
 
 pub const FUNCTION: &str = "query-cost-watcher";
 pub(crate) const LEDGER_KEEP_DAYS: i64 = 3;
@@ -177,65 +179,62 @@ pub struct RunSummary {
 /// evaluation, budgets, the digest).
 const RECONCILE_SHARE_OF_TIME: f64 = 0.5;
 
+/// One invocation: a scheduled sweep, or one event settled as a batch of one.
 pub async fn handle<A: AlertSink, L: Ledger>(
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Trigger>,
     deps: &Deps<A, L>,
 ) -> Result<Value, LakeopsError> {
-    let payload = &event.payload;
     let now = Utc::now();
-    if payload.get("Records").is_some() {
-        // The event queue's batches belong to the feed's own function (600 s here would make
-        // the queue's visibility 1.1x the timeout; see `query-cost-feed`).
-        return Err(LakeopsError::InvalidInput(
-            "an SQS batch: the event queue is mapped to query-cost-feed, not the sweep".into(),
-        ));
-    }
-    let detail_type = payload.get("detail-type").and_then(Value::as_str);
-    let summary = if detail_type == Some("Athena Query State Change")
-        || detail_type == Some(lakeops::attribution::CLOUDTRAIL_DETAIL_TYPE)
-    {
-        // Straight from an EventBridge rule (or `make invoke`): a batch of one, never held for
-        // attribution (no queue to hand it back to).
-        let one = [feed::Delivery {
-            message_id: "event".into(),
-            receive_count: feed::MAX_HOLD_RECEIVES,
-            receipt: None,
-            body: Ok(payload.clone()),
-        }];
-        let mut summary = RunSummary {
-            trigger: "state-change",
-            ..Default::default()
-        };
-        let mut fed = feed::FeedSummary::default();
-        deps.feed(&one, now, &mut summary, &mut fed).await;
-        let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
-        record_priced(&mut metrics, &summary, &[], deps.config.person_metrics);
-        metrics.flush();
-        summary.failures.extend(fed.failed.iter().cloned());
-        summary.feed = Some(fed);
-        summary
-    } else {
-        let run = ScheduledRun::from_event(payload, now)?;
-        let forced_digest = digest_override(&run)?;
-        let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
-        let window = Window::ending_at(run.time, deps.config.interval);
-        let left = lakeops::deadline::remaining(event.context.deadline, now.timestamp_millis())
-            .unwrap_or(std::time::Duration::from_secs(60));
-        let until = tokio::time::Instant::now() + left.mul_f64(RECONCILE_SHARE_OF_TIME);
-        let result = deps
-            .sweep(window, forced_digest, now, until, &mut metrics)
-            .await;
-        // Stamped with the window's start: a retried window lands in the same period (see spend).
-        metrics.flush_at(window.start);
-        result?
+    let mut summary = match event.payload {
+        Trigger::Event(payload) => settle_one(*payload, now, deps).await,
+        Trigger::Schedule(run) => {
+            let forced_digest = digest_override(&run)?;
+            let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
+            let window = Window::ending_at(run.time, deps.config.interval);
+            let left = lakeops::deadline::remaining(event.context.deadline, now.timestamp_millis())
+                .unwrap_or(std::time::Duration::from_secs(60));
+            let until = tokio::time::Instant::now() + left.mul_f64(RECONCILE_SHARE_OF_TIME);
+            let result = deps
+                .sweep(window, forced_digest, now, until, &mut metrics)
+                .await;
+            // Stamped with the window's start: a retried window lands in the same period.
+            metrics.flush_at(window.start);
+            result?
+        }
     };
-    let mut summary = summary;
     summary.index_calls = deps.index.calls();
     tracing::info!(summary = %json!(summary), "run finished");
     if !summary.failures.is_empty() {
         return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
     }
     Ok(json!(summary))
+}
+
+/// An event straight from an EventBridge rule (or `make invoke`): a batch of one, never held
+/// for attribution (no queue to hand it back to).
+async fn settle_one<A: AlertSink, L: Ledger>(
+    payload: Value,
+    now: DateTime<Utc>,
+    deps: &Deps<A, L>,
+) -> RunSummary {
+    let one = [feed::Delivery {
+        message_id: "event".into(),
+        receive_count: feed::MAX_HOLD_RECEIVES,
+        receipt: None,
+        body: Ok(payload),
+    }];
+    let mut summary = RunSummary {
+        trigger: "state-change",
+        ..Default::default()
+    };
+    let mut fed = feed::FeedSummary::default();
+    deps.feed(&one, now, &mut summary, &mut fed).await;
+    let mut metrics = Metrics::new(&deps.config.common.metrics_namespace);
+    record_priced(&mut metrics, &summary, &[], deps.config.person_metrics);
+    metrics.flush();
+    summary.failures.extend(fed.failed.iter().cloned());
+    summary.feed = Some(fed);
+    summary
 }
 
 /// A digest asked for by the event: `{"digest": true}` (yesterday) or `{"digest": "2026-11-22"}`.

@@ -5,7 +5,6 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,8 +18,8 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    run(service_fn(|event: LambdaEvent<Value>| {
-        query_cost_watcher::handle(event, &deps)
-    }))
+    run(service_fn(
+        |event: LambdaEvent<query_cost_watcher::Trigger>| query_cost_watcher::handle(event, &deps),
+    ))
     .await
 }
