@@ -1,7 +1,8 @@
 //! The simulated day's slice in `make test`: three hours at 100,000 queries/day under the fault
 //! schedule, judged by the oracle (`lakeops_e2e::sim`); and the same slice with a rule broken on
 //! purpose (alerts sent many times, a killer that stops nothing, a loosened spike rule, a digest
-//! made before the day settled), which the oracle must catch.
+//! made before the day settled, alerts that do not wait for who ran the query), which the oracle
+//! must catch.
 
 use chrono::{TimeZone, Utc};
 use lakeops_e2e::sim::{run, Broken, SimConfig};
@@ -89,6 +90,19 @@ async fn the_oracle_catches_a_digest_made_before_the_day_settled() {
             .discrepancies
             .iter()
             .any(|d| d.starts_with("digest")),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn the_oracle_catches_alerts_that_do_not_wait_for_who_ran_the_query() {
+    let report = run(slice(Broken::NoAttributionWait)).await;
+    assert!(
+        report
+            .verdict
+            .discrepancies
+            .iter()
+            .any(|d| d.contains("without who ran it")),
         "{report}"
     );
 }

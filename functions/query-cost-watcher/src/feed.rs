@@ -103,6 +103,16 @@ pub async fn handle_batch<A: AlertSink, L: Ledger>(
         .await)
 }
 
+/// A batch, decided: what the event source mapping is to be told, and what to do about it.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// Message ids handed back (partial batch failures).
+    pub failed: Vec<String>,
+    /// Those of them held for attribution: visible again after `ATTRIBUTION_WAIT_SECONDS`.
+    pub held: Vec<String>,
+    pub metrics: lakeops::Metrics,
+}
+
 /// What a batch did.
 #[derive(Debug, Default, Serialize)]
 pub struct FeedSummary {
@@ -127,15 +137,21 @@ where
 {
     /// The SQS trigger: one batch, answered with the messages to hand back (partial batch
     /// failures; the function itself does not fail, so the rest of the batch is not redelivered).
+    /// Messages held for attribution are made visible again sooner ([`Self::retry_sooner`]).
     pub async fn feed_batch(
         &self,
         deliveries: &[Delivery],
         now: DateTime<Utc>,
     ) -> SqsBatchResponse {
-        let (failed, mut metrics) = self.feed_with_metrics(deliveries, now).await;
-        metrics.flush();
+        let mut outcome = self.feed_with_metrics(deliveries, now).await;
+        let held: Vec<&Delivery> = deliveries
+            .iter()
+            .filter(|d| outcome.held.contains(&d.message_id))
+            .collect();
+        self.retry_sooner(&held).await;
+        outcome.metrics.flush();
         let mut response = SqsBatchResponse::default();
-        for id in failed {
+        for id in outcome.failed {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -143,20 +159,20 @@ where
         response
     }
 
-    /// One batch: the message ids to hand back, and the batch's metrics (not flushed yet).
+    /// One batch, decided: the messages to hand back, those of them held for attribution (to
+    /// come back after `ATTRIBUTION_WAIT_SECONDS`), and the batch's metrics (not flushed yet).
     pub async fn feed_with_metrics(
         &self,
         deliveries: &[Delivery],
         now: DateTime<Utc>,
-    ) -> (Vec<String>, lakeops::Metrics) {
+    ) -> BatchOutcome {
         let mut summary = RunSummary {
             trigger: "state-change-queue",
             ..Default::default()
         };
         let mut fed = FeedSummary::default();
         let (failed, held) = self.feed(deliveries, now, &mut summary, &mut fed).await;
-        // Only the queue's path: a direct invoke has no message to hand back sooner.
-        self.retry_sooner(&held).await;
+        let held = held.iter().map(|d| d.message_id.clone()).collect();
         // Alert failures are in `fed.failed` (their messages come back); not run failures.
         summary.failures.clear();
         let mut metrics = lakeops::Metrics::new(&self.config.common.metrics_namespace);
@@ -174,7 +190,11 @@ where
         summary.feed = Some(fed);
         summary.index_calls = self.index.calls();
         tracing::info!(summary = %serde_json::json!(summary), "batch done");
-        (failed, metrics)
+        BatchOutcome {
+            failed,
+            held,
+            metrics,
+        }
     }
 
     /// One batch of deliveries; returns the message ids to hand back to SQS, and the deliveries

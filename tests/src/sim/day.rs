@@ -133,8 +133,10 @@ fn deps(
             .build(),
     );
     let mut config = config(spend);
-    if broken == Broken::SpikeRuleLoosened {
-        config.spike_factor = 1.5;
+    match broken {
+        Broken::SpikeRuleLoosened => config.spike_factor = 1.5,
+        Broken::NoAttributionWait => config.attribution_wait = Duration::zero(),
+        _ => {}
     }
     let history = MemorySpend::new();
     spend.seed(&history);
@@ -363,12 +365,17 @@ impl<'q> Day<'q> {
                 &batch[..]
             };
             let took = Instant::now();
-            let (failed, bytes) = measured(feed(&self.deps, handled, self.now)).await;
+            let ((failed, held), bytes) = measured(feed(&self.deps, handled, self.now)).await;
             self.report.note_peak("query-cost-feed", bytes);
             self.report.slowest_batch = self.report.slowest_batch.max(took.elapsed());
+            let wait = self.deps.config.attribution_wait;
             for m in batch {
+                // A held message's visibility was changed to the attribution wait (not when the
+                // invocation died: its answer, and the change, never came).
+                let sooner = (!dies && held.contains(&m.id)).then_some(wait);
+                self.report.held += u64::from(sooner.is_some());
                 if dies || failed.contains(&m.id) {
-                    self.queue.give_back(m, self.now);
+                    self.queue.give_back(m, self.now, sooner);
                 }
             }
             self.died |= dies;
@@ -482,8 +489,13 @@ fn add_cost(deps: &SimDeps, metrics: &lakeops::Metrics, at: DateTime<Utc>) {
     deps.spend.record(metrics, at);
 }
 
-/// One batch through the feed, as the event source mapping delivers it; the ids it hands back.
-async fn feed(deps: &SimDeps, batch: &[world::Message], now: DateTime<Utc>) -> Vec<String> {
+/// One batch through the feed, as the event source mapping delivers it: the ids it hands back,
+/// and those of them held for attribution.
+async fn feed(
+    deps: &SimDeps,
+    batch: &[world::Message],
+    now: DateTime<Utc>,
+) -> (Vec<String>, Vec<String>) {
     let deliveries: Vec<Delivery> = batch
         .iter()
         .map(|m| Delivery {
@@ -493,9 +505,9 @@ async fn feed(deps: &SimDeps, batch: &[world::Message], now: DateTime<Utc>) -> V
             body: m.body.clone(),
         })
         .collect();
-    let (failed, metrics) = deps.feed_with_metrics(&deliveries, now).await;
-    add_cost(deps, &metrics, now);
-    failed
+    let outcome = deps.feed_with_metrics(&deliveries, now).await;
+    add_cost(deps, &outcome.metrics, now);
+    (outcome.failed, outcome.held)
 }
 
 /// The fault schedule's DynamoDB and Athena faults, at their moments of the slice.

@@ -8,8 +8,8 @@
 //! What is simulated: the cost watcher's feed, reconciliation, pricing, day totals, spend
 //! metrics and expensive-query alerts, budgets (per workgroup and person) and spikes against
 //! seven previous days of history ([`spend`]), the digest after the day; the killer's warnings,
-//! stops and stop alerts; the index's DynamoDB units. Not yet (issue 24): the held message's
-//! early return (`ChangeMessageVisibility`).
+//! stops and stop alerts; the index's DynamoDB units; a message held for attribution back after
+//! the attribution wait (`ChangeMessageVisibility`), not the queue's visibility timeout.
 
 mod day;
 pub mod killer;
@@ -57,6 +57,8 @@ pub enum Broken {
     SpikeRuleLoosened,
     /// The digest made as the traffic ends, before the drain settles the day.
     DigestBeforeTheDaySettles,
+    /// Expensive queries alerted at once, never held for their CloudTrail record.
+    NoAttributionWait,
 }
 
 /// What a run measured, and the oracle's verdict.
@@ -67,6 +69,9 @@ pub struct Report {
     pub queries: usize,
     pub messages: u64,
     pub batches: u64,
+    /// Messages held for attribution (back after `ATTRIBUTION_WAIT_SECONDS`, not the queue's
+    /// visibility timeout).
+    pub held: u64,
     pub sweeps: u64,
     pub slowest_batch: std::time::Duration,
     pub slowest_sweep: std::time::Duration,
@@ -114,13 +119,14 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "calls: ListQueryExecutions {}, BatchGetQueryExecution {}, index reads {} / writes {}; slowest batch {} ms, slowest sweep {} ms; DLQ {}; publishes refused {}",
+            "calls: ListQueryExecutions {}, BatchGetQueryExecution {}, index reads {} / writes {}; slowest batch {} ms, slowest sweep {} ms; held for attribution {}; DLQ {}; publishes refused {}",
             self.list_calls,
             self.batch_get_calls,
             self.index_reads,
             self.index_writes,
             self.slowest_batch.as_millis(),
             self.slowest_sweep.as_millis(),
+            self.held,
             self.dead_letters,
             self.alerts_refused
         )?;
@@ -195,6 +201,7 @@ impl Report {
             queries,
             messages: 0,
             batches: 0,
+            held: 0,
             sweeps: 0,
             slowest_batch: std::time::Duration::ZERO,
             slowest_sweep: std::time::Duration::ZERO,

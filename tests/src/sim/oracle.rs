@@ -9,7 +9,9 @@
 //! - the spend metrics (`QueryCostUSD`, summed over the run) equal each workgroup's day totals:
 //!   a query priced late (after its window was swept) is not missing from them;
 //! - every expensive query is alerted exactly once, within [`ALERT_DELAY`] of its end (or of the
-//!   end of an alert-topic outage it ended in); no other query is alerted as expensive;
+//!   end of an alert-topic outage it ended in); no other query is alerted as expensive; its
+//!   alert never names the wrong person, and names its person when the CloudTrail record came
+//!   within [`ATTRIBUTED_WITHIN`] of its end;
 //! - the dead-letter queue holds nothing whose work was not done anyway (checked by the above:
 //!   every query is judged whatever happened to its messages);
 //! - the killer's rules ([`runaways`]): every runaway stopped within two killer periods of its
@@ -41,6 +43,9 @@ pub const SETTLE_MARGIN: Duration = Duration::minutes(20);
 /// The stated delay: an expensive query is alerted within this of its end (after an outage of the
 /// alert topic, of the outage's end).
 pub const ALERT_DELAY: Duration = Duration::minutes(15);
+/// An expensive query whose CloudTrail record arrived this soon after its end is alerted with its
+/// person.
+pub const ATTRIBUTED_WITHIN: Duration = Duration::seconds(60);
 
 /// Athena's price of a query, from the billing rules (Athena pricing page): DDL and failed
 /// queries are free; otherwise bytes scanned rounded up to the next MiB with a 10 MiB minimum, at
@@ -233,6 +238,29 @@ fn judge_query(q: &PlannedQuery, o: &Observed, v: &mut Verdict, sums: &mut Sums)
         many => v
             .discrepancies
             .push(format!("{}: alerted {} times", q.id, many.len())),
+    }
+    judge_attribution(q, o, v);
+}
+
+/// Who ran an expensive query: its alert never names anyone else, and names its person when the
+/// CloudTrail record arrived within [`ATTRIBUTED_WITHIN`] of the query's end (the feed holds the
+/// alert up to `ATTRIBUTION_WAIT_SECONDS`, 120 s, for it).
+fn judge_attribution(q: &PlannedQuery, o: &Observed, v: &mut Verdict) {
+    let id = format!("query-cost-watcher/expensive/{}", q.id);
+    for details in o.alerts_with_details(&id) {
+        match details["run_by"].as_str() {
+            Some(p) if p != q.person => v
+                .discrepancies
+                .push(format!("{}: alert names {p}, run by {}", q.id, q.person)),
+            None if q.trail_at.is_some_and(|t| t <= q.ended + ATTRIBUTED_WITHIN) => {
+                v.discrepancies.push(format!(
+                    "{}: alerted without who ran it, whose CloudTrail record came {} s after its end",
+                    q.id,
+                    (q.trail_at.unwrap_or(q.ended) - q.ended).num_seconds()
+                ))
+            }
+            _ => {}
+        }
     }
 }
 

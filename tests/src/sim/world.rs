@@ -83,12 +83,16 @@ impl EventQueue {
 
     /// A message the function handed back (or whose batch it never answered): visible again
     /// after the visibility timeout, or to the DLQ once received the maximum number of times.
-    pub fn give_back(&mut self, mut m: Message, now: DateTime<Utc>) {
+    /// A message the function handed back (or never answered for): visible again after the
+    /// queue's visibility timeout, unless it was changed (`ChangeMessageVisibility`: `sooner`);
+    /// to the DLQ after the last receive.
+    pub fn give_back(&mut self, mut m: Message, now: DateTime<Utc>, sooner: Option<Duration>) {
         if m.receives >= EVENT_QUEUE_MAX_RECEIVE_COUNT {
             self.dead_letters.push(m);
             return;
         }
-        m.visible_at = now + Duration::seconds(EVENT_QUEUE_VISIBILITY_TIMEOUT_SECONDS.into());
+        let timeout = Duration::seconds(EVENT_QUEUE_VISIBILITY_TIMEOUT_SECONDS.into());
+        m.visible_at = now + sooner.unwrap_or(timeout);
         self.next += 1;
         self.waiting.insert((m.visible_at, self.next), m);
     }
