@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build audit test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
+.PHONY: help setup build audit test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean settings-doc
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -37,7 +37,7 @@ setup: $(STAMP) ## local Python venvs: pinned moto (emulator), cargo-lambda, SAM
 build: ## debug build of the five functions
 	cargo build --workspace --bins
 
-lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards up to date
+lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards and docs/settings.md up to date
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(SAM) validate --lint --template infra/template.yaml --region us-east-1
@@ -47,9 +47,13 @@ lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, check
 	$(PY) scripts/check_harness.py
 	python3 scripts/check_features.py
 	$(PY) scripts/dashboards.py --check
+	python3 scripts/settings_doc.py --check
 
 dashboards: setup ## regenerate the CloudWatch (in infra/template.yaml) and Grafana (infra/grafana/) dashboards from scripts/dashboards.py
 	$(PY) scripts/dashboards.py
+
+settings-doc: ## regenerate docs/settings.md from the config code's doc comments (make lint fails when it is stale)
+	python3 scripts/settings_doc.py
 
 fmt: ## format the code
 	cargo fmt --all
