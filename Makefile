@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build audit test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean
+.PHONY: help setup build audit test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean settings-doc
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -37,7 +37,7 @@ setup: $(STAMP) ## local Python venvs: pinned moto (emulator), cargo-lambda, SAM
 build: ## debug build of the five functions
 	cargo build --workspace --bins
 
-lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards up to date
+lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards and docs/settings.md up to date, docs links resolve
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(SAM) validate --lint --template infra/template.yaml --region us-east-1
@@ -47,9 +47,14 @@ lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, check
 	$(PY) scripts/check_harness.py
 	python3 scripts/check_features.py
 	$(PY) scripts/dashboards.py --check
+	python3 scripts/settings_doc.py --check
+	python3 scripts/check_links.py
 
 dashboards: setup ## regenerate the CloudWatch (in infra/template.yaml) and Grafana (infra/grafana/) dashboards from scripts/dashboards.py
 	$(PY) scripts/dashboards.py
+
+settings-doc: ## regenerate docs/settings.md from the config code's doc comments (make lint fails when it is stale)
+	python3 scripts/settings_doc.py
 
 fmt: ## format the code
 	cargo fmt --all
@@ -78,7 +83,7 @@ $(CARDS_NPM): tests/cards/package.json tests/cards/package-lock.json
 	npm ci --prefix tests/cards --no-audit --no-fund --loglevel=error
 	touch $@
 
-cards: $(CHROMIUM) $(CARDS_NPM) ## the Teams Adaptive Card of every alert kind, rendered by Microsoft's renderer (npm adaptivecards) in headless Chromium; fails on any renderer warning; PNGs in OUT (default target/cards/png; README: OUT=docs/cards)
+cards: $(CHROMIUM) $(CARDS_NPM) ## the Teams Adaptive Card of every alert kind, rendered by Microsoft's renderer (npm adaptivecards) in headless Chromium; fails on any renderer warning; PNGs in OUT (default target/cards/png; docs/cards: OUT=docs/cards)
 	cargo run -q -p alert-notifier --example cards -- target/cards
 	node tests/cards/render.mjs target/cards/teams $(or $(OUT),target/cards/png)
 
@@ -87,29 +92,29 @@ test: setup lint tests-emulator build tests-unit cards tests-integ ## everything
 demo: setup build ## run the functions against a seeded local data lake, deliver their alerts to a local chat receiver, and show what happened
 	cargo run --quiet -p lakeops-e2e --bin demo
 
-bench-scale: setup build ## the Athena guardrails at 10,000 and 1,000,000 queries/day over 100 workgroups: calls, wall time, missed alerts, DynamoDB cost (README figures; VOLUMES="10000 1000000")
+bench-scale: setup build ## the Athena guardrails at 10,000 and 1,000,000 queries/day over 100 workgroups: calls, wall time, missed alerts, DynamoDB cost (docs/benchmarks.md; VOLUMES="10000 1000000")
 	LAKEOPS_INVOKE_TIMEOUT_SECS=900 cargo run --quiet -p lakeops-e2e --bin bench_scale -- $(or $(VOLUMES),10000 1000000)
 
 simulate-day: setup ## a day in a busy account, simulated: the cost watcher's and the killer's decisions over memory adapters for 24 simulated hours under faults, judged by an oracle (VOLUME=1000000 SEED=7 HOURS=24; SIM_FAULTS=0 for none)
 	cargo run --quiet -p lakeops-e2e --bin simulate_day -- $(or $(VOLUME),1000000) $(or $(SEED),7) $(or $(HOURS),24)
 
-bench-transformer: ## the transformer vs the floor and a Python baseline, and its peak memory (release build; README figures)
+bench-transformer: ## the transformer vs the floor and a Python baseline, and its peak memory (release build; docs/benchmarks.md)
 	cargo run --release -q -p log-subscription-transformer --example transformer_bench
 
-bench-log-layout: setup ## bytes stored and bytes a query reads: gzip JSON lines vs Parquet by source_type (pyarrow; README figures)
+bench-log-layout: setup ## bytes stored and bytes a query reads: gzip JSON lines vs Parquet by source_type (pyarrow; docs/benchmarks.md)
 	$(VENV)/bin/pip install --quiet -r requirements-bench.txt
 	cargo run --release -q -p log-subscription-transformer --example log_layout -- target/log-layout
 	$(PY) scripts/bench/log_layout.py target/log-layout
 
-bench-cold-start: setup ## each function's init time, first invoke and peak memory: fresh release processes against the emulator (README figures)
+bench-cold-start: setup ## each function's init time, first invoke and peak memory: fresh release processes against the emulator (docs/benchmarks.md)
 	cargo build --release -q $(addprefix --bin ,$(FUNCTIONS))
 	cargo run -q -p lakeops-e2e --bin cold_start
 
-fuzz-transformer: ## the transformer's stable-Rust fuzzer: RUNS inputs broken at every layer, no panic allowed (README figure)
+fuzz-transformer: ## the transformer's stable-Rust fuzzer: RUNS inputs broken at every layer, no panic allowed (docs/benchmarks.md)
 	cargo run --release -q -p log-subscription-transformer --example decoder_fuzz -- --runs $(or $(RUNS),1000000) --seed $(or $(SEED),1)
 
 FUZZ_DIR := functions/log-subscription-transformer/fuzz
-fuzz-libfuzzer: ## coverage-guided fuzzing (cargo-fuzz / libFuzzer on the stable toolchain): targets decoder and classify, RUNS executions each (default 10,000,000; README figures)
+fuzz-libfuzzer: ## coverage-guided fuzzing (cargo-fuzz / libFuzzer on the stable toolchain): targets decoder and classify, RUNS executions each (default 10,000,000; docs/benchmarks.md)
 	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.2
 	cd $(FUZZ_DIR) && for t in decoder classify; do \
 	  mkdir -p corpus/$$t && \

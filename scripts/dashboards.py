@@ -7,7 +7,7 @@ dashboard (CloudWatch data source) in infra/grafana/lakeops.json.
     python3 scripts/dashboards.py --check  # fail if either is out of date (`make lint`)
 
 Every panel is a CloudWatch SEARCH expression, so a new workgroup, check or function shows up
-without editing the dashboard. Metric names are the ones the functions emit (README, "Metrics").
+without editing the dashboard. Metric names are the ones the functions emit (docs/reference/metrics.md).
 """
 
 import json

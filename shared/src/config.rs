@@ -230,7 +230,7 @@ pub struct CommonConfig {
     pub metrics_namespace: String,
     /// `DRY_RUN` (default false): log alerts (and, for the killer, stops) instead of acting.
     pub dry_run: bool,
-    /// `AWS_REGION`: set by Lambda; used for console links.
+    /// `AWS_REGION` (default `us-east-1`): set by Lambda; used for console links.
     pub region: String,
 }
 
@@ -265,12 +265,15 @@ pub struct AthenaWatchSettings {
     /// `ATHENA_HISTORY_CALLS_PER_SECOND` (default 2): the suite's one budget for
     /// `ListQueryExecutions` and `BatchGetQueryExecution`, shared by every function and instance
     /// ([`crate::api_budget`]); AWS allows 5 List calls/s per account, shared with everything else.
+    /// Above 0, at most 100.
     pub history_calls_per_second: f64,
-    /// `USD_PER_TB` (default 5.00): Athena's price per TB scanned.
+    /// `USD_PER_TB` (default 5.00): Athena's price per TB (2^40 bytes) scanned: what queries
+    /// cost, a stopped query's cost so far, what the reconciler's own queries cost.
     pub price: crate::pricing::PriceList,
-    /// `LEDGER_TABLE`: DynamoDB table of the alert ledger.
+    /// `LEDGER_TABLE`: DynamoDB table of the alert ledger (the template creates it).
     pub ledger_table: String,
-    /// `QUERY_INDEX_TABLE`: DynamoDB table of the query index ([`crate::query_index`]).
+    /// `QUERY_INDEX_TABLE`: DynamoDB table of the query index ([`crate::query_index`]); it also
+    /// holds the shared Athena call budget, the reconciler's only use of it.
     pub index_table: String,
 }
 

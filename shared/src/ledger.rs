@@ -62,8 +62,9 @@ pub trait Ledger {
     async fn confirm_sent(&self, key: &str) -> Result<(), LakeopsError>;
 }
 
-/// How long a claim to send waits for its confirmation before another run may send in its place
-/// (`LAKEOPS_SEND_LEASE_SECONDS`, default 600: longer than any publish with the SDK's retries).
+/// How long a claim to send waits for its confirmation before another run may send in its place.
+/// `LAKEOPS_SEND_LEASE_SECONDS` (default 600): how long a claim to send an alert waits for its
+/// confirmation before another run may send it; longer than any publish with the SDK's retries.
 pub fn send_lease() -> Duration {
     static LEASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     Duration::seconds(*LEASE.get_or_init(|| {

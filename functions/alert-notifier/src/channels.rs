@@ -242,6 +242,8 @@ impl Channels {
 /// template never sets the variable: in Lambda `127.0.0.1` is where the runtime API and
 /// extensions listen, and a channel pointing there could post alert text into the function's
 /// own invocation protocol. Whoever can write the channels secret cannot set the variable.
+/// `LAKEOPS_ALLOW_LOOPBACK_HTTP` (default false): `true` lets a release build post to plain
+/// `http://` on 127.0.0.1 (the cold-start benchmark); the template never sets it.
 pub fn loopback_http_allowed() -> bool {
     cfg!(debug_assertions)
         || std::env::var("LAKEOPS_ALLOW_LOOPBACK_HTTP").is_ok_and(|v| v == "true")

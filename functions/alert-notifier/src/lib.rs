@@ -60,19 +60,23 @@ pub struct NotifierConfig {
     /// `ROUTES_S3_URI` (optional, `s3://bucket/key`): the routing document; unset = the one
     /// compiled in (`routes.yaml`: everything to the channel `alerts`).
     pub routes_s3_uri: Option<(String, String)>,
-    /// `LEDGER_TABLE`: the alert ledger (delivered alert ids per channel).
+    /// `LEDGER_TABLE`: the alert ledger (delivered alert ids per channel:
+    /// `notified#<channel>#<alert id>`, kept 15 days, longer than SQS keeps a message).
     pub ledger_table: String,
-    /// `DEAD_LETTER_QUEUE_URL`: where a message a channel refused for good is kept, with why.
+    /// `DEAD_LETTER_QUEUE_URL`: where a message a channel refused for good is kept, with why
+    /// (attributes `lakeops_reason` and `lakeops_source_message_id`).
     pub dead_letter_queue_url: String,
-    /// `METRICS_NAMESPACE` (default `Lakeops`).
+    /// `METRICS_NAMESPACE` (default `Lakeops`): CloudWatch namespace of the EMF metrics.
     pub metrics_namespace: String,
     /// `NOTIFIER_CONCURRENCY` (default 2): instances that may post at once (the event source
-    /// mapping's maximum concurrency); each paces a channel at this share of its platform's rate.
+    /// mapping's maximum concurrency); each paces a channel at this share of its platform's rate
+    /// (1 to 1000).
     pub concurrency: u32,
     /// `DELIVERY_MAX_ATTEMPTS` (default 5): tries of one post that fail with 5xx / timeouts
-    /// before the message is handed back to SQS (429s do not count: they say when to return).
+    /// before the message is handed back to SQS (429s do not count: they say when to return);
+    /// 1 to 20.
     pub max_attempts: u32,
-    /// `WEBHOOK_TIMEOUT_SECONDS` (default 10): one HTTP request's limit.
+    /// `WEBHOOK_TIMEOUT_SECONDS` (default 10): one HTTP request's limit (1 to 60).
     pub webhook_timeout: Duration,
     /// `CHANNELS_REFRESH_SECONDS` (default 300): how long the secret is cached before it is read
     /// again (a rotated or added webhook takes effect within this time).

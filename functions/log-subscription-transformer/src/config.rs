@@ -11,16 +11,36 @@ use crate::transform::Rules;
 #[derive(Debug, Clone)]
 pub struct TransformerConfig {
     pub common: CommonConfig,
-    /// `FIREHOSE_STREAM`: where subscription-mode records go (not needed in Firehose mode).
+    /// `FIREHOSE_STREAM` (optional; required for subscription mode): the delivery stream
+    /// subscription-mode records go to (not needed in Firehose mode).
     pub firehose_stream: Option<String>,
-    /// `INCLUDE_PATTERN` / `EXCLUDE_PATTERN` (regexes on the raw message; `a|b` for several),
-    /// redaction (`REDACT_*`), and the record layout (`LOG_RECORD_LAYOUT`).
+    /// Filters, redaction and the record layout:
+    /// `INCLUDE_PATTERN` (optional): keep only lines whose raw message matches this regex (`a|b`
+    /// for several).
+    /// `EXCLUDE_PATTERN` (optional): drop lines whose raw message matches this regex.
+    /// `REDACT_AWS_KEYS` (default true): redact AWS access key ids.
+    /// `REDACT_SECRETS` (default true): redact secrets by their key (`password`, `token`,
+    /// `api_key`, `Authorization: Bearer`, ...) and JWTs.
+    /// `REDACT_EMAILS` (default true): redact e-mail addresses.
+    /// `REDACT_IPS` (default true): redact IPv4 and IPv6 addresses (off for `vpcflow`,
+    /// `accesslog`, `waf` and `cloudtrail` sources unless an override turns it on).
+    /// `REDACT_BY_LOG_GROUP` (optional): per-log-group overrides of the four switches above, a
+    /// JSON array, first match wins:
+    /// `[{"log_group":"/aws/vpc/flow-prod*","ips":true},{"log_group":"/aws/lambda/public-*","emails":false}]`
+    /// (`*` any run, `?` one character; keys `aws_keys`, `secrets`, `emails`, `ips`).
+    /// `REDACT_PATTERN` (optional): a custom regex, redacted as `[REDACTED]`.
+    /// `LOG_RECORD_LAYOUT` (default `parquet`): `parquet` writes `fields` as JSON text (the Glue
+    /// column Firehose converts against is a string, so no application's keys can break the
+    /// conversion); `json` writes `fields` as an object, keys made unique ignoring case (`Level`
+    /// after `level` becomes `Level_2`).
     pub rules: Rules,
     /// `ALERT_MIN_INTERVAL_MINUTES` (default 15; 0 = every invocation): per log group.
     pub alert_interval: Duration,
     /// `LEDGER_TABLE`: the alert ledger (rate limit, no duplicates on retries).
     pub ledger_table: String,
-    /// The function's own log group (`AWS_LAMBDA_LOG_GROUP_NAME`, set by Lambda): never processed.
+    /// `AWS_LAMBDA_LOG_GROUP_NAME` (set by Lambda): the function's own log group, never processed.
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): without the log group's name, the own log group
+    /// is taken to be `/aws/lambda/<function name>`.
     pub own_log_group: Option<String>,
 }
 

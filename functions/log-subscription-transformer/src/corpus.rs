@@ -1,5 +1,5 @@
 //! The real-world corpus (`corpus/log-lines.txt`) run as a test: every line classified as the
-//! corpus says, every redaction case exact, and the recall / precision figures the README quotes
+//! corpus says, every redaction case exact, and the recall / precision figures docs/logs.md quotes
 //! (`cargo test -p log-subscription-transformer corpus -- --nocapture`).
 
 use crate::level;

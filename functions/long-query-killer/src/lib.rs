@@ -57,10 +57,13 @@ impl Mode {
 #[derive(Debug, Clone)]
 pub struct KillerConfig {
     pub common: CommonConfig,
-    /// `KILLER_MODE`: `enforce` or `dry-run` (default `dry-run`: stopping is opted into).
+    /// `KILLER_MODE` (default `dry-run`): `enforce` stops queries; `dry-run` only says it would
+    /// (stopping is opted into). A scheduled event with `{"dry_run": true}` forces dry-run for
+    /// that run.
     pub mode: Mode,
     pub policy: Policy,
-    /// `WORKGROUPS`: watched workgroups; empty = every workgroup.
+    /// `WORKGROUPS`: comma-separated workgroups to watch; empty = every workgroup (disabled ones
+    /// too: disabling a workgroup stops new queries, not running ones).
     pub workgroups: Vec<String>,
     /// Athena pace, price, alert ledger and query index.
     pub athena: AthenaWatchSettings,

@@ -26,12 +26,19 @@ pub const MARKER: &str = "lakeops:allow-long";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
+    /// `LIMIT_MINUTES` (default 60): the run-time limit.
     pub limit: Duration,
+    /// `LIMIT_MINUTES_BY_WORKGROUP`: per-workgroup limits, e.g. `etl=180,adhoc=30`.
     pub limit_by_workgroup: BTreeMap<String, Duration>,
+    /// `QUEUED_LIMIT_MINUTES` (optional): the limit for queries still QUEUED (the smaller of this
+    /// and the run-time limit applies).
     pub queued_limit: Option<Duration>,
+    /// `DDL_LIMIT_MINUTES` (optional; unset: DDL is exempt): the limit for DDL statements.
     pub ddl_limit: Option<Duration>,
-    /// Warn when the age reaches this share of the limit (0.8 = 80%).
+    /// `WARN_AT_PERCENT` (default 80): warn when this share of the limit has passed (1 to 99);
+    /// held as a fraction (0.8 = 80%).
     pub warn_fraction: f64,
+    /// `EXEMPT_WORKGROUPS`: comma-separated workgroups never touched.
     pub exempt_workgroups: BTreeSet<String>,
 }
 

@@ -13,7 +13,8 @@ use crate::spend;
 #[derive(Debug, Clone)]
 pub struct CostConfig {
     pub common: CommonConfig,
-    /// `SWEEP_INTERVAL_MINUTES` (default 5): the schedule's interval = the window's length.
+    /// `SWEEP_INTERVAL_MINUTES` (default 5): the schedule's interval = the window's length
+    /// (1 to 1440).
     pub interval: Duration,
     /// `COST_THRESHOLD_USD` (default 5.00): alert when a query costs more.
     pub threshold_usd: f64,
@@ -22,12 +23,11 @@ pub struct CostConfig {
     /// `BYTES_THRESHOLD` (optional): alert when a query scans at least this many bytes, whatever
     /// it costs (the only per-query signal for capacity-billed workgroups).
     pub bytes_threshold: Option<u64>,
-    /// `WORKGROUPS`: workgroups to sweep; empty = every enabled workgroup.
+    /// `WORKGROUPS`: comma-separated workgroups to sweep; empty = every enabled workgroup.
     pub workgroups: Vec<String>,
     /// `MAX_QUERY_MINUTES` (default 300): the longest a query can take from submission to
-    /// completion (Athena's DML timeout is at most 240 min, plus queueing). History is paged back
-    /// this far before the window, so a query submitted long ago that completes in the window is
-    /// still seen.
+    /// completion (Athena's DML timeout is at most 240 min, plus queueing): how far back
+    /// reconciliation's first pass reads Athena's history.
     pub max_query: Duration,
     /// `TIMEZONE` (default `Asia/Seoul`): where days begin, for budgets, spikes and the digest.
     pub timezone: Tz,
@@ -41,18 +41,19 @@ pub struct CostConfig {
     pub spike_factor: f64,
     /// `SPIKE_MIN_USD` (default 10): a spike must also be this many dollars above the baseline.
     pub spike_min_usd: f64,
-    /// `SPIKE_BASELINE_DAYS` (default 7): previous days the baseline is the median of.
+    /// `SPIKE_BASELINE_DAYS` (default 7): previous days the baseline is the median of (3 to 14).
     pub spike_baseline_days: u32,
-    /// `DIGEST_HOUR` (default 9): local hour of the daily digest.
+    /// `DIGEST_HOUR` (default 9): local hour of the daily digest (0 to 23).
     pub digest_hour: u32,
-    /// `DIGEST_ENABLED` (default true).
+    /// `DIGEST_ENABLED` (default true): send the daily digest.
     pub digest_enabled: bool,
     /// `LOG_AUDIT_*`: the digest's "Log blind spots" section ([`lakeops::log_audit`]).
     pub log_audit: lakeops::log_audit::AuditSettings,
     /// `RETRY_STORM_COUNT` (default 5; 0 disables): failures/cancellations of one statement
     /// shape that make a storm.
     pub storm_count: usize,
-    /// `RETRY_STORM_MINUTES` (default 60): the span they must fall in.
+    /// `RETRY_STORM_MINUTES` (default 60): the span they must fall in (at most
+    /// `MAX_QUERY_MINUTES`; read from the index's `completed` index).
     pub storm_lookback: Duration,
     /// `RECONCILE_STALE_MINUTES` (default 2): an in-flight query whose state has not changed
     /// for this long is read again from Athena (its terminal event may have been dropped). Short,
@@ -61,7 +62,7 @@ pub struct CostConfig {
     pub stale_after: Duration,
     /// `ATTRIBUTION_WAIT_SECONDS` (default 120; 0 = never wait): how long after it ended an
     /// expensive query's alert waits for the CloudTrail record of who ran it (CloudTrail's
-    /// events reach EventBridge later than Athena's own).
+    /// events reach EventBridge later than Athena's own); at most 900.
     pub attribution_wait: Duration,
     /// `DAILY_BUDGET_USD_BY_PRINCIPAL`: daily budgets per person, keyed as "Run by" shows it
     /// (an assumed role's session name is never the person: the role is, unless a source

@@ -65,7 +65,8 @@ pub struct ReconcilerConfig {
     pub output_location: Option<String>,
     /// `TIMEZONE` (default `Asia/Seoul`): where the run date and day boundaries are.
     pub timezone: Tz,
-    /// `MAX_CONCURRENT_QUERIES` (default 5): count queries running at once.
+    /// `MAX_CONCURRENT_QUERIES` (default 5): count queries running at once (1 to 50; Athena's
+    /// active-query quota is per account).
     pub concurrency: usize,
     /// `DEADLINE_MARGIN_SECONDS` (default 15): stop waiting this long before the Lambda deadline
     /// (time to stop what is still running and report).

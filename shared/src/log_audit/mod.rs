@@ -254,9 +254,11 @@ pub struct AuditSettings {
     /// `LOG_AUDIT_SKIP_PREFIXES` (default `lakeops-`): functions left out (the suite's own,
     /// watched by CloudWatch alarms, and deliberately not subscribed: no log loop).
     pub skip_prefixes: Vec<String>,
-    /// `LOG_AUDIT_CALLS_PER_SECOND` (default 4): the pace of its API calls.
+    /// `LOG_AUDIT_CALLS_PER_SECOND` (default 4): the pace of its Lambda and CloudWatch Logs calls
+    /// (0.1 to 50).
     pub calls_per_second: f64,
-    /// `LOG_AUDIT_SECONDS` (default 60): the longest it may take in the digest's run.
+    /// `LOG_AUDIT_SECONDS` (default 60): the longest it may take in the digest's run (1 to 300);
+    /// functions not reached are counted.
     pub seconds: u32,
 }
 
