@@ -412,7 +412,17 @@ impl<'q> Day<'q> {
         self.now += DIGEST_AFTER;
         self.clock.set(self.now);
         let day = self.cfg.start.date_naive();
-        self.report.digest = Some(self.sweep_with(Some(DigestRequest::Day(day))).await);
+        let (calls, units) = (
+            self.deps.index.all_calls().0,
+            self.deps.index.capacity_units().1,
+        );
+        let (took, bytes) = self.sweep_with(Some(DigestRequest::Day(day))).await;
+        self.report.digest = Some(super::DigestRun {
+            took,
+            bytes,
+            index_reads: self.deps.index.all_calls().0 - calls,
+            read_units: self.deps.index.capacity_units().1 - units,
+        });
     }
 
     /// The killer's scheduled run; what it stopped ends now in the world: Athena shows it

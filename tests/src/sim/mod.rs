@@ -61,6 +61,16 @@ pub enum Broken {
     NoAttributionWait,
 }
 
+/// The sweep that sent the digest: its time here, what it allocated, the index pages it read
+/// (DynamoDB `Query` calls) and their read units.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestRun {
+    pub took: std::time::Duration,
+    pub bytes: usize,
+    pub index_reads: u64,
+    pub read_units: f64,
+}
+
 /// What a run measured, and the oracle's verdict.
 #[derive(Debug)]
 pub struct Report {
@@ -93,8 +103,8 @@ pub struct Report {
     /// Capacity units the index's calls would have been billed
     /// (`MemoryIndex::capacity_units`), write and read.
     pub index_units: (f64, f64),
-    /// The sweep that sent the digest: its time and what it allocated.
-    pub digest: Option<(std::time::Duration, usize)>,
+    /// The sweep that sent the digest.
+    pub digest: Option<DigestRun>,
     /// `QueryCostUSD` per workgroup, summed over every metric the runs emitted.
     pub cost_metric: BTreeMap<String, f64>,
     pub verdict: oracle::Verdict,
@@ -140,12 +150,14 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(f, "{}", memory::summary(self))?;
         writeln!(f, "{}", self.dynamodb_line())?;
-        if let Some((took, bytes)) = self.digest {
+        if let Some(d) = self.digest {
             writeln!(
                 f,
-                "digest: sent by the sweep after the drain in {} ms, {:.1} MiB allocated",
-                took.as_millis(),
-                bytes as f64 / (1 << 20) as f64
+                "digest: sent by the sweep after the drain in {} ms, {:.1} MiB allocated, {} index pages read ({:.0} read units)",
+                d.took.as_millis(),
+                d.bytes as f64 / (1 << 20) as f64,
+                d.index_reads,
+                d.read_units
             )?;
         }
         if v.clean() {
