@@ -80,7 +80,10 @@ pub fn plan(cfg: &SimConfig, queries: &mut Vec<PlannedQuery>) -> SpendPlan {
         let mut rng = Rng::new(cfg.seed.wrapping_add(1000 * k as u64));
         let start = cfg.start - Duration::days(k);
         let mut day: BTreeMap<String, Series> = BTreeMap::new();
-        for q in traffic::plan(cfg.per_day, start, minutes, cfg.runaway_odds, &mut rng) {
+        let planned = traffic::plan(cfg.per_day, start, minutes, cfg.runaway_odds, &mut rng);
+        // What ended after the simulated day began would be the day's own (priced by its runs,
+        // in its totals): the history holds what CloudWatch had when the day began.
+        for q in planned.into_iter().filter(|q| q.ended < cfg.start) {
             day.entry(q.workgroup.clone())
                 .or_default()
                 .push((q.ended, price(&q)));
