@@ -43,7 +43,9 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::catalog::{Catalog, TableInfo, TypedLiteral};
-use crate::checks::{Check, CheckSeverity, Comparison, Counted, Freshness, FreshnessMeasure, Side};
+use crate::checks::{
+    Check, CheckSeverity, Comparison, Counted, DeclaredSide, Freshness, FreshnessMeasure,
+};
 use crate::runner::{Job, Outcome, QueryRunner};
 use crate::sqlsafe::{literal, quote_identifier, TableName};
 use crate::template::RunDate;
@@ -861,7 +863,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     async fn prepare_freshness(
         &self,
         f: &Freshness,
-        side: &Side,
+        side: &DeclaredSide,
         info: Option<&TableInfo>,
         result: &mut SideResult,
         prepared: &mut Prepared,
@@ -1191,7 +1193,7 @@ impl<A: AlertSink, L: Ledger> Deps<A, L> {
     /// Renders a side's window and query, and asks Glue what it needs.
     async fn prepare_side(
         &self,
-        side: &Side,
+        side: &DeclaredSide,
         group_by: &[String],
         date: &RunDate,
         tables: &mut BTreeMap<String, Result<TableInfo, String>>,
