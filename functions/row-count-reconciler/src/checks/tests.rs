@@ -1,3 +1,6 @@
+//! The checks file: the shipped example, validation (every problem with its line), the
+//! check-config report, and the tolerance maths.
+
 use super::*;
 
 const GOOD: &str = r#"

@@ -1,3 +1,5 @@
+//! The alert of a failing check, and a bad day said once then reminded over the look-back.
+
 use super::*;
 use crate::checks;
 use crate::history;

@@ -1,3 +1,5 @@
+//! Segment counts from a `group_by` query, compared segment by segment.
+
 use super::*;
 use crate::measure::segment_counts;
 
