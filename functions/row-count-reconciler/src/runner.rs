@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use lakeops::athena::QueryHistory;
-use lakeops::athena::{AthenaHistory, QueryState};
+use lakeops::athena::{AthenaHistory, QueryExecution, QueryState};
 use lakeops::LakeopsError;
 
 const FIRST_POLL: Duration = Duration::from_millis(500);
@@ -94,43 +94,11 @@ impl QueryRunner {
         let mut poll = FIRST_POLL;
         loop {
             if Instant::now() >= deadline {
-                for r in running.drain(..) {
-                    let scanned = self.stop(&r.id).await;
-                    done.push((
-                        r.job.key,
-                        Outcome::Unfinished {
-                            id: Some(r.id),
-                            scanned_bytes: scanned,
-                        },
-                    ));
-                }
-                for job in pending.drain(..) {
-                    done.push((
-                        job.key,
-                        Outcome::Unfinished {
-                            id: None,
-                            scanned_bytes: 0,
-                        },
-                    ));
-                }
+                self.stop_at_deadline(running, pending, &mut done).await;
                 return done;
             }
-            while running.len() < self.concurrency.max(1) {
-                let Some(job) = pending.pop_front() else {
-                    break;
-                };
-                match self.start(&job.sql).await {
-                    Ok(id) => running.push(Running { job, id }),
-                    Err(e) => done.push((
-                        job.key,
-                        Outcome::Failed {
-                            id: None,
-                            reason: e.to_string(),
-                            scanned_bytes: 0,
-                        },
-                    )),
-                }
-            }
+            self.start_pending(&mut pending, &mut running, &mut done)
+                .await;
             if running.is_empty() && pending.is_empty() {
                 return done;
             }
@@ -148,57 +116,118 @@ impl QueryRunner {
             };
             let mut still = Vec::with_capacity(running.len());
             for r in running.drain(..) {
-                let Some(q) = states.iter().find(|q| q.id == r.id) else {
-                    still.push(r);
-                    continue;
-                };
-                let scanned = q.data_scanned_bytes.unwrap_or(0);
-                match q.state {
-                    QueryState::Succeeded => {
-                        let outcome = match self.rows(&r.id).await {
-                            Ok(rows) => Outcome::Succeeded {
-                                id: r.id.clone(),
-                                rows,
-                                scanned_bytes: scanned,
-                                engine_ms: q.engine_ms,
-                            },
-                            Err(e) => Outcome::Failed {
-                                id: Some(r.id.clone()),
-                                reason: e.to_string(),
-                                scanned_bytes: scanned,
-                            },
-                        };
-                        done.push((r.job.key, outcome));
-                    }
-                    QueryState::Failed | QueryState::Cancelled => done.push((
-                        r.job.key,
-                        Outcome::Failed {
-                            id: Some(r.id.clone()),
-                            reason: q
-                                .state_change_reason
-                                .clone()
-                                .unwrap_or_else(|| format!("query ended {}", q.state.as_str())),
-                            scanned_bytes: scanned,
-                        },
-                    )),
-                    _ => match r.job.bytes_cap {
-                        Some(cap) if scanned > cap => {
-                            let scanned = self.stop(&r.id).await.max(scanned);
-                            done.push((
-                                r.job.key,
-                                Outcome::OverCap {
-                                    id: r.id.clone(),
-                                    scanned_bytes: scanned,
-                                    cap,
-                                },
-                            ));
+                match states.iter().find(|q| q.id == r.id) {
+                    Some(q) => {
+                        if let Some(r) = self.settle(r, q, &mut done).await {
+                            still.push(r);
                         }
-                        _ => still.push(r),
-                    },
+                    }
+                    None => still.push(r),
                 }
             }
             running = still;
         }
+    }
+
+    /// At the deadline: the running queries are stopped, and they and the jobs never started
+    /// are unfinished.
+    async fn stop_at_deadline(
+        &self,
+        running: Vec<Running>,
+        pending: VecDeque<Job>,
+        done: &mut Vec<(usize, Outcome)>,
+    ) {
+        for r in running {
+            let scanned = self.stop(&r.id).await;
+            done.push((
+                r.job.key,
+                Outcome::Unfinished {
+                    id: Some(r.id),
+                    scanned_bytes: scanned,
+                },
+            ));
+        }
+        for job in pending {
+            done.push((
+                job.key,
+                Outcome::Unfinished {
+                    id: None,
+                    scanned_bytes: 0,
+                },
+            ));
+        }
+    }
+
+    /// Starts pending jobs while there are free slots; a job Athena refuses is failed.
+    async fn start_pending(
+        &self,
+        pending: &mut VecDeque<Job>,
+        running: &mut Vec<Running>,
+        done: &mut Vec<(usize, Outcome)>,
+    ) {
+        while running.len() < self.concurrency.max(1) {
+            let Some(job) = pending.pop_front() else {
+                break;
+            };
+            match self.start(&job.sql).await {
+                Ok(id) => running.push(Running { job, id }),
+                Err(e) => done.push((
+                    job.key,
+                    Outcome::Failed {
+                        id: None,
+                        reason: e.to_string(),
+                        scanned_bytes: 0,
+                    },
+                )),
+            }
+        }
+    }
+
+    /// A running query's polled state: its answer when it ended (or is stopped over its byte
+    /// cap), or the query back when it is still running.
+    async fn settle(
+        &self,
+        r: Running,
+        q: &QueryExecution,
+        done: &mut Vec<(usize, Outcome)>,
+    ) -> Option<Running> {
+        let scanned = q.data_scanned_bytes.unwrap_or(0);
+        let outcome = match q.state {
+            QueryState::Succeeded => match self.rows(&r.id).await {
+                Ok(rows) => Outcome::Succeeded {
+                    id: r.id.clone(),
+                    rows,
+                    scanned_bytes: scanned,
+                    engine_ms: q.engine_ms,
+                },
+                Err(e) => Outcome::Failed {
+                    id: Some(r.id.clone()),
+                    reason: e.to_string(),
+                    scanned_bytes: scanned,
+                },
+            },
+            QueryState::Failed | QueryState::Cancelled => Outcome::Failed {
+                id: Some(r.id.clone()),
+                reason: q
+                    .state_change_reason
+                    .clone()
+                    .unwrap_or_else(|| format!("query ended {}", q.state.as_str())),
+                scanned_bytes: scanned,
+            },
+            _ => match r.job.bytes_cap {
+                Some(cap) if scanned > cap => {
+                    let scanned = self.stop(&r.id).await.max(scanned);
+                    Outcome::OverCap {
+                        id: r.id.clone(),
+                        scanned_bytes: scanned,
+                        cap,
+                    }
+                }
+                _ => return Some(r),
+            },
+        };
+        done.push((r.job.key, outcome));
+        None
     }
 
     async fn start(&self, sql: &str) -> Result<String, LakeopsError> {
