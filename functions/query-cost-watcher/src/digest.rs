@@ -9,10 +9,11 @@
 //!
 //! A busy account finishes a million queries a day, so the day is never held at once: the index
 //! hands its queries over page by page to a [`DigestBuilder`] (`accumulate`), which keeps only
-//! counts, the top queries and one entry per person, client and table; `render` turns the
-//! result into the alert.
+//! counts, the top queries and one entry per person, client and table; `read` reads the
+//! workgroup-hours a few at a time; `render` turns the result into the alert.
 
 mod accumulate;
+mod read;
 mod render;
 
 use chrono::NaiveTime;
@@ -25,6 +26,7 @@ use lakeops::calendar::LocalDay;
 use crate::window::Window;
 
 pub use accumulate::{DigestBuilder, WorkgroupEntry};
+pub use read::{read_day, FinishedPages, WorkgroupSpec, READS_AT_ONCE};
 
 /// Queries listed by cost in the digest.
 pub const TOP_QUERIES: usize = 10;

@@ -15,7 +15,7 @@ use lakeops::query_index::IndexStore;
 use lakeops::{LakeopsError, Metrics, Unit};
 
 use crate::alerts::budget_key;
-use crate::digest::{self, DigestBuilder};
+use crate::digest::{self, DigestBuilder, WorkgroupSpec};
 use crate::spend::{self, record_priced, BudgetLevel, SpendSource};
 use crate::window::Window;
 use crate::{
@@ -267,8 +267,9 @@ where
     }
 
     /// The daily digest of `day`, recounted from the queries the index priced (no Athena call);
-    /// sent once per day. The day is counted page by page as the index reads it, never held
-    /// whole: a busy account finishes a million queries a day.
+    /// sent once per day. The day is counted page by page as the index reads it (a few
+    /// workgroup-hours at a time), never held whole: a busy account finishes a million queries
+    /// a day.
     async fn digest(
         &self,
         day: LocalDay,
@@ -277,16 +278,13 @@ where
         summary: &mut RunSummary,
     ) -> Result<(), LakeopsError> {
         let config = &self.config;
-        let mut builder = DigestBuilder::new(day, config.athena.price);
-        for wg in workgroups {
-            let entry = builder.workgroup(wg, config.threshold_for(wg), config.budget_for(wg));
-            self.index
-                .for_each_finished_page(wg, day.start(), day.end(), |page| {
-                    page.iter().for_each(|f| builder.add(entry, f))
-                })
-                .await?;
-        }
-        let digest = builder.finish();
+        let specs = workgroups.iter().map(|wg| WorkgroupSpec {
+            workgroup: wg,
+            threshold_usd: config.threshold_for(wg),
+            budget_usd: config.budget_for(wg),
+        });
+        let builder = DigestBuilder::new(day, config.athena.price);
+        let digest = digest::read_day(&self.index, builder, specs).await?;
         let key = format!("{FUNCTION}/digest/{day}");
         let alert = digest.alert(&key, FUNCTION, &config.common.region, now);
         let alert = self.with_blind_spots(alert).await;

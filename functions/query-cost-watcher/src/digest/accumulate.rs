@@ -56,6 +56,11 @@ impl DigestBuilder {
         }
     }
 
+    /// The day's span in UTC: `[start, end)`.
+    pub fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.start, self.end)
+    }
+
     /// Opens `workgroup`'s day (listed even if it ran nothing), with its alert threshold and
     /// budget.
     pub fn workgroup(
