@@ -37,7 +37,7 @@ setup: $(STAMP) ## local Python venvs: pinned moto (emulator), cargo-lambda, SAM
 build: ## debug build of the five functions
 	cargo build --workspace --bins
 
-lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards and docs/settings.md up to date, docs links resolve
+lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards and docs/settings.md up to date, docs links resolve, house limits (file and function length, import circles)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(SAM) validate --lint --template infra/template.yaml --region us-east-1
@@ -49,6 +49,7 @@ lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, check
 	$(PY) scripts/dashboards.py --check
 	python3 scripts/settings_doc.py --check
 	python3 scripts/check_links.py
+	python3 scripts/check_house.py
 
 dashboards: setup ## regenerate the CloudWatch (in infra/template.yaml) and Grafana (infra/grafana/) dashboards from scripts/dashboards.py
 	$(PY) scripts/dashboards.py

@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 
-use crate::athena::Pacer;
 use crate::error::LakeopsError;
 
 /// The bucket's item in the query index table.
@@ -154,6 +155,48 @@ impl ApiBudget {
                 Ok(Take::Raced)
             }
             Err(e) => Err(LakeopsError::aws("dynamodb:UpdateItem", e)),
+        }
+    }
+}
+
+/// Spaces out calls to stay under an account-wide request rate (a token bucket). AWS throttles
+/// `ListQueryExecutions` at 5 calls/s (burst 10) per account, shared with every other client.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    burst: u32,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Pacer {
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        let per_second = if per_second.is_finite() && per_second > 0.0 {
+            per_second
+        } else {
+            1.0
+        };
+        Self {
+            interval: Duration::from_secs_f64(1.0 / per_second),
+            burst: burst.max(1),
+            state: Mutex::new((burst.max(1) as f64, Instant::now())),
+        }
+    }
+
+    /// Waits until a call may be made.
+    pub async fn wait(&self) {
+        let mut state = self.state.lock().await;
+        let (ref mut tokens, ref mut last) = *state;
+        let now = Instant::now();
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() / self.interval.as_secs_f64())
+            .min(self.burst as f64);
+        *last = now;
+        if *tokens < 1.0 {
+            let wait = self.interval.mul_f64(1.0 - *tokens);
+            tokio::time::sleep(wait).await;
+            *tokens = 0.0;
+            *last = Instant::now();
+        } else {
+            *tokens -= 1.0;
         }
     }
 }

@@ -132,72 +132,8 @@ impl Channels {
             problems.push("the secret names no channel".to_string());
         }
         for (name, spec) in members {
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                problems.push(format!(
-                    "channel name {name:?}: use letters, digits, '-', '_' or '.'"
-                ));
-                continue;
-            }
-            let (url, platform) = match spec {
-                Value::String(url) => (url.as_str(), None),
-                Value::Object(o) => {
-                    if let Some(other) = o.keys().find(|k| *k != "url" && *k != "platform") {
-                        problems.push(format!(
-                            "channel {name}: unknown member {other:?} (allowed: url, platform)"
-                        ));
-                    }
-                    let platform = match o.get("platform") {
-                        None => None,
-                        Some(Value::String(p)) => match Platform::parse(p) {
-                            Some(p) => Some(p),
-                            None => {
-                                problems.push(format!(
-                                    "channel {name}: platform {p:?} is not one of teams, google_chat, slack"
-                                ));
-                                continue;
-                            }
-                        },
-                        Some(_) => {
-                            problems.push(format!("channel {name}: platform must be a string"));
-                            continue;
-                        }
-                    };
-                    match o.get("url").and_then(Value::as_str) {
-                        Some(url) => (url, platform),
-                        None => {
-                            problems.push(format!("channel {name}: no \"url\""));
-                            continue;
-                        }
-                    }
-                }
-                _ => {
-                    problems.push(format!(
-                        "channel {name}: give the webhook URL, or {{\"platform\": …, \"url\": …}}"
-                    ));
-                    continue;
-                }
-            };
-            match check_url(url) {
-                Err(problem) => problems.push(format!("channel {name}: {problem}")),
-                Ok(host) => match platform.or_else(|| Platform::of_host(&host)) {
-                    Some(platform) => {
-                        by_name.insert(
-                            name.clone(),
-                            Channel {
-                                name: name.clone(),
-                                platform,
-                                url: url.to_string(),
-                            },
-                        );
-                    }
-                    None => problems.push(format!(
-                        "channel {name}: the host {host} does not say which platform it is; add \"platform\": \"teams\" | \"google_chat\" | \"slack\""
-                    )),
-                },
+            if let Some(channel) = read_channel(name, spec, &mut problems) {
+                by_name.insert(name.clone(), channel);
             }
         }
         if problems.is_empty() {
@@ -234,6 +170,76 @@ impl Channels {
         }
         out
     }
+}
+
+/// One member of the secret as a channel; its problems (naming it, never its URL) are added to
+/// `problems`.
+fn read_channel(name: &str, spec: &Value, problems: &mut Vec<String>) -> Option<Channel> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        problems.push(format!(
+            "channel name {name:?}: use letters, digits, '-', '_' or '.'"
+        ));
+        return None;
+    }
+    let (url, platform) = match spec {
+        Value::String(url) => (url.as_str(), None),
+        Value::Object(o) => {
+            if let Some(other) = o.keys().find(|k| *k != "url" && *k != "platform") {
+                problems.push(format!(
+                    "channel {name}: unknown member {other:?} (allowed: url, platform)"
+                ));
+            }
+            let platform = match o.get("platform") {
+                None => None,
+                Some(Value::String(p)) => match Platform::parse(p) {
+                    Some(p) => Some(p),
+                    None => {
+                        problems.push(format!(
+                            "channel {name}: platform {p:?} is not one of teams, google_chat, slack"
+                        ));
+                        return None;
+                    }
+                },
+                Some(_) => {
+                    problems.push(format!("channel {name}: platform must be a string"));
+                    return None;
+                }
+            };
+            let Some(url) = o.get("url").and_then(Value::as_str) else {
+                problems.push(format!("channel {name}: no \"url\""));
+                return None;
+            };
+            (url, platform)
+        }
+        _ => {
+            problems.push(format!(
+                "channel {name}: give the webhook URL, or {{\"platform\": …, \"url\": …}}"
+            ));
+            return None;
+        }
+    };
+    let host = match check_url(url) {
+        Ok(host) => host,
+        Err(problem) => {
+            problems.push(format!("channel {name}: {problem}"));
+            return None;
+        }
+    };
+    let Some(platform) = platform.or_else(|| Platform::of_host(&host)) else {
+        problems.push(format!(
+            "channel {name}: the host {host} does not say which platform it is; add \"platform\": \"teams\" | \"google_chat\" | \"slack\""
+        ));
+        return None;
+    };
+    Some(Channel {
+        name: name.to_string(),
+        platform,
+        url: url.to_string(),
+    })
 }
 
 /// Whether a channel may be plain `http://` to this machine: in debug builds (the local test

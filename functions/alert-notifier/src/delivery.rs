@@ -34,6 +34,26 @@ pub enum Verdict {
     Retry { reason: String },
 }
 
+/// What one post came to.
+enum Attempt {
+    Delivered,
+    /// Refused for good (4xx other than 408 / 429).
+    Rejected {
+        status: u16,
+        reason: String,
+    },
+    /// 429: the platform said when to come back; it does not use up an attempt.
+    Throttled {
+        wait: Duration,
+        reason: String,
+    },
+    /// Worth another try after `retry_in` (408, 5xx, no answer).
+    Failed {
+        retry_in: Duration,
+        reason: String,
+    },
+}
+
 /// How hard to try.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -143,82 +163,26 @@ impl Poster {
                 };
             }
             tokio::time::sleep_until(slot).await;
-            let sent = self
-                .http
-                .post(channel.url())
-                .header("content-type", "application/json")
-                .body(payload.clone())
-                .send()
-                .await;
-            let (retry_in, reason) = match sent {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = response
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    let text = response.text().await.unwrap_or_default();
-                    let said = channels.redact(&lakeops::alert::truncate(text.trim(), 300));
-                    match status {
-                        200..=299 => return Verdict::Delivered { attempts: attempt },
-                        429 => {
-                            let wait = retry_after.unwrap_or(self.policy.default_retry_after);
-                            self.hold_until(channel, Instant::now() + wait);
-                            tracing::warn!(channel = %channel.name, wait_s = wait.as_secs_f64(), attempt, "throttled (429); waiting as asked");
-                            (
-                                wait,
-                                format!(
-                                    "429 Too Many Requests (retry after {:.0} s)",
-                                    wait.as_secs_f64()
-                                ),
-                            )
-                        }
-                        408 | 500..=599 => (
-                            self.backoff(failures + 1),
-                            format!(
-                                "HTTP {status}{}",
-                                if said.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!(": {said}")
-                                }
+            let (retry_in, reason) = match self.attempt(channel, &payload, channels, failures).await
+            {
+                Attempt::Delivered => return Verdict::Delivered { attempts: attempt },
+                Attempt::Rejected { status, reason } => {
+                    return Verdict::Rejected { status, reason }
+                }
+                Attempt::Throttled { wait, reason } => (wait, reason),
+                Attempt::Failed { retry_in, reason } => {
+                    failures += 1;
+                    if failures >= self.policy.max_attempts {
+                        return Verdict::Retry {
+                            reason: format!(
+                                "channel {}: {reason} after {failures} attempts",
+                                channel.name
                             ),
-                        ),
-                        _ => {
-                            return Verdict::Rejected {
-                                status,
-                                reason: format!(
-                                    "channel {} ({}) answered HTTP {status}{}",
-                                    channel.name,
-                                    channel.platform,
-                                    if said.is_empty() {
-                                        String::new()
-                                    } else {
-                                        format!(": {said}")
-                                    }
-                                ),
-                            }
-                        }
+                        };
                     }
+                    (retry_in, reason)
                 }
-                // `without_url`: reqwest puts the request URL in its errors.
-                Err(e) => (
-                    self.backoff(failures + 1),
-                    channels.redact(&lakeops::error::error_chain(&e.without_url())),
-                ),
             };
-            if !reason.starts_with("429") {
-                failures += 1;
-                if failures >= self.policy.max_attempts {
-                    return Verdict::Retry {
-                        reason: format!(
-                            "channel {}: {reason} after {failures} attempts",
-                            channel.name
-                        ),
-                    };
-                }
-            }
             earliest = Instant::now() + retry_in;
             if earliest + self.timeout > deadline {
                 return Verdict::Retry {
@@ -229,6 +193,72 @@ impl Poster {
                 };
             }
             tracing::info!(channel = %channel.name, %reason, retry_in_ms = retry_in.as_millis() as u64, "post failed; trying again");
+        }
+    }
+
+    /// One post of `payload`; `failures` so far set the backoff of a failed one.
+    async fn attempt(
+        &self,
+        channel: &Channel,
+        payload: &str,
+        channels: &Channels,
+        failures: u32,
+    ) -> Attempt {
+        let sent = self
+            .http
+            .post(channel.url())
+            .header("content-type", "application/json")
+            .body(payload.to_string())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            // `without_url`: reqwest puts the request URL in its errors.
+            Err(e) => {
+                return Attempt::Failed {
+                    retry_in: self.backoff(failures + 1),
+                    reason: channels.redact(&lakeops::error::error_chain(&e.without_url())),
+                }
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let text = response.text().await.unwrap_or_default();
+        let said = channels.redact(&lakeops::alert::truncate(text.trim(), 300));
+        let said = if said.is_empty() {
+            String::new()
+        } else {
+            format!(": {said}")
+        };
+        match status {
+            200..=299 => Attempt::Delivered,
+            429 => {
+                let wait = retry_after.unwrap_or(self.policy.default_retry_after);
+                self.hold_until(channel, Instant::now() + wait);
+                tracing::warn!(channel = %channel.name, wait_s = wait.as_secs_f64(), "throttled (429); waiting as asked");
+                Attempt::Throttled {
+                    wait,
+                    reason: format!(
+                        "429 Too Many Requests (retry after {:.0} s)",
+                        wait.as_secs_f64()
+                    ),
+                }
+            }
+            408 | 500..=599 => Attempt::Failed {
+                retry_in: self.backoff(failures + 1),
+                reason: format!("HTTP {status}{said}"),
+            },
+            _ => Attempt::Rejected {
+                status,
+                reason: format!(
+                    "channel {} ({}) answered HTTP {status}{said}",
+                    channel.name, channel.platform
+                ),
+            },
         }
     }
 

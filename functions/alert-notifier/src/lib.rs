@@ -17,6 +17,9 @@
 //!    batch item failure, so SQS redelivers it, and after the queue's receive limit the DLQ keeps
 //!    it. Nothing is dropped and nothing already posted is posted twice.
 
+#![warn(clippy::too_many_lines)] // the house limit: no function over 80 lines (clippy.toml)
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 pub mod channels;
 pub mod corpus;
 pub mod delivery;
@@ -31,6 +34,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageAttributeValue;
 use chrono::Utc;
+use lakeops::alert::Alert;
 use lakeops::config::ConfigReader;
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::{LakeopsError, Metrics, Unit};
@@ -39,7 +43,7 @@ use serde::Serialize;
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 
-use crate::channels::Channels;
+use crate::channels::{Channel, Channels};
 use crate::delivery::{Poster, RetryPolicy, Verdict};
 use crate::routes::Routes;
 
@@ -398,49 +402,15 @@ async fn deliver(
             continue;
         };
         let key = delivered_key(name, &alert.id, &notice.message_id);
-        match deps.ledger.is_claimed(&key).await {
-            Ok(true) => {
-                summary.already_delivered += 1;
-                metrics.record(
-                    &[("Channel", name)],
-                    "AlertsAlreadyDelivered",
-                    1.0,
-                    Unit::Count,
-                );
-                continue;
-            }
-            Ok(false) => {}
-            Err(e) => {
-                retry.push(format!("ledger: {e}"));
-                continue;
-            }
-        }
-        let body = format::render(channel.platform, alert);
-        match deps.poster.post(channel, &body, deadline, channels).await {
-            Verdict::Delivered { attempts } => {
-                tracing::info!(alert_id = %alert.id, kind = %alert.kind, channel = %name, platform = %channel.platform, attempts, "alert delivered");
-                metrics.record(&[("Channel", name)], "AlertsDelivered", 1.0, Unit::Count);
-                summary.delivered.push(format!("{} → {name}", alert.id));
-                let now = Utc::now();
-                if let Err(e) = deps
-                    .ledger
-                    .claim(&key, now, chrono::Duration::days(DELIVERED_KEEP_DAYS))
-                    .await
-                {
-                    // Posted but not recorded: a redelivery would post it again. Better twice
-                    // than never; say so.
-                    tracing::error!(alert_id = %alert.id, channel = %name, error = %e, "delivered but not recorded in the ledger");
-                }
-            }
-            Verdict::Rejected { status, reason } => {
-                tracing::error!(alert_id = %alert.id, channel = %name, status, %reason, "channel refused the alert");
-                metrics.record(&[("Channel", name)], "AlertsRejected", 1.0, Unit::Count);
-                rejected.push(reason);
-            }
-            Verdict::Retry { reason } => {
-                metrics.record(&[("Channel", name)], "DeliveryRetries", 1.0, Unit::Count);
-                retry.push(reason);
-            }
+        let to = ToChannel {
+            channel,
+            key: &key,
+            deadline,
+        };
+        match deliver_to(deps, alert, to, channels, metrics, summary).await {
+            Ok(()) => {}
+            Err(Undelivered::Retry(reason)) => retry.push(reason),
+            Err(Undelivered::Rejected(reason)) => rejected.push(reason),
         }
     }
     if !retry.is_empty() {
@@ -463,6 +433,79 @@ async fn deliver(
         Err(e) => Settled::Retry(format!(
             "{reason}; and the dead-letter queue refused it: {e}"
         )),
+    }
+}
+
+/// One channel of an alert's delivery: where, under which ledger key, by when.
+struct ToChannel<'a> {
+    channel: &'a Channel,
+    key: &'a str,
+    deadline: Instant,
+}
+
+/// Why an alert did not reach one channel.
+enum Undelivered {
+    /// Try again on redelivery (the ledger or the platform failed for now).
+    Retry(String),
+    /// The platform refused it for good.
+    Rejected(String),
+}
+
+/// Posts `alert` to one channel unless the ledger says it already was, and records it.
+async fn deliver_to(
+    deps: &Deps,
+    alert: &Alert,
+    to: ToChannel<'_>,
+    channels: &Channels,
+    metrics: &mut Metrics,
+    summary: &mut BatchSummary,
+) -> Result<(), Undelivered> {
+    let (channel, name) = (to.channel, to.channel.name.as_str());
+    match deps.ledger.is_claimed(to.key).await {
+        Ok(true) => {
+            summary.already_delivered += 1;
+            metrics.record(
+                &[("Channel", name)],
+                "AlertsAlreadyDelivered",
+                1.0,
+                Unit::Count,
+            );
+            return Ok(());
+        }
+        Ok(false) => {}
+        Err(e) => return Err(Undelivered::Retry(format!("ledger: {e}"))),
+    }
+    let body = format::render(channel.platform, alert);
+    match deps
+        .poster
+        .post(channel, &body, to.deadline, channels)
+        .await
+    {
+        Verdict::Delivered { attempts } => {
+            tracing::info!(alert_id = %alert.id, kind = %alert.kind, channel = %name, platform = %channel.platform, attempts, "alert delivered");
+            metrics.record(&[("Channel", name)], "AlertsDelivered", 1.0, Unit::Count);
+            summary.delivered.push(format!("{} → {name}", alert.id));
+            let now = Utc::now();
+            if let Err(e) = deps
+                .ledger
+                .claim(to.key, now, chrono::Duration::days(DELIVERED_KEEP_DAYS))
+                .await
+            {
+                // Posted but not recorded: a redelivery would post it again. Better twice
+                // than never; say so.
+                tracing::error!(alert_id = %alert.id, channel = %name, error = %e, "delivered but not recorded in the ledger");
+            }
+            Ok(())
+        }
+        Verdict::Rejected { status, reason } => {
+            tracing::error!(alert_id = %alert.id, channel = %name, status, %reason, "channel refused the alert");
+            metrics.record(&[("Channel", name)], "AlertsRejected", 1.0, Unit::Count);
+            Err(Undelivered::Rejected(reason))
+        }
+        Verdict::Retry { reason } => {
+            metrics.record(&[("Channel", name)], "DeliveryRetries", 1.0, Unit::Count);
+            Err(Undelivered::Retry(reason))
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use lakeops::ledger::Ledger;
 use lakeops::outbox::AlertOutbox;
 
 use crate::parse::kind;
-use crate::transform::LogRecord;
+use crate::record::LogRecord;
 use crate::{Deps, Run, FUNCTION};
 
 /// Error lines quoted in an alert.

@@ -14,7 +14,7 @@
 use std::ops::Range;
 
 use crate::parse::Fields;
-use crate::transform::LogRecord;
+use crate::record::LogRecord;
 
 /// `,"key":` for our own keys (plain ASCII: nothing to escape), as one literal of known length
 /// so the copy is a few stores rather than a `memcpy` call.
@@ -479,7 +479,7 @@ mod tests {
 
     #[test]
     fn lines_write_what_write_record_writes_when_the_shared_members_change() {
-        let mut clock = crate::transform::Clock::default();
+        let mut clock = crate::record::Clock::default();
         let mut record =
             |log_group: &'static str, function_name, message: &'static str| LogRecord {
                 timestamp: clock.format(1_795_424_400_012),

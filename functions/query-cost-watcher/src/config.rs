@@ -77,19 +77,19 @@ pub struct CostConfig {
     pub athena: AthenaWatchSettings,
 }
 
-impl CostConfig {
-    pub fn read(r: &mut ConfigReader) -> Self {
-        let common = CommonConfig::read(r);
-        let interval_minutes: u32 = r.parse_or("SWEEP_INTERVAL_MINUTES", 5);
-        if !(1..=1440).contains(&interval_minutes) {
-            r.problem("SWEEP_INTERVAL_MINUTES", "must be between 1 and 1440");
-        }
-        let threshold_usd: NonNegative = r.parse_or("COST_THRESHOLD_USD", NonNegative(5.0));
-        let by_wg: BTreeMap<String, NonNegative> = r.map("COST_THRESHOLD_USD_BY_WORKGROUP");
-        let max_query_minutes: u32 = r.parse_or("MAX_QUERY_MINUTES", 300);
-        if max_query_minutes == 0 {
-            r.problem("MAX_QUERY_MINUTES", "must be at least 1");
-        }
+/// The budget and spike settings, read together (their fields live flat in [`CostConfig`]).
+struct SpendSettings {
+    daily_budget_usd: Option<f64>,
+    budget_by_workgroup: BTreeMap<String, f64>,
+    budget_by_person: BTreeMap<String, f64>,
+    budget_warn_percent: f64,
+    spike_factor: f64,
+    spike_min_usd: f64,
+    spike_baseline_days: u32,
+}
+
+impl SpendSettings {
+    fn read(r: &mut ConfigReader) -> Self {
         let budget: Option<NonNegative> = r.optional_parsed("DAILY_BUDGET_USD");
         let budget_by_wg: BTreeMap<String, NonNegative> = r.map("DAILY_BUDGET_USD_BY_WORKGROUP");
         let warn: NonNegative = r.parse_or("BUDGET_WARN_PERCENT", NonNegative(80.0));
@@ -110,6 +110,35 @@ impl CostConfig {
                     spend::MIN_BASELINE_DAYS
                 ),
             );
+        }
+        let budget_by_person: BTreeMap<String, NonNegative> =
+            r.map("DAILY_BUDGET_USD_BY_PRINCIPAL");
+        let plain =
+            |m: BTreeMap<String, NonNegative>| m.into_iter().map(|(k, v)| (k, v.0)).collect();
+        Self {
+            daily_budget_usd: budget.map(|b| b.0),
+            budget_by_workgroup: plain(budget_by_wg),
+            budget_by_person: plain(budget_by_person),
+            budget_warn_percent: warn.0,
+            spike_factor: spike_factor.0,
+            spike_min_usd: spike_min.0,
+            spike_baseline_days: baseline_days,
+        }
+    }
+}
+
+impl CostConfig {
+    pub fn read(r: &mut ConfigReader) -> Self {
+        let common = CommonConfig::read(r);
+        let interval_minutes: u32 = r.parse_or("SWEEP_INTERVAL_MINUTES", 5);
+        if !(1..=1440).contains(&interval_minutes) {
+            r.problem("SWEEP_INTERVAL_MINUTES", "must be between 1 and 1440");
+        }
+        let threshold_usd: NonNegative = r.parse_or("COST_THRESHOLD_USD", NonNegative(5.0));
+        let by_wg: BTreeMap<String, NonNegative> = r.map("COST_THRESHOLD_USD_BY_WORKGROUP");
+        let max_query_minutes: u32 = r.parse_or("MAX_QUERY_MINUTES", 300);
+        if max_query_minutes == 0 {
+            r.problem("MAX_QUERY_MINUTES", "must be at least 1");
         }
         let digest_hour: u32 = r.parse_or("DIGEST_HOUR", 9);
         if digest_hour > 23 {
@@ -133,15 +162,11 @@ impl CostConfig {
                 "must be at most 900 (an expensive-query alert waits no longer for who ran it)",
             );
         }
-        let budget_by_person: BTreeMap<String, NonNegative> =
-            r.map("DAILY_BUDGET_USD_BY_PRINCIPAL");
+        let spend = SpendSettings::read(r);
         Self {
             common,
             attribution_wait: Duration::seconds(attribution_wait.min(900) as i64),
-            budget_by_person: budget_by_person
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect(),
+            budget_by_person: spend.budget_by_person,
             person_metrics: r.bool_or("PERSON_METRICS", false),
             interval: Duration::minutes(interval_minutes.max(1) as i64),
             threshold_usd: threshold_usd.0,
@@ -150,12 +175,12 @@ impl CostConfig {
             workgroups: r.list("WORKGROUPS"),
             max_query: Duration::minutes(max_query_minutes as i64),
             timezone: r.timezone("TIMEZONE", chrono_tz::Asia::Seoul),
-            daily_budget_usd: budget.map(|b| b.0),
-            budget_by_workgroup: budget_by_wg.into_iter().map(|(k, v)| (k, v.0)).collect(),
-            budget_warn_percent: warn.0,
-            spike_factor: spike_factor.0,
-            spike_min_usd: spike_min.0,
-            spike_baseline_days: baseline_days,
+            daily_budget_usd: spend.daily_budget_usd,
+            budget_by_workgroup: spend.budget_by_workgroup,
+            budget_warn_percent: spend.budget_warn_percent,
+            spike_factor: spend.spike_factor,
+            spike_min_usd: spend.spike_min_usd,
+            spike_baseline_days: spend.spike_baseline_days,
             digest_hour: digest_hour.min(23),
             digest_enabled: r.bool_or("DIGEST_ENABLED", true),
             log_audit: lakeops::log_audit::AuditSettings::read(r),

@@ -104,9 +104,8 @@ where
     ) -> Result<(), LakeopsError> {
         let horizon = run_time.min(now) - self.config.max_query;
         let saved = self.index.checkpoint(wg).await?;
-        let resuming = saved.resume_token.is_some();
         let mut token = saved.resume_token.clone();
-        let mut newest = if resuming {
+        let mut newest = if saved.resume_token.is_some() {
             saved.resume_newest.clone()
         } else {
             None
@@ -121,22 +120,9 @@ where
                 };
                 return Ok(self.index.save_checkpoint(wg, &resume, now).await?);
             }
-            let page = self.history.list_query_page(wg, token.clone()).await;
-            report.list_calls += 1;
-            summary.list_calls += 1;
-            let (ids, next) = match page {
-                Ok(p) => p,
-                Err(e) if resuming => {
-                    // A token that no longer works: the next pass starts from the top again.
-                    let restart = Checkpoint {
-                        stop_at: saved.stop_at.clone(),
-                        ..Checkpoint::default()
-                    };
-                    self.index.save_checkpoint(wg, &restart, now).await?;
-                    return Err(e.into());
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let (ids, next) = self
+                .list_page(wg, token.clone(), &saved, now, summary, report)
+                .await?;
             if newest.is_none() {
                 newest = ids.first().cloned();
             }
@@ -152,31 +138,9 @@ where
                 .cloned()
                 .collect();
             if !unknown.is_empty() {
-                let (found, calls) = self.history.batch_get(&unknown).await?;
-                summary.batch_get_calls += calls;
-                if let Some(u) = found.unprocessed.first() {
-                    return Err(LakeopsError::aws(
-                        "athena:BatchGetQueryExecution",
-                        std::io::Error::other(format!(
-                            "{} ids unprocessed ({}: {})",
-                            found.unprocessed.len(),
-                            u.code,
-                            u.message
-                        )),
-                    ));
-                }
-                let callers = self.index.callers(&unknown).await?;
-                for q in &found.executions {
-                    all_older &= q.submitted_at.is_some_and(|t| t < horizon);
-                    if q.state.is_terminal() {
-                        // Its events were lost: not held for attribution either.
-                        self.settle(q, callers.get(&q.id), false, now, summary)
-                            .await?;
-                    } else {
-                        self.index.record_in_flight(q, now).await?;
-                    }
-                    report.indexed.push(q.id.clone());
-                }
+                all_older &= self
+                    .index_unknown(&unknown, horizon, now, summary, report)
+                    .await?;
             }
             if reached_checkpoint || all_older || next.is_none() {
                 let done = Checkpoint {
@@ -187,6 +151,74 @@ where
             }
             token = next;
         }
+    }
+
+    /// One page of `wg`'s history from `token`. A resume token that no longer works sends the
+    /// next pass back to the top (the checkpoint keeps where to stop).
+    async fn list_page(
+        &self,
+        wg: &str,
+        token: Option<String>,
+        saved: &Checkpoint,
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+        report: &mut ReconcileReport,
+    ) -> Result<(Vec<String>, Option<String>), LakeopsError> {
+        let resuming = saved.resume_token.is_some();
+        let page = self.history.list_query_page(wg, token).await;
+        report.list_calls += 1;
+        summary.list_calls += 1;
+        match page {
+            Ok(p) => Ok(p),
+            Err(e) if resuming => {
+                let restart = Checkpoint {
+                    stop_at: saved.stop_at.clone(),
+                    ..Checkpoint::default()
+                };
+                self.index.save_checkpoint(wg, &restart, now).await?;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads the queries the index does not know and indexes them (settled if they ended: their
+    /// events were lost). Whether all of them were submitted before `horizon`.
+    async fn index_unknown(
+        &self,
+        unknown: &[String],
+        horizon: DateTime<Utc>,
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+        report: &mut ReconcileReport,
+    ) -> Result<bool, LakeopsError> {
+        let (found, calls) = self.history.batch_get(unknown).await?;
+        summary.batch_get_calls += calls;
+        if let Some(u) = found.unprocessed.first() {
+            return Err(LakeopsError::aws(
+                "athena:BatchGetQueryExecution",
+                std::io::Error::other(format!(
+                    "{} ids unprocessed ({}: {})",
+                    found.unprocessed.len(),
+                    u.code,
+                    u.message
+                )),
+            ));
+        }
+        let callers = self.index.callers(unknown).await?;
+        let mut all_older = true;
+        for q in &found.executions {
+            all_older &= q.submitted_at.is_some_and(|t| t < horizon);
+            if q.state.is_terminal() {
+                // Its events were lost: not held for attribution either.
+                self.settle(q, callers.get(&q.id), false, now, summary)
+                    .await?;
+            } else {
+                self.index.record_in_flight(q, now).await?;
+            }
+            report.indexed.push(q.id.clone());
+        }
+        Ok(all_older)
     }
 
     /// In-flight items unchanged for `RECONCILE_STALE_MINUTES` and not re-read for as long.

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use aws_sdk_athena::types::{QueryExecutionState, WorkGroupState};
 use chrono::{DateTime, Utc};
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
+pub use crate::api_budget::Pacer;
 use crate::error::LakeopsError;
 
 use lakeops_core::history::{BATCH_GET_MAX_IDS, LIST_PAGE_SIZE};
@@ -84,48 +83,6 @@ pub struct RecentQueries {
     pub unprocessed: Vec<Unprocessed>,
     pub list_calls: u32,
     pub batch_get_calls: u32,
-}
-
-/// Spaces out calls to stay under an account-wide request rate (a token bucket). AWS throttles
-/// `ListQueryExecutions` at 5 calls/s (burst 10) per account, shared with every other client.
-#[derive(Debug)]
-pub struct Pacer {
-    interval: Duration,
-    burst: u32,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl Pacer {
-    pub fn new(per_second: f64, burst: u32) -> Self {
-        let per_second = if per_second.is_finite() && per_second > 0.0 {
-            per_second
-        } else {
-            1.0
-        };
-        Self {
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            burst: burst.max(1),
-            state: Mutex::new((burst.max(1) as f64, Instant::now())),
-        }
-    }
-
-    /// Waits until a call may be made.
-    pub async fn wait(&self) {
-        let mut state = self.state.lock().await;
-        let (ref mut tokens, ref mut last) = *state;
-        let now = Instant::now();
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() / self.interval.as_secs_f64())
-            .min(self.burst as f64);
-        *last = now;
-        if *tokens < 1.0 {
-            let wait = self.interval.mul_f64(1.0 - *tokens);
-            tokio::time::sleep(wait).await;
-            *tokens = 0.0;
-            *last = Instant::now();
-        } else {
-            *tokens -= 1.0;
-        }
-    }
 }
 
 /// Reads Athena's query history through the SDK.
@@ -546,7 +503,7 @@ mod tests {
     async fn pacer_spaces_calls_beyond_the_burst() {
         tokio::time::pause();
         let pacer = Pacer::new(5.0, 2);
-        let start = Instant::now();
+        let start = tokio::time::Instant::now();
         for _ in 0..4 {
             pacer.wait().await;
         }

@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::KEY;
-use crate::athena::{QueryExecution, QueryState, StatementType};
 use crate::attribution::{Caller, PersonSource};
 use crate::tables_read::TablesRead;
+use lakeops_core::query::{QueryExecution, QueryState, StatementType};
 
 /// The attributes `record_start` writes, read back by [`caller_of`]. `person_source` and
 /// `session_name` came later: an older item without them reads as

@@ -10,10 +10,10 @@ use super::item::*;
 use super::{
     Checkpoint, Finished, InFlight, QueryIndex, COMPLETED_INDEX, IN_FLIGHT_INDEX, KEY, ROTATION_KEY,
 };
-use crate::athena::QueryState;
 use crate::attribution::Caller;
 use crate::batch_get::batch_get_items;
 use crate::error::LakeopsError;
+use lakeops_core::query::QueryState;
 
 impl QueryIndex {
     /// The `usd` of each total item, by the name it is asked under (0 when absent).

@@ -13,10 +13,10 @@ use super::{
     CONFLICT_ATTEMPTS, DAY_TOTAL_KEEP, KEEP, KEY, OBSERVED_TERMINAL, ROTATION_KEY,
     STORED_SQL_CHARS,
 };
-use crate::athena::QueryExecution;
 use crate::attribution::Caller;
 use crate::error::LakeopsError;
 use crate::tables_read::TablesRead;
+use lakeops_core::query::QueryExecution;
 
 /// How a transaction ended (errors aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,101 +98,11 @@ impl QueryIndex {
         now: DateTime<Utc>,
         caller: Option<&Caller>,
     ) -> Result<Priced, LakeopsError> {
-        use aws_sdk_dynamodb::types::Update;
-        let Pricing {
-            query: q,
-            usd,
-            day,
-            tables,
-        } = p;
-        let completed = q.completed_at.unwrap_or(now);
-        let tables: Vec<AttributeValue> = match tables {
-            TablesRead::Tables(t) => t.iter().map(s).collect(),
-            TablesRead::Unparsed => vec![s(TablesRead::UNPARSED)],
-        };
-        // Every attribute by placeholder: several names (state, database, catalog, ...) are
-        // DynamoDB reserved words, and unused placeholders are refused.
-        let fields: Vec<(&str, Option<AttributeValue>)> = vec![
-            ("workgroup", Some(s(&q.workgroup))),
-            ("state", Some(s(q.state.as_str()))),
-            ("seq", Some(n(OBSERVED_TERMINAL))),
-            ("changed_at", Some(s(completed.to_rfc3339()))),
-            (
-                "statement_type",
-                Some(s(statement_type_name(q.statement_type))),
-            ),
-            ("expires_at", Some(n((now + KEEP).timestamp()))),
-            ("usd", Some(n(usd))),
-            ("bytes", Some(n(q.data_scanned_bytes.unwrap_or(0)))),
-            ("completed_at", Some(s(sortable(completed)))),
-            (
-                "completed_bucket",
-                Some(s(completed_bucket(&q.workgroup, completed))),
-            ),
-            (
-                "sql",
-                Some(s(crate::sql::excerpt(&q.sql, STORED_SQL_CHARS))),
-            ),
-            ("submitted_at", q.submitted_at.map(|t| s(sortable(t)))),
-            ("reason", q.state_change_reason.clone().map(s)),
-            ("error_category", q.error_category.map(n)),
-            ("error_type", q.error_type.map(n)),
-            ("dpu_count", q.dpu_count.map(n)),
-            ("engine_ms", q.engine_ms.map(n)),
-            ("queue_ms", q.queue_ms.map(n)),
-            ("total_ms", q.total_ms.map(n)),
-            ("database", q.database.clone().map(s)),
-            ("catalog", q.catalog.clone().map(s)),
-            ("day", Some(s(day))),
-            ("tables", Some(AttributeValue::L(tables))),
-            (
-                "principal_counted",
-                caller.map(|_| AttributeValue::Bool(true)),
-            ),
-        ];
-        let mut names = HashMap::from([("#in_flight".to_string(), "in_flight".to_string())]);
-        if caller.is_none() {
-            names.insert("#person".to_string(), "person".to_string());
-        }
-        let mut values = HashMap::new();
-        let mut sets = Vec::new();
-        for (name, value) in fields {
-            if let Some(v) = value {
-                names.insert(format!("#{name}"), name.to_string());
-                values.insert(format!(":{name}"), v);
-                sets.push(format!("#{name} = :{name}"));
-            }
-        }
-        let query_item = Update::builder()
-            .table_name(&self.table)
-            .key(KEY, s(&q.id))
-            .update_expression(format!("SET {} REMOVE #in_flight", sets.join(", ")))
-            // Priced once: the first reader's price stands. Without a caller, also: none arrived
-            // since it was read (else its person's total would miss this query).
-            .condition_expression(condition(if caller.is_some() {
-                &Expect::Unpriced
-            } else {
-                &Expect::UnpricedUnattributed
-            }))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))?;
-        let total = Update::builder()
-            .table_name(&self.table)
-            .key(KEY, s(day_total_key(&q.workgroup, day)))
-            .update_expression("ADD usd :usd, #bytes :bytes, queries :one SET expires_at = :exp")
-            .expression_attribute_names("#bytes", "bytes")
-            .expression_attribute_values(":usd", n(usd))
-            .expression_attribute_values(":bytes", n(q.data_scanned_bytes.unwrap_or(0)))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":exp", n((now + DAY_TOTAL_KEEP).timestamp()))
-            .build()
-            .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))?;
-        let mut items = vec![query_item, total];
+        let mut items = vec![self.priced_item(p, now, caller)?, self.day_total(p, now)?];
         if let Some(c) = caller {
-            items.push(self.person_total(&c.person, day, usd, now)?);
+            items.push(self.person_total(&c.person, p.day, p.usd, now)?);
         }
+        let q = p.query;
         match self.transact(&items).await? {
             Committed::Yes => Ok(Priced::Now),
             // Priced before (someone else counted it), or its caller arrived meanwhile.
@@ -204,6 +114,64 @@ impl QueryIndex {
                 })
             }
         }
+    }
+
+    /// The query's item, priced: every attribute the digest and the sweeps read, `in_flight`
+    /// removed; only if it was not priced before (and, without a caller, none arrived since).
+    fn priced_item(
+        &self,
+        p: Pricing<'_>,
+        now: DateTime<Utc>,
+        caller: Option<&Caller>,
+    ) -> Result<aws_sdk_dynamodb::types::Update, LakeopsError> {
+        let mut names = HashMap::from([("#in_flight".to_string(), "in_flight".to_string())]);
+        if caller.is_none() {
+            names.insert("#person".to_string(), "person".to_string());
+        }
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (name, value) in priced_fields(p, now, caller) {
+            if let Some(v) = value {
+                names.insert(format!("#{name}"), name.to_string());
+                values.insert(format!(":{name}"), v);
+                sets.push(format!("#{name} = :{name}"));
+            }
+        }
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key(KEY, s(&p.query.id))
+            .update_expression(format!("SET {} REMOVE #in_flight", sets.join(", ")))
+            // Priced once: the first reader's price stands. Without a caller, also: none arrived
+            // since it was read (else its person's total would miss this query).
+            .condition_expression(condition(if caller.is_some() {
+                &Expect::Unpriced
+            } else {
+                &Expect::UnpricedUnattributed
+            }))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))
+    }
+
+    /// The workgroup's day total, with the query added.
+    fn day_total(
+        &self,
+        p: Pricing<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<aws_sdk_dynamodb::types::Update, LakeopsError> {
+        let q = p.query;
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key(KEY, s(day_total_key(&q.workgroup, p.day)))
+            .update_expression("ADD usd :usd, #bytes :bytes, queries :one SET expires_at = :exp")
+            .expression_attribute_names("#bytes", "bytes")
+            .expression_attribute_values(":usd", n(p.usd))
+            .expression_attribute_values(":bytes", n(q.data_scanned_bytes.unwrap_or(0)))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", n((now + DAY_TOTAL_KEEP).timestamp()))
+            .build()
+            .map_err(|e| LakeopsError::aws("dynamodb:TransactWriteItems", e))
     }
 
     /// One transaction of updates. Concurrent ones on the same item (two pricings of one
@@ -512,4 +480,58 @@ impl QueryIndex {
             .map_err(|e| LakeopsError::aws("dynamodb:PutItem", e))?;
         Ok(())
     }
+}
+
+/// A priced query's attributes, by name (`None`: not set). Every attribute goes by placeholder:
+/// several names (state, database, catalog, ...) are DynamoDB reserved words, and unused
+/// placeholders are refused.
+fn priced_fields(
+    p: Pricing<'_>,
+    now: DateTime<Utc>,
+    caller: Option<&Caller>,
+) -> Vec<(&'static str, Option<AttributeValue>)> {
+    let q = p.query;
+    let completed = q.completed_at.unwrap_or(now);
+    let tables: Vec<AttributeValue> = match p.tables {
+        TablesRead::Tables(t) => t.iter().map(s).collect(),
+        TablesRead::Unparsed => vec![s(TablesRead::UNPARSED)],
+    };
+    vec![
+        ("workgroup", Some(s(&q.workgroup))),
+        ("state", Some(s(q.state.as_str()))),
+        ("seq", Some(n(OBSERVED_TERMINAL))),
+        ("changed_at", Some(s(completed.to_rfc3339()))),
+        (
+            "statement_type",
+            Some(s(statement_type_name(q.statement_type))),
+        ),
+        ("expires_at", Some(n((now + KEEP).timestamp()))),
+        ("usd", Some(n(p.usd))),
+        ("bytes", Some(n(q.data_scanned_bytes.unwrap_or(0)))),
+        ("completed_at", Some(s(sortable(completed)))),
+        (
+            "completed_bucket",
+            Some(s(completed_bucket(&q.workgroup, completed))),
+        ),
+        (
+            "sql",
+            Some(s(crate::sql::excerpt(&q.sql, STORED_SQL_CHARS))),
+        ),
+        ("submitted_at", q.submitted_at.map(|t| s(sortable(t)))),
+        ("reason", q.state_change_reason.clone().map(s)),
+        ("error_category", q.error_category.map(n)),
+        ("error_type", q.error_type.map(n)),
+        ("dpu_count", q.dpu_count.map(n)),
+        ("engine_ms", q.engine_ms.map(n)),
+        ("queue_ms", q.queue_ms.map(n)),
+        ("total_ms", q.total_ms.map(n)),
+        ("database", q.database.clone().map(s)),
+        ("catalog", q.catalog.clone().map(s)),
+        ("day", Some(s(p.day))),
+        ("tables", Some(AttributeValue::L(tables))),
+        (
+            "principal_counted",
+            caller.map(|_| AttributeValue::Bool(true)),
+        ),
+    ]
 }

@@ -1,6 +1,8 @@
 //! Lambda entry point of query-cost-feed: the query index's feed, triggered by the event
 //! queue's mapping only (see `query_cost_watcher::feed`). Wiring only.
 #![recursion_limit = "256"]
+#![warn(clippy::too_many_lines)] // the house limit: no function over 80 lines (clippy.toml)
+#![cfg_attr(test, allow(clippy::too_many_lines))]
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
