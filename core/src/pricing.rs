@@ -1,6 +1,6 @@
 //! Athena pricing, exactly as AWS bills it: the one place lakeops turns a query into dollars.
 //!
-//! Rules (Athena pricing page and DESIGN.md):
+//! Rules (Athena pricing page and docs/reference/pricing.md):
 //! - bytes scanned are rounded **up** to the next megabyte, with a **10 MB minimum** per query;
 //! - the price is per terabyte scanned, $5.00 by default (configurable: some regions differ);
 //! - FAILED queries and DDL statements are free; CANCELLED queries are billed for what they

@@ -35,16 +35,6 @@ pub fn athena_workgroup(region: &str, workgroup: &str) -> String {
     )
 }
 
-/// A Glue table in the Glue console.
-pub fn glue_table(region: &str, database: &str, table: &str) -> String {
-    format!(
-        "{}/glue/home?region={region}#/v2/data-catalog/tables/view/{}?database={}",
-        base(region),
-        encode(table),
-        encode(database)
-    )
-}
-
 /// CloudWatch's log-group view uses its own escaping: `/` becomes `$252F` (a doubly encoded `%2F`).
 fn cloudwatch_escape(s: &str) -> String {
     encode(s).replace('%', "$25")

@@ -1,5 +1,7 @@
-//! The shared crate of the lakeops functions: configuration, AWS clients, alerts, metrics,
-//! Athena history and pricing — each concept in one module, used by all four functions.
+//! The shared crate of the lakeops functions: configuration, the AWS adapters (Athena history,
+//! the query index, the ledger and outbox), alerts, metrics and attribution — each concept in one
+//! module, used by all five function crates. Pricing and the query record are the core's
+//! (`lakeops-core`), re-exported here.
 
 #![warn(clippy::too_many_lines)] // the house limit: no function over 80 lines (clippy.toml)
 #![cfg_attr(test, allow(clippy::too_many_lines))]

@@ -1,7 +1,8 @@
-//! The alert outbox: an alert about an action is recorded — whole — *before* the action, and
-//! removed once it is published. A run delivers what earlier runs kept (the killer does so after
-//! its own stops, best effort), so a failed publish, a failed confirming read or a crash between
-//! the action and its alert delays the alert instead of losing it.
+//! The alert outbox: alerts kept whole in the ledger table until they are published — the
+//! killer's stop alerts *before* the stop, the transformer's error alerts after SNS refused
+//! them. A run delivers what earlier runs kept (the killer does so after its own stops, best
+//! effort), so a failed publish, a failed confirming read or a crash between the action and its
+//! alert delays the alert instead of losing it.
 //!
 //! Why not the ledger alone: the ledger answers "was this said?" for alerts a later run can
 //! rebuild from what it sees. An action changes what the next run sees — a stopped query is

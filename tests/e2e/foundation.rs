@@ -28,13 +28,18 @@ async fn emulator_extension_serves_seeded_queries_through_the_sdk() {
                "SubmissionDateTime": (now - Duration::minutes(5)).timestamp()}),
     ]);
     let history = AthenaHistory::new(aws_sdk_athena::Client::new(&config), 5.0);
-    let found = history
-        .recent_queries("primary", now - Duration::hours(2))
-        .await
-        .unwrap();
-    assert_eq!(found.list_calls, 1);
-    assert_eq!(found.batch_get_calls, 1);
-    let by_id = |id: &str| found.queries.iter().find(|q| q.id == id).unwrap().clone();
+    let (ids, next) = history.list_query_page("primary", None).await.unwrap();
+    assert_eq!((ids.len(), next), (3, None));
+    let (found, calls) = history.batch_get(&ids).await.unwrap();
+    assert_eq!((calls, found.unprocessed.len()), (1, 0));
+    let by_id = |id: &str| {
+        found
+            .executions
+            .iter()
+            .find(|q| q.id == id)
+            .unwrap()
+            .clone()
+    };
     let done = by_id("q-done");
     assert_eq!(done.state, QueryState::Succeeded);
     assert_eq!(done.data_scanned_bytes, Some(1 << 40));
@@ -190,4 +195,19 @@ async fn every_function_answers_an_invoke_under_cargo_lambda_watch() {
         .invoke("long-query-killer", &json!(["not", "an", "event"]))
         .unwrap_err();
     assert!(err.contains("expected a JSON object"), "{err}");
+    for (function, event, reason) in [
+        (
+            "log-subscription-transformer",
+            json!({"hello": 1}),
+            "expected a CloudWatch Logs subscription event",
+        ),
+        (
+            "row-count-reconciler",
+            json!({"checks": 3}),
+            "must be a list of check names",
+        ),
+    ] {
+        let err = functions.invoke(function, &event).unwrap_err();
+        assert!(err.contains(reason), "{function}: {err}");
+    }
 }

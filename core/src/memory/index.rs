@@ -203,7 +203,8 @@ impl MemoryIndex {
     }
 
     /// The number of queries priced into `workgroup`'s total of `day`.
-    pub fn day_queries(&self, workgroup: &str, day: &str) -> u64 {
+    #[cfg(test)]
+    fn day_queries(&self, workgroup: &str, day: &str) -> u64 {
         self.lock()
             .totals
             .get(&day_total_key(workgroup, day))

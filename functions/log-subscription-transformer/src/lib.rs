@@ -2,7 +2,7 @@
 //! records → Firehose (and so S3, queryable by Athena), with alerts on errors, timeouts and
 //! crashes.
 //!
-//! Two triggers, one core ([`decode`] → [`transform`]):
+//! Two triggers, read once into a [`Trigger`], one core ([`decode`] → [`transform`]):
 //! - a **subscription filter invoking the function** (`{"awslogs":{"data":…}}`): the records go to
 //!   `FIREHOSE_STREAM` with `PutRecordBatch` ([`sink`]); records that still fail after retries
 //!   within the deadline fail the invocation, so Lambda's retry and on-failure destination keep
@@ -31,6 +31,7 @@ pub mod record;
 pub mod redact;
 pub mod sink;
 pub mod transform;
+pub mod trigger;
 
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
@@ -53,6 +54,7 @@ use crate::decode::LogsData;
 use crate::ndjson::Lines;
 use crate::sink::FirehoseSink;
 use crate::transform::Transformed;
+pub use crate::trigger::{FirehoseRecord, Trigger};
 
 pub const FUNCTION: &str = "log-subscription-transformer";
 /// Firehose's limit on a transformation response, less room for the envelope.
@@ -147,7 +149,7 @@ struct Run {
 }
 
 pub async fn handle<A: AlertSink, L: Ledger, O: AlertOutbox>(
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Trigger>,
     deps: &Deps<A, L, O>,
 ) -> Result<Value, LakeopsError> {
     let now = Utc::now();
@@ -155,25 +157,23 @@ pub async fn handle<A: AlertSink, L: Ledger, O: AlertOutbox>(
         .unwrap_or(StdDuration::from_secs(60));
     // Keep 2 s to answer and report.
     let deadline = Instant::now() + remaining.saturating_sub(StdDuration::from_secs(2));
-    let payload = &event.payload;
     let mut run = Run {
         summary: RunSummary::default(),
         metrics: Metrics::new(&deps.config.common.metrics_namespace),
         errors: BTreeMap::new(),
     };
-    let answer = if let Some(data) = payload.pointer("/awslogs/data").and_then(Value::as_str) {
-        if let Err(e) = subscription(data, deps, deadline, &mut run).await {
-            record_totals(&mut run.metrics, &run.summary);
-            run.metrics.flush();
-            return Err(e);
+    let answer = match &event.payload {
+        Trigger::Subscription { data } => {
+            if let Err(e) = subscription(data, deps, deadline, &mut run).await {
+                record_totals(&mut run.metrics, &run.summary);
+                run.metrics.flush();
+                return Err(e);
+            }
+            None
         }
-        None
-    } else if let Some(records) = payload.get("records").and_then(Value::as_array) {
-        Some(firehose_transformation(records, deps, &mut run))
-    } else {
-        return Err(LakeopsError::InvalidInput(
-            "expected a CloudWatch Logs subscription event ({\"awslogs\":{\"data\":...}}) or a Firehose transformation event ({\"records\":[...]})".into(),
-        ));
+        Trigger::FirehoseTransformation { records } => {
+            Some(firehose_transformation(records, deps, &mut run))
+        }
     };
     alerting::send_error_alerts(deps, now, &mut run).await;
     let Run {
@@ -241,7 +241,7 @@ async fn subscription<A, L, O>(
 /// original under its error prefix — so the response stays under the 6 MB limit whatever the
 /// input.
 fn firehose_transformation<A, L, O>(
-    records: &[Value],
+    records: &[FirehoseRecord],
     deps: &Deps<A, L, O>,
     run: &mut Run,
 ) -> Value {
@@ -249,8 +249,8 @@ fn firehose_transformation<A, L, O>(
     let mut answers = Vec::with_capacity(records.len());
     let mut response_bytes = 0usize;
     for rec in records {
-        let id = rec["recordId"].clone();
-        let raw = rec["data"].as_str().unwrap_or_default();
+        let id = &rec.record_id;
+        let raw = rec.data.as_str();
         run.summary.batches += 1;
         let (result, data) = match process_payload(raw, deps, run) {
             Err(e) => {
@@ -383,8 +383,9 @@ pub(crate) mod tests {
         }
     }
 
-    fn event(v: Value) -> LambdaEvent<Value> {
-        LambdaEvent::new(v, lambda_runtime::Context::default())
+    fn event(v: Value) -> LambdaEvent<Trigger> {
+        let trigger = serde_json::from_value(v).expect("a transformer trigger");
+        LambdaEvent::new(trigger, lambda_runtime::Context::default())
     }
 
     #[test]
@@ -415,8 +416,6 @@ pub(crate) mod tests {
             no_stream.to_string().contains("FIREHOSE_STREAM"),
             "{no_stream}"
         );
-        let neither = handle(event(json!({"hello": 1})), &d).await.unwrap_err();
-        assert_eq!(neither.error_type(), "InvalidInput");
         // Firehose mode: an undecodable record is answered ProcessingFailed, nothing raised.
         let fh = json!({"records": [{"recordId": "r1", "data": "not base64!"}]});
         let answer = handle(event(fh), &d).await.unwrap();

@@ -4,7 +4,6 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,8 +18,10 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    run(service_fn(|event: LambdaEvent<Value>| {
-        log_subscription_transformer::handle(event, &deps)
-    }))
+    run(service_fn(
+        |event: LambdaEvent<log_subscription_transformer::Trigger>| {
+            log_subscription_transformer::handle(event, &deps)
+        },
+    ))
     .await
 }

@@ -1,7 +1,7 @@
 //! The scheduled sweep of one window, in pipeline order: reconciliation (what the feed missed),
 //! the window's expensive queries and retry storms per workgroup, budgets and spikes, and the
 //! digest when it is due. It decides from the query index and the spend history; Athena is read
-//! only by reconciliation.
+//! only for the workgroup list and by reconciliation.
 
 use std::collections::HashMap;
 

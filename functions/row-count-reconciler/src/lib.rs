@@ -9,8 +9,9 @@
 //! ([`checks::Tolerance`], [`history`]); [`report`] — one alert per failing check, EMF metrics
 //! per check, a summary in the log and, optionally, JSON lines in S3 ([`results`]).
 //!
-//! Counting method per side: an Iceberg table (Glue `table_type=ICEBERG`) counted over identity
-//! partition keys only is counted from its `$files` metadata (`record_count` of the data files) —
+//! Counting method per side: an Iceberg table (Glue `table_type=ICEBERG`) whose window maps onto
+//! its current partition spec (identity keys, a `day(column)` partition, or the whole table) is
+//! counted from its `$files` metadata (`record_count` of the data files) —
 //! unless the measurement shows its current snapshot's summary stating deletes (or no delete
 //! totals), which make metadata over-count; then the side is counted by `COUNT(*)` instead
 //! ([`iceberg`]). Other tables always get a `COUNT(*)` pruned by the partition and filter.
@@ -32,11 +33,12 @@ pub mod runner;
 pub mod side;
 pub mod sqlsafe;
 pub mod template;
+pub mod trigger;
 pub mod verdict;
 
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use lakeops::alert::{Alert, AlertSink, Severity};
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::schedule::ScheduledRun;
@@ -59,6 +61,7 @@ use crate::template::RunDate;
 pub use crate::config::{parse_s3_uri, ReconcilerConfig};
 pub use crate::report::{announce, check_alert, Repeat, RunSummary};
 pub use crate::side::{CountMethod, Side, SideResult, Sides};
+pub use crate::trigger::{RunOverrides, Trigger};
 pub use crate::verdict::{compare_segments, evaluate, CheckResult, SegmentComparison, Status};
 
 pub const FUNCTION: &str = "row-count-reconciler";
@@ -97,45 +100,12 @@ impl Deps {
     }
 }
 
-/// The overrides a scheduled event may carry.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct RunOverrides {
-    pub checks: Option<Vec<String>>,
-    pub date: Option<NaiveDate>,
-}
-
-pub fn overrides(run: &ScheduledRun) -> Result<RunOverrides, LakeopsError> {
-    let mut o = RunOverrides::default();
-    match run.overrides.get("checks") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            let names: Option<Vec<String>> = items
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect();
-            o.checks = Some(names.ok_or_else(|| {
-                LakeopsError::InvalidInput(
-                    "override \"checks\" must be a list of check names".into(),
-                )
-            })?);
-        }
-        Some(other) => {
-            return Err(LakeopsError::InvalidInput(format!(
-                "override \"checks\" must be a list of check names, got {other}"
-            )))
-        }
-    }
-    o.date = run.date_override("date")?;
-    Ok(o)
-}
-
 pub async fn handle<A: AlertSink, L: Ledger>(
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Trigger>,
     deps: &Deps<A, L>,
 ) -> Result<Value, LakeopsError> {
     let now = Utc::now();
-    let run = ScheduledRun::from_event(&event.payload, now)?;
-    let o = overrides(&run)?;
+    let Trigger { run, overrides: o } = &event.payload;
     // Stop waiting for queries this long before the Lambda deadline (15 min when there is none).
     let remaining = lakeops::deadline::remaining(event.context.deadline, now.timestamp_millis())
         .unwrap_or(StdDuration::from_secs(900));
@@ -144,7 +114,7 @@ pub async fn handle<A: AlertSink, L: Ledger>(
         .event_id
         .clone()
         .unwrap_or_else(|| run.time.to_rfc3339_opts(SecondsFormat::Secs, true));
-    let summary = deps.reconcile(&run, &o, &run_id, deadline, now).await?;
+    let summary = deps.reconcile(run, o, &run_id, deadline, now).await?;
     tracing::info!(summary = %json!(summary), "run finished");
     if !summary.failures.is_empty() {
         return Err(LakeopsError::Undelivered(summary.failures.join("; ")));
@@ -303,18 +273,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reruns_and_backfills_from_the_event() {
-        let run = |v: Value| ScheduledRun::from_event(&v, Utc::now()).unwrap();
-        let o = overrides(&run(
-            json!({"checks": ["orders_daily"], "date": "2026-11-20"}),
-        ))
-        .unwrap();
-        assert_eq!(o.checks, Some(vec!["orders_daily".to_string()]));
-        assert_eq!(o.date, NaiveDate::from_ymd_opt(2026, 11, 20));
-        assert_eq!(overrides(&run(json!({}))).unwrap(), RunOverrides::default());
-        assert!(overrides(&run(json!({"checks": "orders_daily"}))).is_err());
-        assert!(overrides(&run(json!({"checks": [1]}))).is_err());
-        assert!(overrides(&run(json!({"date": "20/11/2026"}))).is_err());
+    fn s3_uris_and_paths_are_told_apart() {
         assert_eq!(
             parse_s3_uri("s3://bucket/a/b.yaml"),
             Some(("bucket".into(), "a/b.yaml".into()))

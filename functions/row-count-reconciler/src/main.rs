@@ -4,7 +4,6 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,8 +17,10 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    run(service_fn(|event: LambdaEvent<Value>| {
-        row_count_reconciler::handle(event, &deps)
-    }))
+    run(service_fn(
+        |event: LambdaEvent<row_count_reconciler::Trigger>| {
+            row_count_reconciler::handle(event, &deps)
+        },
+    ))
     .await
 }

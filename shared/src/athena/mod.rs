@@ -1,10 +1,9 @@
-//! Athena query history: the domain `QueryExecution`, workgroup listing, bounded paging of
-//! `ListQueryExecutions` and `BatchGetQueryExecution` in chunks of 50 with unprocessed ids retried.
-//!
-//! `ListQueryExecutions` returns ids only, at most 50 a page, one workgroup per call, in an order
-//! AWS does not document. So [`AthenaHistory::recent_queries`] fetches each page's details and
-//! stops paging by *time*: once a whole page was submitted before the horizon the caller asked
-//! for. It never assumes the n-th page is old because it is the n-th.
+//! Athena query history through the SDK: the SDK's record read into the core's
+//! `QueryExecution`, workgroup listing, one `ListQueryExecutions` page at a time, and
+//! `BatchGetQueryExecution` in chunks of 50 with unprocessed ids asked again — paced by the
+//! suite's shared call budget. `ListQueryExecutions` returns ids only, at most 50 a page, one
+//! workgroup per call, in an order AWS does not document: its callers (reconciliation) stop
+//! paging at a checkpoint or by the submission times they read, never by page count.
 
 use std::time::Duration;
 
@@ -75,16 +74,6 @@ pub fn execution_of(q: &aws_sdk_athena::types::QueryExecution) -> QueryExecution
     }
 }
 
-/// What one history scan found and what it cost in API calls.
-#[derive(Debug, Default, Clone)]
-pub struct RecentQueries {
-    /// Queries submitted at or after the horizon (plus any from pages that straddle it).
-    pub queries: Vec<QueryExecution>,
-    pub unprocessed: Vec<Unprocessed>,
-    pub list_calls: u32,
-    pub batch_get_calls: u32,
-}
-
 /// Reads Athena's query history through the SDK.
 #[derive(Debug)]
 pub struct AthenaHistory {
@@ -113,46 +102,6 @@ impl AthenaHistory {
 
     pub fn client(&self) -> &aws_sdk_athena::Client {
         &self.client
-    }
-
-    /// Queries of `workgroup` submitted at or after `horizon`. Pages until a page holds only
-    /// queries submitted before the horizon (or the history ends).
-    pub async fn recent_queries(
-        &self,
-        workgroup: &str,
-        horizon: DateTime<Utc>,
-    ) -> Result<RecentQueries, LakeopsError> {
-        let mut found = RecentQueries::default();
-        let mut token: Option<String> = None;
-        loop {
-            found.list_calls += 1;
-            let (ids, next) = self.list_query_page(workgroup, token).await?;
-            if !ids.is_empty() {
-                let (details, calls) = self.batch_get(&ids).await?;
-                found.batch_get_calls += calls;
-                // A page with an id we could not read might hold a recent query: keep paging.
-                let all_older = details.unprocessed.is_empty()
-                    && details
-                        .executions
-                        .iter()
-                        .all(|q| q.submitted_at.is_some_and(|t| t < horizon));
-                found.unprocessed.extend(details.unprocessed);
-                found.queries.extend(
-                    details
-                        .executions
-                        .into_iter()
-                        .filter(|q| q.submitted_at.is_none_or(|t| t >= horizon)),
-                );
-                if all_older {
-                    break;
-                }
-            }
-            match next {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        Ok(found)
     }
 }
 
@@ -330,62 +279,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn pages_until_a_whole_page_is_older_than_the_horizon() {
-        // Pages of 50, newest first, one query a minute; horizon 120 minutes back.
-        let list =
-            mock!(aws_sdk_athena::Client::list_query_executions).then_compute_output(|req| {
-                let start: i64 = req.next_token().map(|t| t.parse().unwrap()).unwrap_or(0);
-                ListQueryExecutionsOutput::builder()
-                    .set_query_execution_ids(Some(ids(start..start + 50)))
-                    .next_token((start + 50).to_string())
-                    .build()
-            });
-        let batch = batch_rule();
-        let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[&list, &batch]);
-        let history = AthenaHistory::new(client, 1000.0);
-        let found = history.recent_queries("etl", t(-120)).await.unwrap();
-        // Pages 0-49, 50-99, 100-149 (straddles), 150-199 (all older: stop).
-        assert_eq!(list.num_calls(), 4);
-        assert_eq!(found.list_calls, 4);
-        assert_eq!(found.batch_get_calls, 4);
-        assert_eq!(
-            found.queries.len(),
-            121,
-            "q0..=q120 are at or after the horizon"
-        );
-        assert!(found
-            .queries
-            .iter()
-            .all(|q| q.submitted_at.unwrap() >= t(-120)));
-    }
-
-    #[tokio::test]
-    async fn an_old_page_between_new_ones_does_not_stop_paging_early_if_it_straddles() {
-        // Order is not documented: page 1 mixes a very old query with a new one.
-        let list = mock!(aws_sdk_athena::Client::list_query_executions).then_compute_output(
-            |req| match req.next_token() {
-                None => ListQueryExecutionsOutput::builder()
-                    .set_query_execution_ids(Some(vec!["q999".into(), "q1".into()]))
-                    .next_token("p2")
-                    .build(),
-                Some(_) => ListQueryExecutionsOutput::builder()
-                    .set_query_execution_ids(Some(vec!["q2".into()]))
-                    .build(),
-            },
-        );
-        let batch = batch_rule();
-        let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[&list, &batch]);
-        let found = AthenaHistory::new(client, 1000.0)
-            .recent_queries("etl", t(-10))
-            .await
-            .unwrap();
-        let mut got: Vec<_> = found.queries.iter().map(|q| q.id.as_str()).collect();
-        got.sort();
-        assert_eq!(got, ["q1", "q2"]);
-        assert_eq!(found.list_calls, 2, "history ended without a next token");
-    }
-
-    #[tokio::test]
     async fn batch_get_chunks_by_50_and_retries_unprocessed_ids() {
         let first_round = mock!(aws_sdk_athena::Client::batch_get_query_execution)
             .match_requests(|r| r.query_execution_ids().len() == 50)
@@ -476,10 +369,10 @@ mod tests {
                 aws_smithy_async::rt::sleep::TokioSleep::new()
             )));
         let found = AthenaHistory::new(client, 1000.0)
-            .recent_queries("etl", t(-1))
+            .list_query_page("etl", None)
             .await
             .unwrap();
-        assert!(found.queries.is_empty());
+        assert!(found.0.is_empty());
         assert_eq!(throttled.num_calls(), 3);
     }
 
@@ -489,7 +382,7 @@ mod tests {
             .then_error(|| ListQueryExecutionsError::unhandled("Rate exceeded"));
         let client = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[&throttled]);
         let err = AthenaHistory::new(client, 1000.0)
-            .recent_queries("etl", t(-1))
+            .list_query_page("etl", None)
             .await
             .unwrap_err();
         assert_eq!(err.error_type(), "Retryable.AwsCall");

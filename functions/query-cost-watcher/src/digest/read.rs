@@ -2,7 +2,7 @@
 //! UTC hour, and those reads are independent, so they run [`READS_AT_ONCE`] at a time. At
 //! 1M queries a day the digest reads about 5,800 index pages (measured by the simulation); one
 //! after another at DynamoDB's 10–20 ms a page that is 60–120 s, a few at a time it is a few
-//! seconds (the `reads_a_few_at_a_time` test below measures the shape with a modelled latency).
+//! seconds (the `reads_a_few_at_a_time_*` tests in `read/tests.rs` measure the shape with a modelled latency).
 //!
 //! Memory stays bounded: a read hands each page to the builder as it arrives, so at most
 //! [`READS_AT_ONCE`] pages (DynamoDB's 1 MB each) are held besides the builder's counts.
