@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 # build / deploy only when asked.
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 
-.PHONY: help setup build audit test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean settings-doc
+.PHONY: help setup build audit test tests-unit tests-emulator tests-integ cards lint fmt dashboards demo tests-demo demo-screenshot bench-scale simulate-day bench-transformer bench-cold-start bench-log-layout fuzz-transformer fuzz-libfuzzer check-config invoke package deploy clean settings-doc
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -88,10 +88,16 @@ cards: $(CHROMIUM) $(CARDS_NPM) ## the Teams Adaptive Card of every alert kind, 
 	cargo run -q -p alert-notifier --example cards -- target/cards
 	node tests/cards/render.mjs target/cards/teams $(or $(OUT),target/cards/png)
 
-test: setup lint tests-emulator build tests-unit cards tests-integ ## everything CI runs: lint, unit, SDK, card rendering and end-to-end tests
+test: setup lint tests-emulator build tests-unit cards tests-demo tests-integ ## everything CI runs: lint, unit, SDK, card rendering, the demo's report and end-to-end tests
 
-demo: setup build ## run the functions against a seeded local data lake, deliver their alerts to a local chat receiver, and show what happened
+demo: setup build $(CARDS_NPM) ## run the functions against a seeded local data lake, deliver their alerts to a local chat receiver, print what happened, and write target/demo/report.html (the posts as cards)
 	cargo run --quiet -p lakeops-e2e --bin demo
+
+tests-demo: demo $(CHROMIUM) ## make demo, then its report opened in headless Chromium: fails unless every post renders as its card
+	node tests/cards/check-report.mjs target/demo/report.html $(or $(OUT),target/demo/report.png) $(HEIGHT)
+
+demo-screenshot: ## refresh the README's screenshot of the demo report (docs/demo-report.png)
+	$(MAKE) tests-demo OUT=docs/demo-report.png HEIGHT=1500
 
 bench-scale: setup build ## the Athena guardrails at 10,000 and 1,000,000 queries/day over 100 workgroups: calls, wall time, missed alerts, DynamoDB cost (docs/benchmarks.md; VOLUMES="10000 1000000")
 	LAKEOPS_INVOKE_TIMEOUT_SECS=900 cargo run --quiet -p lakeops-e2e --bin bench_scale -- $(or $(VOLUMES),10000 1000000)

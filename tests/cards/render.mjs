@@ -23,19 +23,9 @@ mkdirSync(outDir, { recursive: true });
 const rendererJs = require.resolve("adaptivecards/dist/adaptivecards.min.js");
 const markdownJs = require.resolve("markdown-it/dist/markdown-it.min.js");
 
-// Teams' look: Segoe-like font stack, its container styles and colours (a host config is how a
-// host such as Teams tells the renderer its styling).
-const hostConfig = {
-  fontFamily: "'Segoe UI', 'DejaVu Sans', sans-serif",
-  containerStyles: {
-    default: { backgroundColor: "#FFFFFF", foregroundColors: { default: { default: "#242424", subtle: "#616161" }, attention: { default: "#C4314B" }, warning: { default: "#835B00" }, accent: { default: "#5B5FC7" } } },
-    attention: { backgroundColor: "#FDE7E9", foregroundColors: { default: { default: "#242424", subtle: "#616161" }, attention: { default: "#C4314B" } } },
-    warning: { backgroundColor: "#FFF4CE", foregroundColors: { default: { default: "#242424", subtle: "#616161" }, warning: { default: "#835B00" } } },
-    accent: { backgroundColor: "#E8EBFA", foregroundColors: { default: { default: "#242424", subtle: "#616161" }, accent: { default: "#5B5FC7" } } },
-  },
-  // Buttons stacked, as Teams shows them on a narrow card (long labels would clip side by side).
-  actions: { maxActions: 6, buttonSpacing: 8, actionsOrientation: "vertical", actionAlignment: "left" },
-};
+// Teams' look (fonts, container styles and colours, stacked buttons): a host config is how a
+// host such as Teams tells the renderer its styling. Shared with the demo's report.
+const hostConfig = JSON.parse(readFileSync(new URL("./host-config.json", import.meta.url), "utf8"));
 
 const files = readdirSync(cardsDir).filter((f) => f.endsWith(".json")).sort();
 if (files.length === 0) {

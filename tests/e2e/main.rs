@@ -11,6 +11,7 @@ mod index;
 mod killer;
 mod notifier;
 mod reconciler;
+mod report;
 mod simulation;
 mod transformer;
 

@@ -18,6 +18,7 @@ pub mod index;
 pub mod lake;
 pub mod notify;
 pub mod queue;
+pub mod report;
 pub mod sim;
 pub mod template;
 pub mod usage;

@@ -1,14 +1,17 @@
 //! `make demo`: starts the local AWS emulator, seeds a small data lake, runs each of the four
 //! Athena/log functions under `cargo lambda watch` with the files in `events/`, then lets the
 //! alert-notifier deliver every alert they raised to a local chat receiver (standing in for
-//! Teams, Google Chat and Slack), prints what happened, and stops everything it started.
+//! Teams, Google Chat and Slack), prints a summary a person reads in a minute, writes
+//! `target/demo/report.html` (the posts rendered as the cards people receive; each function's
+//! full answer in `target/demo/answers/`), and stops everything it started.
 //!
 //! `make invoke FN=<function> EVENT=<file>` runs just one function with one event the same way.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lakeops_e2e::notify::{set_up_example_notifier, WebhookReceiver, EXAMPLE_CHANNELS};
+use lakeops_e2e::report::{Report, Run};
 use lakeops_e2e::{event_file, lake, repo_root, Emulator, Functions};
 use serde_json::Value;
 
@@ -36,6 +39,7 @@ async fn main() {
     let event = arg("--event").map(|e| repo_root().join(e));
 
     rule("starting the local AWS emulator (moto + lakeops Athena extension)");
+    let mut setup = Vec::new();
     let emu = Emulator::start();
     println!("emulator on {}", emu.endpoint());
     let config = emu.sdk_config().await;
@@ -43,33 +47,34 @@ async fn main() {
     // scheduled run (stamped with this time) covers the queries that just completed.
     let anchor = lakeops_e2e::floor_to_minutes(Utc::now(), 5);
     let lake = lake::seed(&emu, &config, anchor).await;
-    println!(
-        "seeded: workgroups {:?}, {} Athena queries, Glue database `sales`, Firehose stream `{}` -> s3://{}, alert topic {} with an SQS tap",
-        lake::WORKGROUPS,
+    setup.push(format!(
+        "a lake of {} Athena queries in workgroups {}, Glue database `sales`, Firehose stream `{}` → s3://{}",
         lake.queries,
+        lake::WORKGROUPS.join(", "),
         lake::LOG_STREAM,
         lake::LOG_BUCKET,
-        lake.tap.topic_arn
-    );
+    ));
 
     // Yesterday in the reconciler's timezone (Asia/Seoul, the default): the day its checks count.
     let yesterday =
         (anchor.with_timezone(&chrono_tz::Asia::Seoul).date_naive()) - chrono::Duration::days(1);
     let recon = lake::seed_reconciliation(&emu, &config, yesterday, 2.0).await;
-    println!(
-        "reconciliation: database `lake` (5 pipelines, partitions for {yesterday}), checks file {}",
+    setup.push(format!(
+        "5 pipelines to reconcile in database `lake` for {yesterday} ({})",
         recon.checks_uri
-    );
+    ));
 
     // Chat: the example routes, four channels on a local receiver.
     let receiver = WebhookReceiver::start();
     let (notifier_queue, notifier_env) =
         set_up_example_notifier(&config, &lake.tap.topic_arn, &receiver).await;
-    println!(
-        "chat: channels {:?} on a local webhook receiver (127.0.0.1:{}), routes functions/alert-notifier/routes.example.yaml",
-        EXAMPLE_CHANNELS.map(|(n, p)| format!("{n} ({p})")),
-        receiver.port
-    );
+    setup.push(format!(
+        "chat channels {} on a local webhook receiver, routed by functions/alert-notifier/routes.example.yaml",
+        EXAMPLE_CHANNELS.map(|(n, p)| format!("{n} ({p})")).join(", "),
+    ));
+    for line in &setup {
+        println!("{line}");
+    }
 
     rule("starting the functions under cargo lambda watch");
     let mut env = vec![
@@ -122,46 +127,16 @@ async fn main() {
             ),
         ],
     };
+    let mut done = Vec::new();
     for (function, file) in runs {
-        rule(&format!(
-            "cargo lambda invoke {function} --data-file {}",
-            file.strip_prefix(repo_root()).unwrap_or(&file).display()
-        ));
-        // The sample schedule events are stamped 2026-11-23T09:00Z; the demo's lake is seeded around
-        // the current sweep window's end, so scheduled runs are stamped with that time.
-        let is_schedule = file
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("schedule-"));
-        let result = if is_schedule {
-            let mut event =
-                lakeops_e2e::event(&file.file_name().unwrap_or_default().to_string_lossy());
-            event["time"] =
-                serde_json::json!(anchor.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            println!(
-                "(event time set to the current window's end: {})",
-                event["time"]
-            );
-            functions.invoke(&function, &event)
-        } else {
-            functions.invoke_file(&function, &file)
-        };
-        match result {
-            Ok(answer) => show(&answer),
-            Err(e) => println!("ERROR: {}", e.trim()),
+        let run = invoke(&functions, &function, &file, anchor);
+        match (&run.answer, only.is_some()) {
+            // `make invoke`: the whole answer is what was asked for.
+            (Ok(answer), true) => show(answer),
+            (Ok(_), false) => println!("answered (summary below)"),
+            (Err(e), _) => println!("ERROR: {}", e.trim()),
         }
-    }
-
-    rule("alerts received by the SQS tap of the alert topic");
-    let alerts = lake.tap.drain().await;
-    if alerts.is_empty() {
-        println!("(none)");
-    }
-    for a in alerts {
-        println!("- {}", a.subject);
-        println!("  attributes: {:?}", a.attributes);
-        if let Some(summary) = a.body["summary"].as_str() {
-            println!("  {summary}");
-        }
+        done.push(run);
     }
     if only.is_none() {
         rule("alert-notifier: the alert topic's queue, batch by batch, as Lambda's event source mapping would");
@@ -170,29 +145,71 @@ async fn main() {
             .await;
         println!("{batches} batches");
     }
-    rule("posts received by the local chat receiver");
-    let posts = receiver.received();
-    if posts.is_empty() {
-        println!("(none)");
-    }
-    for p in posts {
-        let format = if p.body["attachments"].is_array() {
-            "Adaptive Card"
-        } else if p.body["cardsV2"].is_array() {
-            "Google Chat cardsV2"
-        } else {
-            "Slack Block Kit"
-        };
-        println!(
-            "- {} <- {format}: {} (HTTP {})",
-            p.path,
-            p.alert_id().unwrap_or_default(),
-            p.status
-        );
-    }
-
+    let report = Report {
+        setup,
+        runs: done,
+        alerts: lake.tap.drain().await,
+        posts: receiver.received(),
+        channels: EXAMPLE_CHANNELS
+            .map(|(n, p)| (n.to_string(), p.to_string()))
+            .to_vec(),
+    };
     rule("stopping the emulator and the functions");
     drop(functions);
     drop(emu);
-    println!("done: nothing left running.");
+    println!("nothing left running.");
+    let dir = repo_root().join("target/demo");
+    report.print(&dir);
+    if let Err(e) = report.write(&dir, &repo_root()) {
+        eprintln!("could not write the report in {}: {e}", dir.display());
+        std::process::exit(1);
+    }
+}
+
+/// One invocation, as `cargo lambda invoke --data-file` would make it. The sample schedule
+/// events are stamped 2026-11-23T09:00Z; the demo's lake is seeded around the current sweep
+/// window's end, so scheduled runs are stamped with that time.
+fn invoke(functions: &Functions, function: &str, file: &Path, anchor: DateTime<Utc>) -> Run {
+    let shown = file
+        .strip_prefix(repo_root())
+        .unwrap_or(file)
+        .display()
+        .to_string();
+    rule(&format!(
+        "cargo lambda invoke {function} --data-file {shown}"
+    ));
+    let name = file
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let read = std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()));
+    let mut payload = match read {
+        Ok(payload) => payload,
+        Err(e) => {
+            return Run {
+                function: function.to_string(),
+                answer: Err(format!("{shown}: {e}")),
+                event: shown,
+                payload: Value::Null,
+            }
+        }
+    };
+    if name.starts_with("schedule-") {
+        payload["time"] =
+            serde_json::json!(anchor.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        println!(
+            "(event time set to the current window's end: {})",
+            payload["time"]
+        );
+    }
+    let answer = functions.invoke(function, &payload);
+    Run {
+        function: function.to_string(),
+        event: shown,
+        payload,
+        answer,
+    }
 }
