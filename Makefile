@@ -51,6 +51,7 @@ lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, check
 	python3 scripts/settings_doc.py --check
 	python3 scripts/check_links.py
 	python3 scripts/check_house.py
+	python3 scripts/test_deploy.py
 
 dashboards: setup ## regenerate the CloudWatch (in infra/template.yaml) and Grafana (infra/grafana/) dashboards from scripts/dashboards.py
 	$(PY) scripts/dashboards.py
@@ -143,8 +144,8 @@ package: setup ## arm64 release zips in target/lambda/<fn>/bootstrap.zip
 	$(CARGO_LAMBDA) lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip; done
 
-deploy: setup ## sam build (beta: rust-cargolambda) + guided sam deploy
-	cd infra && ../$(SAM) build --beta-features && ../$(SAM) deploy --guided
+deploy: setup ## asks where alerts go, budgets, timezone and killer mode (saved in infra/samconfig.toml; YES=1 asks nothing, PARAMS='Name=value ...' sets others), then sam build (rust-cargolambda, arm64) and sam deploy
+	$(PY) scripts/deploy.py
 
 clean: ## remove build output (keeps the venv)
 	cargo clean
