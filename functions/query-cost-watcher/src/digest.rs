@@ -13,6 +13,7 @@
 //! workgroup-hours a few at a time; `render` turns the result into the alert.
 
 mod accumulate;
+mod cutoff;
 mod read;
 mod render;
 
@@ -26,6 +27,7 @@ use lakeops::calendar::LocalDay;
 use crate::window::Window;
 
 pub use accumulate::{DigestBuilder, WorkgroupEntry};
+pub use cutoff::{CutoffAdvice, ScanLadder, TOP_SHARE};
 pub use read::{read_day, FinishedPages, WorkgroupSpec, READS_AT_ONCE};
 
 /// Queries listed by cost in the digest.
@@ -77,6 +79,9 @@ pub struct WorkgroupDay {
     /// Queries above the workgroup's alert threshold.
     pub expensive: usize,
     pub budget_usd: Option<f64>,
+    /// The day's billed scans by size, for the cutoff advice (not listed in the details).
+    #[serde(skip)]
+    pub scans: ScanLadder,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -100,6 +105,9 @@ pub struct Digest {
     pub by_client: Vec<Spend>,
     /// The [`TOP_GROUPS`] tables most scanned.
     pub top_tables: Vec<TableScan>,
+    /// Per workgroup, the per-query data limit that would have stopped only the top
+    /// [`TOP_SHARE`] of its queries, where one would have.
+    pub cutoffs: Vec<CutoffAdvice>,
 }
 
 impl Digest {
@@ -315,5 +323,39 @@ mod tests {
         assert!(text.contains("Spend by person"), "{text}");
         assert!(text.contains("unknown (no CloudTrail trail)"), "{text}");
         assert!(!text.contains("hunter2hunter2"), "{text}");
+    }
+
+    #[test]
+    fn advises_the_limit_that_stops_the_top_tenth_of_a_percent() {
+        let day = LocalDay::containing(utc("2026-11-22T03:00:00Z"), Seoul);
+        // 2,000 queries of 1.5 GiB and two runaways of 3 TiB: 0.1 % allows two.
+        let queries: Vec<Finished> = (0..2_002)
+            .map(|i| {
+                let bytes = if i < 2 { 3 * (1u64 << 40) } else { 3 << 29 };
+                let q = QueryExecution {
+                    workgroup: "bi".into(),
+                    data_scanned_bytes: Some(bytes),
+                    completed_at: Some(utc("2026-11-22T03:00:00Z")),
+                    ..QueryExecution::example(&format!("q{i}"))
+                };
+                finished(q, Some("jane"), &["sales.orders"])
+            })
+            .collect();
+        let price = PriceList { usd_per_tb: 5.0 };
+        let d = build(day, &[("bi".into(), queries)], &price, |_| 5.0, |_| None);
+        assert_eq!(d.cutoffs.len(), 1);
+        let a = &d.cutoffs[0];
+        // 2 GiB is the smallest round size that stops only the two (1 GiB would stop them all).
+        assert_eq!((a.cutoff_bytes, a.stopped, a.queries), (2 << 30, 2, 2_002));
+        let saved = 2.0 * (price.usd_for_scan(3 << 40) - price.usd_for_scan(2 << 30));
+        assert!((a.saved_usd - saved).abs() < 1e-9, "{a:?}");
+        let alert = d.alert("k", "query-cost-watcher", "us-east-1", Utc::now());
+        let text = alert.text_body();
+        assert!(
+            text.contains(
+                "bi: a BytesScannedCutoffPerQuery of 2.00 GiB would have stopped 2 of 2002 queries"
+            ),
+            "{text}"
+        );
     }
 }

@@ -163,9 +163,10 @@ impl std::fmt::Display for Report {
         if v.clean() {
             write!(
                 f,
-                "oracle: CLEAN — {} queries judged, {} expensive alerted once in time, {} runaways warned, stopped in time and reported once, every price and total exact; {} budgets and {} spike alerts justified and in time, the digest {}",
+                "oracle: CLEAN — {} queries judged, {} expensive alerted once in time, {} runaways warned, stopped in time and reported once, every price and total exact; {} budgets and {} spike alerts justified and in time, the digest {} ({} per-query data limits advised and judged)",
                 v.judged, v.expensive, v.runaways, v.budgets, v.spikes,
-                if v.digest { "exact" } else { "not judged" }
+                if v.digest { "exact" } else { "not judged" },
+                v.cutoffs
             )
         } else {
             writeln!(

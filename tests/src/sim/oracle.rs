@@ -137,6 +137,8 @@ pub struct Verdict {
     pub budgets: usize,
     pub spikes: usize,
     pub digest: bool,
+    /// Per-query data limits the digest advised, each judged.
+    pub cutoffs: usize,
     pub discrepancies: Vec<String>,
 }
 

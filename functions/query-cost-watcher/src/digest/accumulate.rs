@@ -13,6 +13,7 @@ use lakeops::query_index::Finished;
 use lakeops::sql;
 use lakeops::tables_read::TablesRead;
 
+use super::cutoff::advise;
 use super::{Digest, Spend, TableScan, TopQuery, WorkgroupDay, TOP_GROUPS, TOP_QUERIES};
 
 /// Characters of SQL a top query shows.
@@ -120,6 +121,10 @@ impl DigestBuilder {
         let mut workgroups: Vec<WorkgroupDay> =
             self.workgroups.into_iter().map(|(w, _)| w).collect();
         workgroups.sort_by(|a, b| b.usd.total_cmp(&a.usd).then(a.workgroup.cmp(&b.workgroup)));
+        let cutoffs = workgroups
+            .iter()
+            .filter_map(|w| advise(&w.workgroup, w.queries, &w.scans, &self.price))
+            .collect();
         let mut top_tables: Vec<TableScan> = self.tables.into_values().collect();
         top_tables.sort_by(|a, b| {
             b.scanned_bytes
@@ -134,6 +139,7 @@ impl DigestBuilder {
             by_person: ranked(self.by_person),
             by_client: ranked(self.by_client),
             top_tables,
+            cutoffs,
         }
     }
 }
@@ -180,6 +186,9 @@ fn count(w: &mut WorkgroupDay, q: &QueryExecution, charge: &Charge, threshold_us
     w.scanned_bytes += q.data_scanned_bytes.unwrap_or(0);
     w.usd += charge.usd();
     w.expensive += usize::from(charge.usd() > threshold_usd);
+    if let Charge::Scanned { .. } = charge {
+        w.scans.add(q.data_scanned_bytes.unwrap_or(0), charge.usd());
+    }
 }
 
 /// The largest first, then by name; the rest folded into one `(N others)` entry.

@@ -6,7 +6,7 @@ use lakeops::alert::{Alert, Severity};
 use lakeops::console;
 use lakeops::pricing::{format_usd, human_bytes};
 
-use super::{Digest, Spend, TableScan, TopQuery, WorkgroupDay};
+use super::{CutoffAdvice, Digest, Spend, TableScan, TopQuery, WorkgroupDay, TOP_SHARE};
 
 impl Digest {
     /// The digest as an alert (severity Info). `key` is its ledger key and alert id.
@@ -50,6 +50,9 @@ impl Digest {
             alert = alert.field("Top tables by bytes scanned", table_lines(&self.top_tables));
         }
         alert = alert.field("Top queries", top_lines(&self.top));
+        if !self.cutoffs.is_empty() {
+            alert = alert.field("Per-query data limit", cutoff_lines(&self.cutoffs));
+        }
         for q in self.top.iter().take(3) {
             alert = alert.link(
                 &format!("{} query {}", format_usd(q.usd), q.id),
@@ -79,6 +82,7 @@ impl Digest {
             .detail("spend_by_person", &self.by_person)
             .detail("spend_by_client", &self.by_client)
             .detail("top_tables", &self.top_tables)
+            .detail("cutoff_advice", &self.cutoffs)
     }
 }
 
@@ -156,6 +160,25 @@ fn table_lines(tables: &[TableScan]) -> String {
                 human_bytes(t.scanned_bytes),
                 t.queries,
                 t.table
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One line per workgroup: the limit, what it would have stopped and saved.
+fn cutoff_lines(advice: &[CutoffAdvice]) -> String {
+    advice
+        .iter()
+        .map(|a| {
+            format!(
+                "{}: a BytesScannedCutoffPerQuery of {} would have stopped {} of {} queries (the top {:.1} %), saving {}",
+                a.workgroup,
+                human_bytes(a.cutoff_bytes),
+                a.stopped,
+                a.queries,
+                TOP_SHARE * 100.0,
+                format_usd(a.saved_usd)
             )
         })
         .collect::<Vec<_>>()

@@ -99,6 +99,46 @@ pub(super) fn judge(o: &Observed, actual: &[&PlannedQuery], v: &mut Verdict) {
         ));
     }
     judge_top(details, &day, v);
+    judge_cutoffs(details, &day, v);
+}
+
+/// Each per-query data limit the digest advises: stopping at it stops exactly the queries it
+/// says (those billed that scanned more), no more than 0.1 % of the workgroup's day, and saves
+/// what it says (each stopped query billed for the cutoff instead of its scan).
+fn judge_cutoffs(details: &Value, day: &[&&PlannedQuery], v: &mut Verdict) {
+    for a in details["cutoff_advice"].as_array().into_iter().flatten() {
+        let wg = a["workgroup"].as_str().unwrap_or("?");
+        let cutoff = a["cutoff_bytes"].as_u64().unwrap_or(0);
+        let of_wg: Vec<&&&PlannedQuery> = day.iter().filter(|q| q.workgroup == wg).collect();
+        v.cutoffs += 1;
+        let stopped: Vec<&&&PlannedQuery> = of_wg
+            .iter()
+            .copied()
+            .filter(|q| price(q) > 0.0 && q.bytes > cutoff)
+            .collect();
+        let at_cutoff = |q: &PlannedQuery| {
+            price(&PlannedQuery {
+                bytes: cutoff,
+                ..q.clone()
+            })
+        };
+        let saved: f64 = stopped.iter().map(|q| price(q) - at_cutoff(q)).sum();
+        let said = (
+            a["stopped"].as_u64(),
+            a["saved_usd"].as_f64().unwrap_or(f64::NAN),
+        );
+        if said.0 != Some(stopped.len() as u64)
+            || a["queries"].as_u64() != Some(of_wg.len() as u64)
+            || (stopped.len() as f64) > of_wg.len() as f64 * 0.001
+            || !close(said.1, saved)
+        {
+            v.discrepancies.push(format!(
+                "cutoff advice for {wg} ({cutoff} bytes): says {said:?}; it would stop {} of {} queries, saving ${saved:.6}",
+                stopped.len(),
+                of_wg.len()
+            ));
+        }
+    }
 }
 
 fn same(a: &Day, b: &Day) -> bool {

@@ -70,6 +70,9 @@ fn whole_day(
             w.scanned_bytes += q.data_scanned_bytes.unwrap_or(0);
             w.usd += charge.usd();
             w.expensive += usize::from(charge.usd() > threshold(wg));
+            if let Charge::Scanned { .. } = charge {
+                w.scans.add(q.data_scanned_bytes.unwrap_or(0), charge.usd());
+            }
             if charge.usd() > 0.0 {
                 top.push(TopQuery {
                     id: q.id.clone(),
@@ -93,8 +96,13 @@ fn whole_day(
             .then(a.table.cmp(&b.table))
     });
     top_tables.truncate(TOP_GROUPS);
+    let cutoffs = workgroups
+        .iter()
+        .filter_map(|w| super::super::cutoff::advise(&w.workgroup, w.queries, &w.scans, price))
+        .collect();
     Digest {
         day,
+        cutoffs,
         workgroups,
         top,
         by_person: ranked(by_person),
