@@ -264,6 +264,8 @@ async fn warns_then_stops_runaway_queries_once() {
     assert_eq!(stop.body["details"]["state_after_stop"], "CANCELLED");
     assert_eq!(stop.body["details"]["data_scanned_bytes"], 900 * GIB);
     assert_eq!(stop.body["details"]["cost_usd"], 900.0 / 1024.0 * 5.0);
+    // First seen past its limit, so never warned: the alert says so.
+    assert_eq!(stop.body["details"]["warned_first"], false);
     assert!(
         stop.subject
             .starts_with("[lakeops] CRITICAL: Stopped Athena query after 75 min in adhoc"),

@@ -125,6 +125,18 @@ pub(crate) fn warning_alert(
     )
 }
 
+/// A stop alert for a query no warning reached: it says so, so the person is not left wondering
+/// why nothing came first. The stop never waits for a warning (the limit is the contract, and a
+/// runaway's cost grows while it waits); see docs/decisions/stop-without-warning.md.
+pub(crate) fn not_warned(alert: Alert) -> Alert {
+    alert
+        .field(
+            "Warned first",
+            "no: no warning was delivered before the limit (the alert topic refused it, or the query was first seen past its limit)",
+        )
+        .detail("warned_first", false)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn stop_alert(
     before: &QueryExecution,

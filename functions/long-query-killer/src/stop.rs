@@ -10,7 +10,7 @@ use lakeops::ledger::Ledger;
 use lakeops::outbox::{AlertOutbox, KeptDelivery};
 use lakeops::LakeopsError;
 
-use crate::alerts::stop_alert;
+use crate::alerts::{not_warned, stop_alert};
 use crate::policy::Limit;
 use crate::{KillerConfig, Mode, FUNCTION};
 
@@ -37,7 +37,8 @@ impl std::fmt::Display for StopFailure {
 /// Stops a runaway and says so, the alert kept in the outbox first: the stop changes what the
 /// next run sees (the query is CANCELLED, no longer a runaway), so an alert not published now
 /// would never be rebuilt. Recorded → stopped → published → removed; a failure after the stop
-/// leaves the alert recorded for a later run ([`deliver_kept`]).
+/// leaves the alert recorded for a later run ([`deliver_kept`]). `warned`: whether its warning
+/// was delivered (the alert says when it was not).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn stop_and_report<H: QueryControl, O: AlertOutbox, A: AlertSink>(
     history: &H,
@@ -47,6 +48,7 @@ pub(crate) async fn stop_and_report<H: QueryControl, O: AlertOutbox, A: AlertSin
     caller: Option<&Caller>,
     age: Duration,
     limit: &Limit,
+    warned: bool,
     config: &KillerConfig,
     now: DateTime<Utc>,
 ) -> Result<(), StopFailure>
@@ -57,7 +59,15 @@ where
         state: QueryState::Cancelled,
         ..q.clone()
     };
-    let intended = stop_alert(q, &expected, caller, age, limit, Mode::Enforce, config, now);
+    let say = |after: &QueryExecution| {
+        let alert = stop_alert(q, after, caller, age, limit, Mode::Enforce, config, now);
+        if warned {
+            alert
+        } else {
+            not_warned(alert)
+        }
+    };
+    let intended = say(&expected);
     // Not recorded, not stopped: the next run tries both again.
     outbox.keep_pending(&intended, now).await.map_err(|e| {
         StopFailure::NotStopped(format!(
@@ -70,7 +80,7 @@ where
         tracing::error!(query = %q.id, error = %e, "stop failed");
         StopFailure::NotStopped(format!("stopping {}: {e}", q.id))
     })?;
-    let alert = stop_alert(q, &after, caller, age, limit, Mode::Enforce, config, now);
+    let alert = say(&after);
     if let Err(e) = alerts.publish(&alert).await {
         tracing::error!(alert_id = %alert.id, error = %e, "stop alert kept in the outbox for the next run");
         // The stop happened; the run still fails so the alert is retried soon.

@@ -142,12 +142,22 @@ where
         summary: &mut RunSummary,
         tallies: &mut BTreeMap<&'q str, Tally>,
     ) {
-        let (history, alerts, outbox, config) =
-            (self.history, self.alerts, self.outbox, self.config);
+        let (history, alerts, outbox, ledger, config) = (
+            self.history,
+            self.alerts,
+            self.outbox,
+            self.ledger,
+            self.config,
+        );
         let outcomes: Vec<(&'q QueryExecution, Result<(), StopFailure>)> = stream::iter(stops)
             .map(|r| async move {
+                // Unknown (the read failed) counts as warned: the alert claims nothing untrue.
+                let warned = ledger
+                    .is_claimed(&format!("{FUNCTION}/warn/{}", r.q.id))
+                    .await
+                    .unwrap_or(true);
                 let result = stop_and_report(
-                    history, alerts, outbox, r.q, r.caller, r.age, &r.limit, config, now,
+                    history, alerts, outbox, r.q, r.caller, r.age, &r.limit, warned, config, now,
                 )
                 .await;
                 (r.q, result)

@@ -6,14 +6,19 @@
 //! - no other query is stopped;
 //! - every stopped query is reported stopped exactly once, within [`ALERT_DELAY`] of its stop
 //!   (or of the end of an alert-topic outage it was stopped in);
-//! - every stopped query was warned exactly once first (no query is warned twice).
+//! - every stopped query was warned exactly once first (no query is warned twice) — unless the
+//!   alert topic was out for the whole of its warning time (from [`WARN_AT`] to the stop), and
+//!   then its stop alert says it was not warned (the stop never waits for a warning).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use lakeops::athena::StatementType;
 
 use super::{Observed, Verdict, ALERT_DELAY};
 use crate::sim::killer::{KILLER_PERIOD, LIMIT};
 use crate::sim::traffic::PlannedQuery;
+
+/// When the killer warns, after submission: 80 % of [`LIMIT`] (its default `WARN_AT_PERCENT`).
+const WARN_AT: Duration = Duration::minutes(48);
 
 /// Whether `q`, left alone, would still run when its limit comes.
 fn runs_past_its_limit(q: &PlannedQuery) -> bool {
@@ -72,9 +77,26 @@ fn judge_reports(
     o: &Observed,
     v: &mut Verdict,
 ) {
-    if warnings == 0 {
-        v.discrepancies
-            .push(format!("{}: stopped without a warning first", q.id));
+    let id = format!("long-query-killer/stopped/{}", q.id);
+    let said_unwarned = o
+        .alerts_with_details(&id)
+        .iter()
+        .any(|d| d["warned_first"] == false);
+    let could_warn = !matches!(o.outage,
+        Some((from, to)) if from <= q.submitted + WARN_AT && stopped <= to);
+    match (warnings, could_warn, said_unwarned) {
+        (0, true, _) => v
+            .discrepancies
+            .push(format!("{}: stopped without a warning first", q.id)),
+        (0, false, false) => v.discrepancies.push(format!(
+            "{}: no warning could get through the outage, and its stop alert does not say so",
+            q.id
+        )),
+        (1.., _, true) => v.discrepancies.push(format!(
+            "{}: warned, yet its stop alert says it was not",
+            q.id
+        )),
+        _ => {}
     }
     let due = match o.outage {
         Some((from, to)) if from <= stopped && stopped < to => to,
