@@ -304,3 +304,52 @@ default: [alerts]
     }
     assert_eq!(reasons.len(), 2);
 }
+
+/// Google Chat by its webhook: a post whose answer is lost after Google made the message (the
+/// connection drops) is retried with the same `requestId`, and the space shows it once (the
+/// receiver keeps Google's contract: a known `requestId` makes no new message). A warning and
+/// the stop of one query go to one thread. Without the `requestId` the retry made a second
+/// message.
+#[tokio::test]
+async fn google_chat_shows_a_post_whose_answer_was_lost_once_and_threads_a_querys_alerts() {
+    let s = setup("default: [dq]\n", &[("dq", "google_chat")], "5").await;
+    s.receiver.then("dq", vec![Reply::hang_up()]);
+    let about = |kind: &str, id: &str| {
+        Alert::new(
+            kind,
+            Severity::Warning,
+            "long-query-killer",
+            id,
+            chrono::Utc::now(),
+            format!("{kind} q-77"),
+            "Query q-77 ran long.",
+        )
+        .detail("query_execution_id", "q-77")
+    };
+    s.publish(&[about("LongQueryWarning", "long-query-killer/warn/q-77")])
+        .await;
+    s.queue.run_mapping(&s.functions, "alert-notifier").await;
+    s.publish(&[about("QueryStopped", "long-query-killer/stopped/q-77")])
+        .await;
+    s.queue.run_mapping(&s.functions, "alert-notifier").await;
+
+    let posts = s.receiver.received_at("dq");
+    assert_eq!(posts.len(), 3, "the lost answer, its retry, the stop");
+    assert_eq!(posts[0].status, 0);
+    assert_eq!(posts[1].param("requestId"), posts[0].param("requestId"));
+    let messages: Vec<_> = posts.iter().filter(|p| p.new_message).collect();
+    assert_eq!(messages.len(), 2, "the warning once, the stop once");
+    for p in &posts {
+        assert_eq!(
+            p.param("messageReplyOption").as_deref(),
+            Some("REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")
+        );
+        assert_eq!(
+            p.param("key").as_deref(),
+            Some("KEY"),
+            "the webhook's own query kept"
+        );
+        assert_eq!(p.body["thread"]["threadKey"], "athena-query-q-77");
+    }
+    assert!(s.queue.dead_letters().await.is_empty());
+}

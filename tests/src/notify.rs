@@ -2,9 +2,11 @@
 //! receiver standing in for Teams, Google Chat and Slack, and the notifier's queue
 //! ([`MappedQueue`]).
 //!
-//! The receiver is a plain HTTP/1.1 server on 127.0.0.1: it records every request (path, JSON
-//! body, time) and answers each path from a script (`429` with `Retry-After`, `500`, `400`, …),
-//! then `200`.
+//! The receiver is a plain HTTP/1.1 server on 127.0.0.1: it records every request (path, query,
+//! JSON body, time) and answers each path from a script (`429` with `Retry-After`, `500`, `400`,
+//! a hang-up after the message was made, …), then `200`. It keeps Google Chat's `requestId`
+//! contract for every path: a request whose `requestId` already made a message there makes none
+//! ([`Received::new_message`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -38,6 +40,12 @@ impl Reply {
         }
     }
 
+    /// The message is made, then the connection closes with no answer (a timeout or a reset
+    /// after the platform acted): the sender cannot tell it was delivered.
+    pub fn hang_up() -> Self {
+        Self::status(0, "")
+    }
+
     pub fn too_many(retry_after_secs: u32) -> Self {
         Self {
             status: 429,
@@ -51,13 +59,25 @@ impl Reply {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub path: String,
+    /// The query string (without `?`).
+    pub query: String,
     pub body: Value,
     pub at: Instant,
-    /// What the receiver answered.
+    /// What the receiver answered (0: it hung up).
     pub status: u16,
+    /// Whether this request made a message: it was answered 2xx (or hung up on after), and no
+    /// earlier request to the path with its `requestId` had made one.
+    pub new_message: bool,
 }
 
 impl Received {
+    /// A query parameter, decoded.
+    pub fn param(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
     /// The alert id the message shows in its footer (`alert id <id> · <time>`), as a person
     /// reads it: a Teams card escapes markdown characters (`empty\_day` shows as `empty_day`).
     pub fn alert_id(&self) -> Option<String> {
@@ -169,11 +189,9 @@ fn serve(conn: TcpStream, script: &Mutex<Script>) {
     if reader.read_line(&mut request_line).is_err() || request_line.is_empty() {
         return;
     }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (path, query) = (path.to_string(), query.to_string());
     let mut length = 0usize;
     loop {
         let mut line = String::new();
@@ -198,14 +216,27 @@ fn serve(conn: TcpStream, script: &Mutex<Script>) {
             .and_then(VecDeque::pop_front)
             .or_else(|| s.always.get(&path).cloned())
             .unwrap_or_else(Reply::ok);
-        s.received.push(Received {
+        let mut received = Received {
             path,
+            query,
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             at: Instant::now(),
             status: reply.status,
-        });
+            new_message: false,
+        };
+        let made = reply.status == 0 || (200..300).contains(&reply.status);
+        let request_id = received.param("requestId");
+        let seen = request_id.is_some()
+            && s.received.iter().any(|r| {
+                r.new_message && r.path == received.path && r.param("requestId") == request_id
+            });
+        received.new_message = made && !seen;
+        s.received.push(received);
         reply
     };
+    if reply.status == 0 {
+        return;
+    }
     let mut out = format!(
         "HTTP/1.1 {} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n",
         reply.status,
@@ -279,10 +310,12 @@ pub async fn set_up_notifier(
     let secret: serde_json::Map<String, Value> = channels
         .iter()
         .map(|(name, platform)| {
-            (
-                name.to_string(),
-                json!({"platform": platform, "url": receiver.url(name)}),
-            )
+            // A Google Chat webhook carries its key and token in its query.
+            let url = match *platform {
+                "google_chat" => receiver.url(&format!("{name}?key=KEY&token=TOKEN")),
+                _ => receiver.url(name),
+            };
+            (name.to_string(), json!({"platform": platform, "url": url}))
         })
         .collect();
     create_channels_secret(config, CHANNELS_SECRET, &Value::Object(secret)).await;

@@ -136,11 +136,13 @@ impl Poster {
         *entry = (*entry).max(at);
     }
 
-    /// Posts `body` to `channel`, paced and retried, giving up at `deadline`. `channels` redacts
-    /// any URL out of the reasons it returns.
+    /// Posts `body` to `channel` at `url` (its webhook, with [`crate::threads::post_url`]'s
+    /// additions), paced and retried, giving up at `deadline`. `channels` redacts any URL out of
+    /// the reasons it returns.
     pub async fn post(
         &self,
         channel: &Channel,
+        url: &str,
         body: &Value,
         deadline: Instant,
         channels: &Channels,
@@ -163,7 +165,9 @@ impl Poster {
                 };
             }
             tokio::time::sleep_until(slot).await;
-            let (retry_in, reason) = match self.attempt(channel, &payload, channels, failures).await
+            let (retry_in, reason) = match self
+                .attempt(channel, url, &payload, channels, failures)
+                .await
             {
                 Attempt::Delivered => return Verdict::Delivered { attempts: attempt },
                 Attempt::Rejected { status, reason } => {
@@ -200,13 +204,14 @@ impl Poster {
     async fn attempt(
         &self,
         channel: &Channel,
+        url: &str,
         payload: &str,
         channels: &Channels,
         failures: u32,
     ) -> Attempt {
         let sent = self
             .http
-            .post(channel.url())
+            .post(url)
             .header("content-type", "application/json")
             .body(payload.to_string())
             .send()
@@ -355,6 +360,7 @@ mod tests {
         let verdict = p
             .post(
                 a,
+                a.url(),
                 &serde_json::json!({"text": "x"}),
                 Instant::now() + Duration::from_secs(5),
                 &channels,

@@ -27,6 +27,7 @@ pub mod format;
 pub mod message;
 pub mod routes;
 pub mod safe;
+pub mod threads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -475,10 +476,15 @@ async fn deliver_to(
         Ok(false) => {}
         Err(e) => return Err(Undelivered::Retry(format!("ledger: {e}"))),
     }
-    let body = format::render(channel.platform, alert);
+    let body = threads::in_thread(
+        channel.platform,
+        alert,
+        format::render(channel.platform, alert),
+    );
+    let url = threads::post_url(channel, to.key);
     match deps
         .poster
-        .post(channel, &body, to.deadline, channels)
+        .post(channel, &url, &body, to.deadline, channels)
         .await
     {
         Verdict::Delivered { attempts } => {
