@@ -37,7 +37,7 @@ setup: $(STAMP) ## local Python venvs: pinned moto (emulator), cargo-lambda, SAM
 build: ## debug build of the five functions
 	cargo build --workspace --bins
 
-lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards and docs/settings.md up to date, docs links resolve, house limits (file and function length, import circles), sam build can read the template
+lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, checkov, IAM actions = code calls, one feature set for every cargo command, dashboards and docs/settings.md up to date, docs links resolve, house limits (file and function length, import circles), sam build can read the template, the stack the template creates in the emulator's CloudFormation is the template's
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(SAM) validate --lint --template infra/template.yaml --region us-east-1
@@ -46,6 +46,7 @@ lint: setup ## rustfmt, clippy -D warnings, sam validate --lint, cfn-lint, check
 	$(PY) scripts/check_iam.py
 	$(PY) scripts/check_harness.py
 	$(PY) scripts/check_buildable.py
+	$(PY) scripts/check_stack.py
 	python3 scripts/check_features.py
 	$(PY) scripts/dashboards.py --check
 	python3 scripts/settings_doc.py --check
