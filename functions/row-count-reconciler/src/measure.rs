@@ -151,7 +151,6 @@ fn count_instead(
     side.result.method = CountMethod::CountStarIcebergHasDeletes;
     side.result.method_reason = Some(unusable.reason);
     side.result.rows = None;
-    side.result.error = None;
     if let Some(CountQuery::IcebergFiles { instead: sql, .. }) = &side.count {
         instead.add(Measurement::Count(at), sql.clone(), side.bytes_cap);
     }
@@ -204,8 +203,12 @@ fn record(
             }
         },
         Measurement::IcebergFiles(_) => {
+            let earlier = r.error.clone();
             record_iceberg_files(r, side.expect_partition, rows);
             if let Some(reason) = iceberg::untrusted_because(rows) {
+                // The metadata's own complaint is moot (it is counted instead); an error an
+                // earlier answer of this side gave (its freshness) stands.
+                r.error = earlier;
                 return Err(MetadataUnusable { reason });
             }
         }
@@ -351,4 +354,69 @@ fn shape(rows: &[Vec<Option<String>>]) -> String {
 
 fn cell_u64(rows: &[Vec<Option<String>>], col: usize) -> Option<u64> {
     rows.first()?.get(col)?.as_deref()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{CountQuery, Measurement, SideAt, SidePlan};
+
+    fn iceberg_side() -> SidePlan {
+        SidePlan {
+            result: SideResult::new("lake.orders".into()),
+            count: Some(CountQuery::IcebergFiles {
+                sql: "SELECT … FROM \"lake\".\"orders$files\"".into(),
+                instead: "SELECT count(*) FROM lake.orders".into(),
+            }),
+            groupable: None,
+            freshness: None,
+            expect_partition: false,
+            bytes_cap: None,
+        }
+    }
+
+    /// The freshness query failed, then the `$files` answer showed deletes: the side is counted
+    /// by `count(*)` instead, and the freshness error is still reported (it was dropped).
+    #[test]
+    fn unusable_iceberg_metadata_keeps_an_earlier_error_of_the_side() {
+        let at = SideAt {
+            day: 0,
+            side: Side::Target,
+        };
+        let mut side = iceberg_side();
+        let mut summary = RunSummary::default();
+        let failed = Outcome::Failed {
+            id: Some("q-fresh".into()),
+            reason: "TABLE_NOT_FOUND".into(),
+            scanned_bytes: 0,
+        };
+        assert!(record(
+            &mut side,
+            &Measurement::Freshness(at),
+            &failed,
+            &mut summary
+        )
+        .is_ok());
+        let no_snapshot = Outcome::Succeeded {
+            id: "q-files".into(),
+            rows: vec![],
+            scanned_bytes: 0,
+            engine_ms: None,
+        };
+        let unusable = record(
+            &mut side,
+            &Measurement::IcebergFiles(at),
+            &no_snapshot,
+            &mut summary,
+        )
+        .expect_err("no snapshot: the metadata cannot stand as the count");
+        let mut instead = Queries::default();
+        count_instead(&mut side, at, unusable, &mut instead);
+        assert_eq!(
+            side.result.error.as_deref(),
+            Some("query failed: TABLE_NOT_FOUND")
+        );
+        assert_eq!(side.result.method, CountMethod::CountStarIcebergHasDeletes);
+        assert_eq!(side.result.rows, None);
+    }
 }
