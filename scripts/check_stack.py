@@ -37,9 +37,11 @@ for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
     os.environ.setdefault(var, "testing")
 
 import boto3  # noqa: E402
+import botocore.exceptions  # noqa: E402
 from cfnlint.decode import decode  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.cloudformation.parsing import NULL_MODELS, get_model_map  # noqa: E402
+from samtranslator.model.exceptions import InvalidDocumentException  # noqa: E402
 from samtranslator.translator.transform import transform  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,7 +79,10 @@ def translated(s3):
         if resource["Type"] == "AWS::Serverless::Function":
             resource["Properties"]["CodeUri"] = f"s3://{BUCKET}/{name}.zip"
             s3.put_object(Bucket=BUCKET, Key=f"{name}.zip", Body=code.getvalue())
-    return transform(template, {}, NoManagedPolicies())
+    try:
+        return transform(template, {}, NoManagedPolicies())
+    except InvalidDocumentException as e:
+        raise SystemExit(f"stack: the SAM transform refused the template: {e}")
 
 
 def creatable(resource_type):
@@ -144,12 +149,15 @@ def creatable_part(template):
 
 def create(template):
     cfn = boto3.client("cloudformation")
-    cfn.create_stack(
-        StackName=STACK,
-        TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
+    try:
+        cfn.create_stack(
+            StackName=STACK,
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+    except botocore.exceptions.ClientError as e:
+        raise SystemExit(f"stack: CloudFormation refused the translated template: {e}")
     stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise SystemExit(f"stack: {stack['StackStatus']}: {stack.get('StackStatusReason')}")
