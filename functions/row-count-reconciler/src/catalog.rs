@@ -8,6 +8,22 @@ use lakeops::LakeopsError;
 
 use crate::sqlsafe::{literal, TableName};
 
+/// Why what Glue says about a table cannot be used for a side: a projected partition with no
+/// location, or a partition value that is not of its column's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("storage.location.template {template:?} needs a value for every key it names")]
+    TemplateNeedsEveryKey { template: String },
+    #[error("a projected table with neither storage.location.template nor a location")]
+    ProjectionWithoutLocation,
+    /// `expected` reads as the type: `a date (YYYY-MM-DD)`, `an integer` …
+    #[error("{value:?} is not {expected}")]
+    NotOfType {
+        value: String,
+        expected: &'static str,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableInfo {
     pub updated_at: Option<DateTime<Utc>>,
@@ -40,7 +56,7 @@ impl Projection {
         &self,
         keys: &[(String, String)],
         values: &[(String, String)],
-    ) -> Result<String, String> {
+    ) -> Result<String, CatalogError> {
         let value = |key: &str| {
             values
                 .iter()
@@ -55,16 +71,16 @@ impl Projection {
                 }
             }
             if location.contains("${") {
-                return Err(format!(
-                    "storage.location.template {template:?} needs a value for every key it names"
-                ));
+                return Err(CatalogError::TemplateNeedsEveryKey {
+                    template: template.clone(),
+                });
             }
             return Ok(location);
         }
         let mut location = self
             .table_location
             .clone()
-            .ok_or("a projected table with neither storage.location.template nor a location")?;
+            .ok_or(CatalogError::ProjectionWithoutLocation)?;
         if !location.ends_with('/') {
             location.push('/');
         }
@@ -264,9 +280,12 @@ impl TypedLiteral {
 
     /// The value as a literal of this type (`DATE '2026-11-22'`, `TIMESTAMP '2026-11-22
     /// 13:00:00'`, `42`, `true`, `'eu-west-1'`), or why it is not one.
-    pub fn write(self, value: &str) -> Result<String, String> {
+    pub fn write(self, value: &str) -> Result<String, CatalogError> {
         let v = value.trim();
-        let bad = |what: &str| format!("{value:?} is not {what}");
+        let bad = |expected: &'static str| CatalogError::NotOfType {
+            value: value.to_string(),
+            expected,
+        };
         match self {
             Self::Date => NaiveDate::parse_from_str(v, "%Y-%m-%d")
                 .map(|d| format!("DATE '{}'", d.format("%Y-%m-%d")))
@@ -393,6 +412,7 @@ mod tests {
         assert!(templated
             .partition_location(&keys, &values(&[("dt", "2026-11-22")]))
             .unwrap_err()
+            .to_string()
             .contains("needs a value for every key"));
         let nowhere = Projection {
             location_template: None,
@@ -418,10 +438,17 @@ mod tests {
         assert_eq!(lit("varchar(10)", "it's").unwrap(), "'it''s'");
         assert_eq!(lit("char(2)", "kr").unwrap(), "'kr'");
         // A value that is not of the column's type is an error, not a wrong literal.
-        assert!(lit("date", "20261122").unwrap_err().contains("not a date"));
-        assert!(lit("int", "2026-11-22")
-            .unwrap_err()
-            .contains("not an integer"));
+        assert_eq!(
+            lit("date", "20261122").unwrap_err().to_string(),
+            "\"20261122\" is not a date (YYYY-MM-DD)"
+        );
+        assert_eq!(
+            lit("int", "2026-11-22").unwrap_err(),
+            CatalogError::NotOfType {
+                value: "2026-11-22".into(),
+                expected: "an integer"
+            }
+        );
         assert!(lit("int", "1 OR 1=1").is_err());
         assert!(lit("decimal(10,2)", "1e3); DROP").is_err());
         assert!(lit("timestamp", "yesterday").is_err());

@@ -19,7 +19,55 @@ mod metadata_file;
 
 pub use metadata_file::{fetch_layout, read_layout, METADATA_FILE_CAP};
 
+use lakeops::pricing::human_bytes;
+use lakeops::LakeopsError;
+
 use crate::sqlsafe::TableName;
+
+/// Why an Iceberg side cannot be counted from its metadata (its metadata file, or how its
+/// partitions map onto the window). It becomes the side's `method_reason` and the side is
+/// counted with `count(*)` instead: it never fails a run.
+#[derive(Debug, thiserror::Error)]
+pub enum IcebergError {
+    #[error("Glue gives the table no metadata_location")]
+    NoMetadataLocation,
+    #[error("{uri:?} is not an s3:// URI")]
+    NotS3Uri { uri: String },
+    #[error("{uri}: {source}")]
+    S3Read { uri: String, source: LakeopsError },
+    #[error(
+        "the metadata file {uri} is {} ({size} bytes), over the {} this function reads into memory",
+        human_bytes(*size as u64),
+        human_bytes(*cap as u64)
+    )]
+    TooBig {
+        uri: String,
+        size: usize,
+        cap: usize,
+    },
+    #[error(
+        "the metadata file {uri} sent more than the {} this function reads into memory (S3 stated no size; reading stopped there)",
+        human_bytes(*cap as u64)
+    )]
+    BodyOverCap { uri: String, cap: usize },
+    /// serde_json's message (line and column).
+    #[error("not Iceberg metadata JSON: {0}")]
+    NotMetadataJson(String),
+    #[error("the default partition spec is not among the specs")]
+    DefaultSpecMissing,
+    #[error("a partition field without source-id")]
+    FieldWithoutSourceId,
+    #[error("partition source column {0} is in no schema")]
+    SourceColumnMissing(i64),
+    #[error("partition evolution: the table has had {0} partition specs, and files written under an older one would be missed")]
+    PartitionEvolution(usize),
+    #[error("{key} is not an identity partition of the table")]
+    NotIdentityPartition { key: String },
+    #[error("{column} is partitioned by {transform}({column}), which does not map to one day")]
+    NotOneDay { column: String, transform: String },
+    #[error("the table is not partitioned by {column}")]
+    NotPartitionedBy { column: String },
+}
 
 /// Columns of the metadata query's one row.
 const DELETE_FILES_IN_FILES: usize = 0;
@@ -110,12 +158,9 @@ pub fn files_filter(
     layout: &Layout,
     identity: &[(String, String)],
     day: Option<(&str, chrono::NaiveDate)>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, IcebergError> {
     if layout.specs > 1 {
-        return Err(format!(
-            "partition evolution: the table has had {} partition specs, and files written under an older one would be missed",
-            layout.specs
-        ));
+        return Err(IcebergError::PartitionEvolution(layout.specs));
     }
     let field = |column: &str| {
         layout
@@ -127,7 +172,7 @@ pub fn files_filter(
     let mut out = Vec::new();
     for (key, literal) in identity {
         let Some(f) = field(key).into_iter().find(|f| f.transform == "identity") else {
-            return Err(format!("{key} is not an identity partition of the table"));
+            return Err(IcebergError::NotIdentityPartition { key: key.clone() });
         };
         out.push(format!("\"partition\".\"{}\" = {literal}", f.name));
     }
@@ -139,11 +184,13 @@ pub fn files_filter(
                 f.transform == "day" || (f.transform == "identity" && f.source_type == "date")
             })
             .ok_or_else(|| match fields.first() {
-                Some(f) => format!(
-                    "{column} is partitioned by {}({column}), which does not map to one day",
-                    f.transform
-                ),
-                None => format!("the table is not partitioned by {column}"),
+                Some(f) => IcebergError::NotOneDay {
+                    column: column.to_string(),
+                    transform: f.transform.clone(),
+                },
+                None => IcebergError::NotPartitionedBy {
+                    column: column.to_string(),
+                },
             })?;
         out.push(format!(
             "\"partition\".\"{}\" = DATE '{}'",
@@ -225,28 +272,30 @@ mod tests {
                 &layout,
                 &[("region".into(), "'eu'".into())],
                 Some(("ts", day))
-            ),
-            Ok(vec![
+            )
+            .unwrap(),
+            vec![
                 "\"partition\".\"region\" = 'eu'".to_string(),
                 "\"partition\".\"ts_day\" = DATE '2026-11-22'".to_string()
-            ])
+            ]
         );
         // An identity partition on a DATE column is a day too.
         assert_eq!(
-            files_filter(&layout, &[], Some(("sale_date", day))),
-            Ok(vec![
-                "\"partition\".\"sale_date\" = DATE '2026-11-22'".to_string()
-            ])
+            files_filter(&layout, &[], Some(("sale_date", day))).unwrap(),
+            vec!["\"partition\".\"sale_date\" = DATE '2026-11-22'".to_string()]
         );
         // What the metadata cannot count: count(*), saying why.
         assert!(files_filter(&layout, &[], Some(("id", day)))
             .unwrap_err()
+            .to_string()
             .contains("partitioned by bucket[16](id)"));
         assert!(files_filter(&layout, &[], Some(("other", day)))
             .unwrap_err()
+            .to_string()
             .contains("not partitioned by other"));
         assert!(files_filter(&layout, &[("ts".into(), "'x'".into())], None)
             .unwrap_err()
+            .to_string()
             .contains("ts is not an identity partition"));
         // Partition evolution: a second spec.
         let evolved = METADATA.replace(
@@ -257,6 +306,7 @@ mod tests {
         assert_eq!(layout.specs, 2);
         assert!(files_filter(&layout, &[], Some(("ts", day)))
             .unwrap_err()
+            .to_string()
             .contains("partition evolution"));
         // Format v1: one `partition-spec`, one `schema`.
         let v1 = r#"{"format-version": 1, "schema": {"type": "struct", "fields": [
@@ -264,8 +314,8 @@ mod tests {
             "partition-spec": [{"name": "dt", "transform": "identity", "source-id": 1, "field-id": 1000}]}"#;
         let layout = read_layout(v1).unwrap();
         assert_eq!(
-            files_filter(&layout, &[("dt".into(), "'2026-11-22'".into())], None),
-            Ok(vec!["\"partition\".\"dt\" = '2026-11-22'".to_string()])
+            files_filter(&layout, &[("dt".into(), "'2026-11-22'".into())], None).unwrap(),
+            vec!["\"partition\".\"dt\" = '2026-11-22'".to_string()]
         );
         assert!(read_layout("{not json").is_err());
     }

@@ -3,6 +3,33 @@
 
 use std::fmt;
 
+/// Why a table name, an identifier or a SQL fragment of a check is refused. The caller says
+/// which field of which check it came from (`table:`, `filter:`, `group_by:` …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlSafetyError {
+    #[error("{0:?} is not `catalog.database.table` or `database.table`")]
+    NotATableName(String),
+    #[error(
+        "{0:?} is not a valid identifier (letters, digits, _ and -; not starting with a digit)"
+    )]
+    NotAnIdentifier(String),
+    #[error("unterminated {0} quote")]
+    UnterminatedQuote(char),
+    #[error("a `)` closes a parenthesis that was never opened")]
+    UnopenedParenthesis,
+    #[error("{open} unclosed parenthes{}", if *open == 1 { "is" } else { "es" })]
+    UnclosedParentheses { open: usize },
+    #[error("`;` is not allowed: one statement per side")]
+    Semicolon,
+    /// The comment's opening (`--` or `/*`).
+    #[error("SQL comments (`{0}`) are not allowed")]
+    Comment(&'static str),
+    #[error("`{0}` outside parentheses: a filter is one boolean expression")]
+    StatementWordInFilter(String),
+    #[error("a `sql` side must be one SELECT (or WITH ... SELECT) query")]
+    NotOneSelect,
+}
+
 /// A validated `catalog.database.table` name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableName {
@@ -14,16 +41,12 @@ pub struct TableName {
 impl TableName {
     /// Parses `catalog.database.table` or `database.table` (catalog `awsdatacatalog`). Each part:
     /// letters, digits, `_` and `-`, at most 255 characters (Glue and federated catalog names).
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, SqlSafetyError> {
         let parts: Vec<&str> = s.trim().split('.').collect();
         let (catalog, database, table) = match parts.as_slice() {
             [d, t] => ("awsdatacatalog", *d, *t),
             [c, d, t] => (*c, *d, *t),
-            _ => {
-                return Err(format!(
-                    "{s:?} is not `catalog.database.table` or `database.table`"
-                ))
-            }
+            _ => return Err(SqlSafetyError::NotATableName(s.to_string())),
         };
         for part in [catalog, database, table] {
             identifier(part)?;
@@ -56,7 +79,7 @@ impl fmt::Display for TableName {
 }
 
 /// A column or partition-key name: letters, digits and `_` only, not starting with a digit.
-pub fn identifier(s: &str) -> Result<&str, String> {
+pub fn identifier(s: &str) -> Result<&str, SqlSafetyError> {
     let ok = !s.is_empty()
         && s.len() <= 255
         && s.chars()
@@ -65,9 +88,7 @@ pub fn identifier(s: &str) -> Result<&str, String> {
     if ok {
         Ok(s)
     } else {
-        Err(format!(
-            "{s:?} is not a valid identifier (letters, digits, _ and -; not starting with a digit)"
-        ))
+        Err(SqlSafetyError::NotAnIdentifier(s.to_string()))
     }
 }
 
@@ -110,7 +131,7 @@ const STATEMENT_WORDS: [&str; 18] = [
 /// no statement words ([`STATEMENT_WORDS`]) outside parentheses, so `1=1) OR (1=1` or
 /// `1=1 UNION SELECT …` cannot widen or leave the window. `statement` requires a single
 /// `SELECT` / `WITH` query instead.
-pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
+pub fn check_fragment(s: &str, statement: bool) -> Result<(), SqlSafetyError> {
     let chars: Vec<char> = s.chars().collect();
     let mut depth: usize = 0;
     let mut i = 0;
@@ -120,7 +141,7 @@ pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("unterminated {quote} quote")),
+                        None => return Err(SqlSafetyError::UnterminatedQuote(quote)),
                         Some(c) if *c == quote && chars.get(i + 1) == Some(&quote) => i += 2,
                         Some(c) if *c == quote => break,
                         Some(_) => i += 1,
@@ -131,20 +152,16 @@ pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
             ')' => {
                 depth = depth
                     .checked_sub(1)
-                    .ok_or("a `)` closes a parenthesis that was never opened")?;
+                    .ok_or(SqlSafetyError::UnopenedParenthesis)?;
             }
             ';' => {
                 let rest: String = chars[i + 1..].iter().collect();
                 if !(statement && rest.trim().is_empty()) {
-                    return Err("`;` is not allowed: one statement per side".into());
+                    return Err(SqlSafetyError::Semicolon);
                 }
             }
-            '-' if chars.get(i + 1) == Some(&'-') => {
-                return Err("SQL comments (`--`) are not allowed".into())
-            }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                return Err("SQL comments (`/*`) are not allowed".into())
-            }
+            '-' if chars.get(i + 1) == Some(&'-') => return Err(SqlSafetyError::Comment("--")),
+            '/' if chars.get(i + 1) == Some(&'*') => return Err(SqlSafetyError::Comment("/*")),
             c if c.is_ascii_alphabetic() || c == '_' => {
                 let start = i;
                 while chars
@@ -155,9 +172,7 @@ pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
                 }
                 let word: String = chars[start..=i].iter().collect::<String>().to_lowercase();
                 if !statement && depth == 0 && STATEMENT_WORDS.contains(&word.as_str()) {
-                    return Err(format!(
-                        "`{word}` outside parentheses: a filter is one boolean expression"
-                    ));
+                    return Err(SqlSafetyError::StatementWordInFilter(word));
                 }
             }
             _ => {}
@@ -165,15 +180,12 @@ pub fn check_fragment(s: &str, statement: bool) -> Result<(), String> {
         i += 1;
     }
     if depth > 0 {
-        return Err(format!(
-            "{depth} unclosed parenthes{}",
-            if depth == 1 { "is" } else { "es" }
-        ));
+        return Err(SqlSafetyError::UnclosedParentheses { open: depth });
     }
     if statement {
         let head = s.trim_start().to_ascii_lowercase();
         if !(head.starts_with("select") || head.starts_with("with")) {
-            return Err("a `sql` side must be one SELECT (or WITH ... SELECT) query".into());
+            return Err(SqlSafetyError::NotOneSelect);
         }
     }
     Ok(())
@@ -254,5 +266,33 @@ mod tests {
         assert_eq!(literal("it's"), "'it''s'");
         assert!(identifier("dt").is_ok());
         assert!(identifier("d\"t").is_err());
+    }
+
+    #[test]
+    fn a_refusal_says_what_was_refused() {
+        assert_eq!(
+            check_fragment("dt = '1' UNION SELECT secret FROM t", false),
+            Err(SqlSafetyError::StatementWordInFilter("union".into()))
+        );
+        assert_eq!(
+            check_fragment("(a = 1 AND (b = 2)", false)
+                .unwrap_err()
+                .to_string(),
+            "1 unclosed parenthesis"
+        );
+        assert_eq!(
+            check_fragment("dt = '1' /* x */", false)
+                .unwrap_err()
+                .to_string(),
+            "SQL comments (`/*`) are not allowed"
+        );
+        assert_eq!(
+            TableName::parse("orders").unwrap_err().to_string(),
+            "\"orders\" is not `catalog.database.table` or `database.table`"
+        );
+        assert_eq!(
+            identifier("1dt").unwrap_err().to_string(),
+            "\"1dt\" is not a valid identifier (letters, digits, _ and -; not starting with a digit)"
+        );
     }
 }

@@ -20,6 +20,16 @@ pub const VARIABLES: [&str; 8] = [
     "now",
 ];
 
+/// Why a template cannot be rendered. The caller says which field it is (`filter:`,
+/// `partition.dt:` …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unclosed `{{{{` in {text:?}")]
+    Unclosed { text: String },
+    #[error("unknown template variable {name:?} (known: {})", VARIABLES.join(", "))]
+    UnknownVariable { name: String },
+}
+
 /// When a run happens: the local run date and the instant. A backfill or a look-back day shifts
 /// both by whole days.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,20 +82,19 @@ impl RunDate {
 }
 
 /// The placeholder names used in `text`, or the first malformed placeholder.
-pub fn placeholders(text: &str) -> Result<Vec<String>, String> {
+pub fn placeholders(text: &str) -> Result<Vec<String>, TemplateError> {
     let mut names = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find("{{") {
         let after = &rest[open + 2..];
-        let close = after
-            .find("}}")
-            .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
+        let close = after.find("}}").ok_or_else(|| TemplateError::Unclosed {
+            text: text.to_string(),
+        })?;
         let name = after[..close].trim();
         if !VARIABLES.contains(&name) {
-            return Err(format!(
-                "unknown template variable {name:?} (known: {})",
-                VARIABLES.join(", ")
-            ));
+            return Err(TemplateError::UnknownVariable {
+                name: name.to_string(),
+            });
         }
         names.push(name.to_string());
         rest = &after[close + 2..];
@@ -94,19 +103,21 @@ pub fn placeholders(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// Renders `text`; call [`placeholders`] first (unknown names render as an error).
-pub fn render(text: &str, run: &RunDate) -> Result<String, String> {
+pub fn render(text: &str, run: &RunDate) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find("{{") {
         out.push_str(&rest[..open]);
         let after = &rest[open + 2..];
-        let close = after
-            .find("}}")
-            .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
+        let close = after.find("}}").ok_or_else(|| TemplateError::Unclosed {
+            text: text.to_string(),
+        })?;
         let name = after[..close].trim();
         out.push_str(
             &run.value(name)
-                .ok_or_else(|| format!("unknown template variable {name:?}"))?,
+                .ok_or_else(|| TemplateError::UnknownVariable {
+                    name: name.to_string(),
+                })?,
         );
         rest = &after[close + 2..];
     }
@@ -168,9 +179,16 @@ mod tests {
             placeholders("a {{ today }} b {{yesterday}}").unwrap(),
             ["today", "yesterday"]
         );
-        assert!(placeholders("{{ drop_table }}")
-            .unwrap_err()
-            .contains("unknown template variable"));
-        assert!(placeholders("{{ today").is_err());
+        assert_eq!(
+            placeholders("{{ drop_table }}").unwrap_err().to_string(),
+            format!(
+                "unknown template variable \"drop_table\" (known: {})",
+                VARIABLES.join(", ")
+            )
+        );
+        assert_eq!(
+            placeholders("a {{ today").unwrap_err().to_string(),
+            "unclosed `{{` in \"a {{ today\""
+        );
     }
 }

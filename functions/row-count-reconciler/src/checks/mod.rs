@@ -231,14 +231,16 @@ impl std::fmt::Display for ChecksError {
     }
 }
 
+impl std::error::Error for ChecksError {}
+
 /// The longest look-back a check may ask for.
 pub const MAX_LOOKBACK_DAYS: u32 = 31;
 
 /// What `check-config` prints for a checks file: the checks it declares (name, line, what each
 /// side counts) when it is valid, every problem with its line when it is not — exactly the
 /// validation the function runs before any query.
-pub fn check_config_report(text: &str, origin: &str) -> Result<String, String> {
-    let checks = parse(text, origin).map_err(|e| e.to_string())?;
+pub fn check_config_report(text: &str, origin: &str) -> Result<String, ChecksError> {
+    let checks = parse(text, origin)?;
     let side = |s: &DeclaredSide| match &s.counted {
         Counted::Table { name, .. } => name.to_string(),
         Counted::Sql(_) => "sql".to_string(),

@@ -121,7 +121,9 @@ fn check_config_lists_the_checks_or_every_problem() {
         "{ok}"
     );
     let bad = GOOD.replace("percent: 0.5}", "percent: 0.5, direction: up}");
-    let err = check_config_report(&bad, "checks.yaml").unwrap_err();
+    let err = check_config_report(&bad, "checks.yaml")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("(line 3): tolerance.direction: \"up\""),
         "{err}"

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use lakeops::pricing::human_bytes;
 use lakeops::LakeopsError;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::{Layout, SpecField};
+use super::{IcebergError, Layout, SpecField};
 
 /// The most of a metadata file the reconciler reads (bytes). The function has 256 MB
 /// (`MemorySize` in infra/template.yaml) and reads one metadata file at a time (sides are planned
@@ -73,9 +72,9 @@ struct PartitionField {
 }
 
 /// Reads the partition specs out of an Iceberg table metadata file (format v1 or v2).
-pub fn read_layout(metadata: impl AsRef<[u8]>) -> Result<Layout, String> {
+pub fn read_layout(metadata: impl AsRef<[u8]>) -> Result<Layout, IcebergError> {
     let file: MetadataFile = serde_json::from_slice(metadata.as_ref())
-        .map_err(|e| format!("not Iceberg metadata JSON: {e}"))?;
+        .map_err(|e| IcebergError::NotMetadataJson(e.to_string()))?;
     // Every schema's top-level columns by field id (a spec may name a column of an older schema).
     let columns: BTreeMap<i64, (String, String)> = file
         .schemas
@@ -98,7 +97,7 @@ pub fn read_layout(metadata: impl AsRef<[u8]>) -> Result<Layout, String> {
             let current = specs
                 .into_iter()
                 .find(|s| s.spec_id == Some(default))
-                .ok_or("the default partition spec is not among the specs")?;
+                .ok_or(IcebergError::DefaultSpecMissing)?;
             (count, current.fields.unwrap_or_default())
         }
         // Format v1 without `partition-specs`: one spec.
@@ -107,11 +106,11 @@ pub fn read_layout(metadata: impl AsRef<[u8]>) -> Result<Layout, String> {
     let fields = fields
         .into_iter()
         .map(|f| {
-            let source_id = f.source_id.ok_or("a partition field without source-id")?;
+            let source_id = f.source_id.ok_or(IcebergError::FieldWithoutSourceId)?;
             let (source, source_type) = columns
                 .get(&source_id)
                 .cloned()
-                .ok_or_else(|| format!("partition source column {source_id} is in no schema"))?;
+                .ok_or(IcebergError::SourceColumnMissing(source_id))?;
             Ok(SpecField {
                 name: f.name.unwrap_or_default(),
                 transform: f.transform.unwrap_or_default(),
@@ -119,13 +118,13 @@ pub fn read_layout(metadata: impl AsRef<[u8]>) -> Result<Layout, String> {
                 source_type,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, IcebergError>>()?;
     Ok(Layout { specs, fields })
 }
 
 /// The layout stated by the metadata file at `uri` (`s3://bucket/key`), read within
 /// [`METADATA_FILE_CAP`]. `Err` says why the metadata cannot count the side (then `count(*)`).
-pub async fn fetch_layout(s3: &aws_sdk_s3::Client, uri: &str) -> Result<Layout, String> {
+pub async fn fetch_layout(s3: &aws_sdk_s3::Client, uri: &str) -> Result<Layout, IcebergError> {
     read_layout(fetch_metadata_file(s3, uri, METADATA_FILE_CAP).await?)
 }
 
@@ -136,9 +135,10 @@ async fn fetch_metadata_file(
     s3: &aws_sdk_s3::Client,
     uri: &str,
     cap: usize,
-) -> Result<Vec<u8>, String> {
-    let (bucket, key) =
-        crate::parse_s3_uri(uri).ok_or_else(|| format!("{uri:?} is not an s3:// URI"))?;
+) -> Result<Vec<u8>, IcebergError> {
+    let (bucket, key) = crate::parse_s3_uri(uri).ok_or_else(|| IcebergError::NotS3Uri {
+        uri: uri.to_string(),
+    })?;
     let mut out = s3
         .get_object()
         .bucket(bucket)
@@ -149,16 +149,19 @@ async fn fetch_metadata_file(
     // A negative length is no statement of size: the body's reading still bounds it.
     let stated = out.content_length().and_then(|n| usize::try_from(n).ok());
     // Returning early drops the body unread: the connection is closed, not drained.
-    let mut body = MetadataBody::new(stated, cap).map_err(|too_big| too_big.reason(uri))?;
+    let mut body = MetadataBody::new(stated, cap).map_err(|too_big| too_big.of_file(uri))?;
     while let Some(chunk) = out.body.try_next().await.map_err(|e| s3_failure(uri, e))? {
-        body.push(&chunk).map_err(|too_big| too_big.reason(uri))?;
+        body.push(&chunk).map_err(|too_big| too_big.of_file(uri))?;
     }
     Ok(body.bytes)
 }
 
 /// An S3 read error as a side's reason, naming the file.
-fn s3_failure<E: std::error::Error>(uri: &str, e: E) -> String {
-    format!("{uri}: {}", LakeopsError::aws("s3:GetObject", e))
+fn s3_failure<E: std::error::Error>(uri: &str, e: E) -> IcebergError {
+    IcebergError::S3Read {
+        uri: uri.to_string(),
+        source: LakeopsError::aws("s3:GetObject", e),
+    }
 }
 
 /// A metadata file larger than the reconciler reads: its size as S3 stated it, or `None` when
@@ -171,16 +174,11 @@ struct TooBig {
 
 impl TooBig {
     /// The side's `method_reason`: which file, how big, and the cap.
-    fn reason(&self, uri: &str) -> String {
-        let cap = human_bytes(self.cap as u64);
+    fn of_file(&self, uri: &str) -> IcebergError {
+        let (uri, cap) = (uri.to_string(), self.cap);
         match self.size {
-            Some(n) => format!(
-                "the metadata file {uri} is {} ({n} bytes), over the {cap} this function reads into memory",
-                human_bytes(n as u64)
-            ),
-            None => format!(
-                "the metadata file {uri} sent more than the {cap} this function reads into memory (S3 stated no size; reading stopped there)"
-            ),
+            Some(size) => IcebergError::TooBig { uri, size, cap },
+            None => IcebergError::BodyOverCap { uri, cap },
         }
     }
 }
@@ -282,8 +280,8 @@ mod tests {
     async fn a_metadata_file_within_the_cap_gives_its_layout() {
         let rule = get_object(Some(METADATA.len() as i64), METADATA.into());
         assert_eq!(
-            fetch_layout(&s3_answering(&rule), URI).await,
-            Ok(day_layout())
+            fetch_layout(&s3_answering(&rule), URI).await.unwrap(),
+            day_layout()
         );
         assert_eq!(rule.num_calls(), 1);
     }
@@ -293,10 +291,13 @@ mod tests {
         // The body is good metadata: only the stated size can have refused it.
         let rule = get_object(Some(200 << 20), METADATA.into());
         assert_eq!(
-            fetch_layout(&s3_answering(&rule), URI).await,
-            Err(format!(
+            fetch_layout(&s3_answering(&rule), URI)
+                .await
+                .unwrap_err()
+                .to_string(),
+            format!(
                 "the metadata file {URI} is 200.00 MiB (209715200 bytes), over the 32.00 MiB this function reads into memory"
-            ))
+            )
         );
         // One GetObject: the size came from its answer, not from a HeadObject.
         assert_eq!(rule.num_calls(), 1);
@@ -309,16 +310,19 @@ mod tests {
         body.resize(METADATA_FILE_CAP + 1, b' ');
         let rule = get_object(None, body);
         assert_eq!(
-            fetch_layout(&s3_answering(&rule), URI).await,
-            Err(format!(
+            fetch_layout(&s3_answering(&rule), URI)
+                .await
+                .unwrap_err()
+                .to_string(),
+            format!(
                 "the metadata file {URI} sent more than the 32.00 MiB this function reads into memory (S3 stated no size; reading stopped there)"
-            ))
+            )
         );
         // Without a stated size but within the cap: read.
         let rule = get_object(None, METADATA.into());
         assert_eq!(
-            fetch_layout(&s3_answering(&rule), URI).await,
-            Ok(day_layout())
+            fetch_layout(&s3_answering(&rule), URI).await.unwrap(),
+            day_layout()
         );
     }
 
@@ -379,7 +383,7 @@ mod tests {
             snapshots.join(", "),
             log.join(", ")
         );
-        assert_eq!(read_layout(&metadata), Ok(day_layout()));
+        assert_eq!(read_layout(&metadata).unwrap(), day_layout());
         // A nested column is reported as `struct`, as before the typed parse.
         let columns = metadata.replace(r#""source-id": 1,"#, r#""source-id": 2,"#);
         let layout = read_layout(columns).unwrap();

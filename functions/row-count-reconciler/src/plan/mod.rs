@@ -5,12 +5,14 @@
 //! Planning decides how each side is to be counted and runs no count. What only a measurement
 //! can find out (an Iceberg snapshot with deletes) is acted on by [`crate::measure`].
 
+mod error;
 mod jobs;
 mod window;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use lakeops::LakeopsError;
 
 use crate::catalog::{Catalog, TableInfo};
 use crate::checks::{Check, Counted, DeclaredSide, Freshness, FreshnessMeasure};
@@ -21,6 +23,8 @@ use crate::side::{CountMethod, Side, SideResult, Sides};
 use crate::sqlsafe::{self, quote_identifier, TableName};
 use crate::template::{self, RunDate};
 use window::RenderedWindow;
+
+pub use error::PlanError;
 
 /// Glue `GetTable` calls in flight at once while a run reads its tables.
 const GLUE_READS_AT_ONCE: usize = 8;
@@ -138,7 +142,7 @@ pub struct Planner<'a> {
     pub s3: &'a aws_sdk_s3::Client,
 }
 
-type Tables = BTreeMap<String, Result<TableInfo, String>>;
+type Tables = BTreeMap<String, Result<TableInfo, LakeopsError>>;
 
 impl Planner<'_> {
     /// Every check day's two sides, and the queries they need.
@@ -194,7 +198,7 @@ impl Planner<'_> {
                     client: self.catalog.client.clone(),
                 };
                 reads.spawn(async move {
-                    let read = catalog.table(&name).await.map_err(|e| e.to_string());
+                    let read = catalog.table(&name).await;
                     (key, read)
                 });
             }
@@ -224,12 +228,12 @@ impl Planner<'_> {
                 let mut r = SideResult::new("sql".into());
                 r.method = CountMethod::Sql;
                 let mut count = None;
-                match template::render(sql, date) {
+                match template::render(sql, date).map_err(PlanError::template("sql")) {
                     Ok(s) => {
                         count = Some(CountQuery::Rows(sqlsafe::count_query(&s)));
                         r.window = s;
                     }
-                    Err(e) => r.error = Some(e),
+                    Err(e) => r.error = Some(e.to_string()),
                 }
                 (side_plan(r, count, side.expect_partition), None)
             }
@@ -245,7 +249,7 @@ impl Planner<'_> {
                     match window::render(partition, window.as_ref(), filter, date, info.as_ref()) {
                         Ok(w) => w,
                         Err(e) => {
-                            r.error = Some(e);
+                            r.error = Some(e.to_string());
                             return (side_plan(r, None, side.expect_partition), info);
                         }
                     };
@@ -295,14 +299,14 @@ impl Planner<'_> {
                     }
                     Err(why) => {
                         r.method = CountMethod::CountStarIceberg;
-                        r.method_reason = Some(why);
+                        r.method_reason = Some(why.to_string());
                     }
                 }
             }
             Some(glue) if side.expect_partition && !glue.iceberg && r.error.is_none() => {
                 match self.partition_present(name, glue, &w.partition).await {
                     Ok(present) => r.partition_present = Some(present),
-                    Err(e) => r.error = Some(e),
+                    Err(e) => r.error = Some(e.to_string()),
                 }
             }
             _ => {}
@@ -333,13 +337,13 @@ impl Planner<'_> {
         let entry = match tables.entry(name.to_string()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(self.catalog.table(name).await.map_err(|e| e.to_string()))
+                e.insert(self.catalog.table(name).await)
             }
         };
         match entry {
             Ok(i) => Some(i.clone()),
             Err(e) => {
-                r.error = Some(e.clone());
+                r.error = Some(e.to_string());
                 None
             }
         }
@@ -352,13 +356,13 @@ impl Planner<'_> {
         name: &TableName,
         glue: &TableInfo,
         w: &RenderedWindow,
-    ) -> Result<String, String> {
+    ) -> Result<String, iceberg::IcebergError> {
         // The whole table needs no partition spec: every current data file counts.
         let whole_table = w.typed_identity.is_empty() && w.day.is_none();
         let layout = match &glue.metadata_location {
             _ if whole_table => Ok(iceberg::Layout::default()),
             Some(location) => iceberg::fetch_layout(self.s3, location).await,
-            None => Err("Glue gives the table no metadata_location".into()),
+            None => Err(iceberg::IcebergError::NoMetadataLocation),
         };
         let files_where = layout.and_then(|l| {
             iceberg::files_filter(
@@ -377,25 +381,22 @@ impl Planner<'_> {
         name: &TableName,
         glue: &TableInfo,
         values: &[(String, String)],
-    ) -> Result<bool, String> {
+    ) -> Result<bool, PlanError> {
         match &glue.projection {
             Some(projection) => match projection.partition_location(&glue.partition_keys, values) {
                 Ok(location) => self.any_object_under(&location).await,
-                Err(e) => Err(format!("partition projection: {e}")),
+                Err(e) => Err(PlanError::Projection(e)),
             },
-            None => self
-                .catalog
-                .partition_exists(name, glue, values)
-                .await
-                .map_err(|e| e.to_string()),
+            None => Ok(self.catalog.partition_exists(name, glue, values).await?),
         }
     }
 
     /// Whether any object lies under an `s3://bucket/prefix/` location (one `ListObjectsV2` of
     /// at most one key).
-    async fn any_object_under(&self, location: &str) -> Result<bool, String> {
-        let (bucket, prefix) = parse_s3_uri(location)
-            .ok_or_else(|| format!("partition location {location:?} is not an s3:// URI"))?;
+    async fn any_object_under(&self, location: &str) -> Result<bool, PlanError> {
+        let (bucket, prefix) = parse_s3_uri(location).ok_or_else(|| PlanError::NotS3Location {
+            location: location.to_string(),
+        })?;
         let out = self
             .s3
             .list_objects_v2()
@@ -404,7 +405,7 @@ impl Planner<'_> {
             .max_keys(1)
             .send()
             .await
-            .map_err(|e| lakeops::LakeopsError::aws("s3:ListObjectsV2", e).to_string())?;
+            .map_err(|e| LakeopsError::aws("s3:ListObjectsV2", e))?;
         Ok(out.key_count().unwrap_or(0) > 0 || !out.contents().is_empty())
     }
 }
