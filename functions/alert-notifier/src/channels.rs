@@ -222,10 +222,10 @@ fn read_channel(name: &str, spec: &Value, problems: &mut Vec<String>) -> Option<
             return None;
         }
     };
-    let host = match check_url(url) {
+    let host = match check_url(name, url) {
         Ok(host) => host,
         Err(problem) => {
-            problems.push(format!("channel {name}: {problem}"));
+            problems.push(problem.to_string());
             return None;
         }
     };
@@ -255,23 +255,48 @@ pub fn loopback_http_allowed() -> bool {
         || std::env::var("LAKEOPS_ALLOW_LOOPBACK_HTTP").is_ok_and(|v| v == "true")
 }
 
-/// A webhook must be HTTPS (plain HTTP to this machine only where
-/// [`loopback_http_allowed`]). Returns the host.
-fn check_url(raw: &str) -> Result<String, String> {
-    check_url_in(raw, loopback_http_allowed())
+/// Why a channel's webhook URL is refused. It names the channel, never the URL (whose path or
+/// query holds the webhook's token).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    #[error("channel {channel}: the URL does not parse ({source})")]
+    UrlDoesNotParse {
+        channel: String,
+        source: url::ParseError,
+    },
+    #[error(
+        "channel {channel}: the URL must be https (it is {scheme}{})",
+        if *loopback_http { "; plain http is allowed only to 127.0.0.1 in debug builds" } else { "" }
+    )]
+    NotHttps {
+        channel: String,
+        scheme: String,
+        /// Whether plain `http://` to this machine would have been allowed.
+        loopback_http: bool,
+    },
 }
 
-fn check_url_in(raw: &str, loopback_http: bool) -> Result<String, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("the URL does not parse ({e})"))?;
+/// A webhook must be HTTPS (plain HTTP to this machine only where
+/// [`loopback_http_allowed`]). Returns the host.
+fn check_url(channel: &str, raw: &str) -> Result<String, ChannelError> {
+    check_url_in(channel, raw, loopback_http_allowed())
+}
+
+fn check_url_in(channel: &str, raw: &str, loopback_http: bool) -> Result<String, ChannelError> {
+    let url = url::Url::parse(raw).map_err(|source| ChannelError::UrlDoesNotParse {
+        channel: channel.to_string(),
+        source,
+    })?;
     let host = url.host_str().unwrap_or_default().to_string();
     let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
     match url.scheme() {
         "https" => Ok(host),
         "http" if loopback && loopback_http => Ok(host),
-        other if loopback_http => Err(format!(
-            "the URL must be https (it is {other}; plain http is allowed only to 127.0.0.1 in debug builds)"
-        )),
-        other => Err(format!("the URL must be https (it is {other})")),
+        other => Err(ChannelError::NotHttps {
+            channel: channel.to_string(),
+            scheme: other.to_string(),
+            loopback_http,
+        }),
     }
 }
 
@@ -351,12 +376,41 @@ mod tests {
     fn plain_http_to_loopback_only_in_debug_builds() {
         let runtime_api = "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next";
         assert!(
-            check_url_in(runtime_api, true).is_ok(),
+            check_url_in("local", runtime_api, true).is_ok(),
             "the local receiver, debug build"
         );
-        let refused = check_url_in(runtime_api, false).unwrap_err();
-        assert!(refused.contains("must be https"), "{refused}");
-        assert!(check_url_in("http://hooks.slack.com/services/T/B/X", true).is_err());
-        assert!(check_url_in("https://hooks.slack.com/services/T/B/X", false).is_ok());
+        let refused = check_url_in("local", runtime_api, false).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "channel local: the URL must be https (it is http)"
+        );
+        assert!(check_url_in("a", "http://hooks.slack.com/services/T/B/X", true).is_err());
+        assert!(check_url_in("a", "https://hooks.slack.com/services/T/B/X", false).is_ok());
+    }
+
+    #[test]
+    fn a_refused_url_names_its_channel_and_never_its_token() {
+        let refused =
+            check_url_in("oncall", "http://hooks.slack.com/services/T/B/SECRET", true).unwrap_err();
+        assert_eq!(
+            refused,
+            ChannelError::NotHttps {
+                channel: "oncall".into(),
+                scheme: "http".into(),
+                loopback_http: true
+            }
+        );
+        assert_eq!(
+            refused.to_string(),
+            "channel oncall: the URL must be https (it is http; plain http is allowed only to 127.0.0.1 in debug builds)"
+        );
+        let unparsable = check_url_in("dq", "hooks.slack.com/SECRET", false).unwrap_err();
+        assert!(
+            unparsable
+                .to_string()
+                .starts_with("channel dq: the URL does not parse ("),
+            "{unparsable}"
+        );
+        assert!(!unparsable.to_string().contains("SECRET"), "{unparsable}");
     }
 }

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use lakeops::LakeopsError;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -78,6 +79,20 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Why the webhook poster could not be set up. The function cannot start without it: its
+/// handler reports it as `InvalidInput`, as it always has.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+impl From<DeliveryError> for LakeopsError {
+    fn from(e: DeliveryError) -> Self {
+        LakeopsError::InvalidInput(e.to_string())
+    }
+}
+
 /// The webhook poster of one Lambda instance: an HTTP client and each channel's next free time.
 pub struct Poster {
     http: reqwest::Client,
@@ -90,7 +105,7 @@ pub struct Poster {
 }
 
 impl Poster {
-    pub fn new(policy: RetryPolicy, timeout: Duration) -> Result<Self, String> {
+    pub fn new(policy: RetryPolicy, timeout: Duration) -> Result<Self, DeliveryError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
@@ -102,7 +117,7 @@ impl Poster {
             // did not say.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .map_err(DeliveryError::HttpClient)?;
         Ok(Self {
             http,
             policy,

@@ -180,8 +180,7 @@ impl Deps {
             concurrency: config.concurrency,
             ..RetryPolicy::default()
         };
-        let poster =
-            Poster::new(policy, config.webhook_timeout).map_err(LakeopsError::InvalidInput)?;
+        let poster = Poster::new(policy, config.webhook_timeout)?;
         tracing::info!(
             channels = ?channels.names().collect::<Vec<_>>(),
             "channels and routes read"
