@@ -22,6 +22,10 @@ use serde_json::{json, Map, Value};
 
 use crate::error::LakeopsError;
 
+mod body;
+
+pub use body::AlertBodyError;
+
 /// Version of the JSON body; bump when a field changes meaning or disappears.
 pub const SCHEMA: &str = "lakeops.alert.v1";
 /// SNS: subject must be ASCII, no line breaks, under 100 characters.
@@ -265,58 +269,6 @@ impl Alert {
             "details": self.details,
             "links": self.links,
             "next_steps": self.next_steps,
-        })
-    }
-
-    /// Reads a [`SCHEMA`] body back (what an SQS or Lambda subscriber of the topic receives):
-    /// the inverse of [`Alert::json_body`]. Unknown members are ignored; a missing or wrong
-    /// required member is an error naming it.
-    pub fn from_json_body(body: &Value) -> Result<Alert, String> {
-        if body["schema"] != SCHEMA {
-            return Err(format!("not a {SCHEMA} body (schema {})", body["schema"]));
-        }
-        let text = |name: &str| -> Result<String, String> {
-            body[name]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| format!("{SCHEMA} body without `{name}`"))
-        };
-        let severity: Severity = serde_json::from_value(body["severity"].clone())
-            .map_err(|_| format!("{SCHEMA} body with severity {}", body["severity"]))?;
-        let occurred_at = DateTime::parse_from_rfc3339(&text("occurred_at")?)
-            .map_err(|e| format!("{SCHEMA} body with occurred_at {e}"))?
-            .with_timezone(&Utc);
-        let strings = |name: &str| -> Vec<String> {
-            body[name]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        };
-        Ok(Alert {
-            kind: text("kind")?,
-            severity,
-            source: text("source")?,
-            title: text("title")?,
-            summary: text("summary").unwrap_or_default(),
-            fields: body["fields"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| Some((f["label"].as_str()?.into(), f["value"].as_str()?.into())))
-                .collect(),
-            attributes: body["attributes"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect(),
-            links: serde_json::from_value(body["links"].clone()).unwrap_or_default(),
-            details: body["details"].as_object().cloned().unwrap_or_default(),
-            next_steps: strings("next_steps"),
-            id: text("id")?,
-            occurred_at,
         })
     }
 

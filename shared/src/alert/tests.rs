@@ -71,9 +71,35 @@ fn the_json_body_reads_back_into_the_same_alert() {
     wrong["severity"] = json!("loud");
     assert!(Alert::from_json_body(&wrong)
         .unwrap_err()
+        .to_string()
         .contains("severity \"loud\""));
     wrong["schema"] = json!("other.v2");
-    assert!(Alert::from_json_body(&wrong).unwrap_err().contains("not a"));
+    assert!(Alert::from_json_body(&wrong)
+        .unwrap_err()
+        .to_string()
+        .contains("not a"));
+}
+
+#[test]
+fn an_unreadable_body_names_the_member() {
+    let a = sample();
+    let mut body = a.json_body();
+    body.as_object_mut().unwrap().remove("title");
+    assert_eq!(
+        Alert::from_json_body(&body),
+        Err(AlertBodyError::Missing { member: "title" })
+    );
+    assert_eq!(
+        Alert::from_json_body(&body).unwrap_err().to_string(),
+        "lakeops.alert.v1 body without `title`"
+    );
+    let mut body = a.json_body();
+    body["occurred_at"] = json!("yesterday");
+    let err = Alert::from_json_body(&body).unwrap_err().to_string();
+    assert!(
+        err.starts_with("lakeops.alert.v1 body with occurred_at \"yesterday\": "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -82,6 +82,14 @@ pub struct LogGroupView {
     pub subscriptions: Vec<String>,
 }
 
+/// Why the audit cannot say what an account policy covers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogAuditError {
+    /// Its selection criteria are not the one form AWS supports (`LogGroupName NOT IN [...]`).
+    #[error("account policy {policy}: selection criteria not understood: {criteria}")]
+    CriteriaNotUnderstood { policy: String, criteria: String },
+}
+
 /// An account-level subscription filter policy (`DescribeAccountPolicies`,
 /// `SUBSCRIPTION_FILTER_POLICY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,15 +109,16 @@ impl AccountSubscription {
         name: &str,
         document: Option<&str>,
         criteria: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, LogAuditError> {
         let destination = document
             .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
             .and_then(|d| d["DestinationArn"].as_str().map(str::to_string))
             .unwrap_or_default();
         let excluded = match criteria.map(str::trim).filter(|c| !c.is_empty()) {
             None => Vec::new(),
-            Some(c) => parse_not_in(c).ok_or_else(|| {
-                format!("account policy {name}: selection criteria not understood: {c}")
+            Some(c) => parse_not_in(c).ok_or_else(|| LogAuditError::CriteriaNotUnderstood {
+                policy: name.to_string(),
+                criteria: c.to_string(),
             })?,
         };
         Ok(Self {

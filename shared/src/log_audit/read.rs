@@ -195,7 +195,7 @@ impl AuditReader {
                 match AccountSubscription::parse(name, p.policy_document(), p.selection_criteria())
                 {
                     Ok(policy) => out.push(policy),
-                    Err(e) => problems.push(e),
+                    Err(e) => problems.push(e.to_string()),
                 }
             }
             match page.next_token() {

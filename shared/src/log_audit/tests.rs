@@ -117,7 +117,12 @@ fn an_account_policy_covers_every_group_but_those_it_leaves_out() {
 #[test]
 fn selection_criteria_other_than_not_in_are_refused_not_guessed() {
     assert!(AccountSubscription::parse("p", None, Some("LogGroupNamePrefix IN [\"x\"]")).is_err());
-    assert!(AccountSubscription::parse("p", None, Some("LogGroupName NOT IN [broken")).is_err());
+    assert_eq!(
+        AccountSubscription::parse("p", None, Some("LogGroupName NOT IN [broken"))
+            .unwrap_err()
+            .to_string(),
+        "account policy p: selection criteria not understood: LogGroupName NOT IN [broken"
+    );
     let none = AccountSubscription::parse("p", Some("not json"), None).unwrap();
     assert!(none.excluded.is_empty());
     assert_eq!(none.destination, "");
