@@ -12,6 +12,7 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 pub mod caller;
+pub mod cost_hints;
 pub mod history;
 pub mod index;
 pub mod index_contract;

@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod query_index;
 pub mod schedule;
 pub mod sql;
+pub mod sql_shape;
 pub mod stats;
 pub mod tables_read;
 pub mod wiring;

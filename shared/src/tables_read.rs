@@ -92,21 +92,31 @@ impl Visitor for Names {
 /// sqlparser). Within the bound the tree is walked and dropped on a thread of its own with
 /// [`PARSE_STACK_BYTES`] of stack, whatever stack the caller has (tokio's workers have 2 MiB).
 pub fn tables_read(sql: &str, default_database: Option<&str>) -> TablesRead {
-    if sql.trim() == OMITTED || sql.len() > MAX_PARSED_BYTES || too_many_operators(sql) {
-        return TablesRead::Unparsed;
-    }
-    let owned = sql.to_string();
-    let parsed = std::thread::Builder::new()
-        .name("tables-read".into())
-        .stack_size(PARSE_STACK_BYTES)
-        .spawn(move || names_in(&owned))
-        .ok()
-        .and_then(|worker| worker.join().ok())
-        .flatten();
-    match parsed {
+    match with_parsed(sql, names_in) {
         Some(names) => resolve(names, default_database),
         None => TablesRead::Unparsed,
     }
+}
+
+/// What `read` makes of `sql`'s statements, within the bounds above (`None`: not parsed, or
+/// no statement). The syntax tree is made, read and dropped on a thread of its own.
+pub(crate) fn with_parsed<T: Send + 'static>(sql: &str, read: fn(&[Statement]) -> T) -> Option<T> {
+    if sql.trim() == OMITTED || sql.len() > MAX_PARSED_BYTES || too_many_operators(sql) {
+        return None;
+    }
+    let owned = sql.to_string();
+    std::thread::Builder::new()
+        .name("sql-parse".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(
+            move || match Parser::parse_sql(&GenericDialect {}, &owned) {
+                Ok(statements) if !statements.is_empty() => Some(read(&statements)),
+                _ => None,
+            },
+        )
+        .ok()
+        .and_then(|worker| worker.join().ok())
+        .flatten()
 }
 
 /// Operators (and commas) per query beyond which SQL is not parsed. BI tools' generated `OR` and
@@ -139,16 +149,13 @@ fn too_many_operators(sql: &str) -> bool {
     symbols + words > MAX_OPERATORS
 }
 
-/// The names a statement reads and writes; `None` if it does not parse. Runs on the parsing
-/// thread: the syntax tree is walked and dropped there.
-fn names_in(sql: &str) -> Option<Names> {
-    let statements = match Parser::parse_sql(&GenericDialect {}, sql) {
-        Ok(s) if !s.is_empty() => s,
-        _ => return None,
-    };
+/// The names the statements read and write. Runs on the parsing thread.
+fn names_in(statements: &[Statement]) -> Names {
     let mut names = Names::default();
-    let _ = statements.visit(&mut names);
-    Some(names)
+    for statement in statements {
+        let _ = statement.visit(&mut names);
+    }
+    names
 }
 
 /// Qualified, sorted table names from what a statement named.
@@ -159,21 +166,35 @@ fn resolve(mut names: Names, default_database: Option<&str>) -> TablesRead {
             names.read.remove(i);
         }
     }
-    let database = default_database
-        .filter(|d| !d.is_empty())
-        .unwrap_or(DEFAULT_DATABASE)
-        .to_lowercase();
+    let database = database_or_default(default_database);
     let mut tables = BTreeSet::new();
     for name in names.read {
-        let qualified = match name.as_slice() {
-            [table] if names.ctes.contains(table) => continue,
-            [table] => format!("{database}.{table}"),
-            [catalog, db, table] if catalog == GLUE_CATALOG => format!("{db}.{table}"),
-            _ => name.join("."),
-        };
-        tables.insert(qualified);
+        if let [table] = name.as_slice() {
+            if names.ctes.contains(table) {
+                continue;
+            }
+        }
+        tables.insert(qualify(&name, &database));
     }
     TablesRead::Tables(tables.into_iter().collect())
+}
+
+/// The query's database, lower-cased: Athena's `default` when its context names none.
+pub(crate) fn database_or_default(database: Option<&str>) -> String {
+    database
+        .filter(|d| !d.is_empty())
+        .unwrap_or(DEFAULT_DATABASE)
+        .to_lowercase()
+}
+
+/// A table's name as the index keeps it (lower-cased parts): `database.table`, a one-part name
+/// in `database`, `awsdatacatalog` left out, other catalogs kept (`catalog.db.table`).
+pub(crate) fn qualify(name: &[String], database: &str) -> String {
+    match name {
+        [table] => format!("{database}.{table}"),
+        [catalog, db, table] if catalog == GLUE_CATALOG => format!("{db}.{table}"),
+        _ => name.join("."),
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
-//! Memory adapters of the ports: the query index ([`MemoryIndex`]) and Athena's query history
-//! ([`MemoryAthena`]), each keeping the part of the AWS contract the decisions depend on, with
+//! Memory adapters of the ports: the query index ([`MemoryIndex`]), Athena's query history
+//! ([`MemoryAthena`]) and the Glue Data Catalog ([`MemoryCatalog`]), each keeping the part of the AWS contract the decisions depend on, with
 //! the faults AWS answers with injectable.
 
+mod catalog;
 mod history;
 mod index;
 
+pub use catalog::MemoryCatalog;
 pub use history::MemoryAthena;
 pub use index::{MemoryIndex, FINISHED_PAGE_ITEMS};
 

@@ -25,6 +25,7 @@ pub mod alerts;
 pub mod config;
 pub mod digest;
 pub mod feed;
+pub mod hints;
 pub mod reconcile;
 pub mod spend;
 pub mod storm;
