@@ -11,7 +11,7 @@ const GIB: u64 = 1 << 30;
 #[tokio::test]
 async fn prices_the_window_and_alerts_once_per_expensive_query() {
     let emu = Emulator::start();
-    let (_config, tap) = athena_watch_setup(&emu, &["etl", "analytics", "adhoc"]).await;
+    let (config, tap) = athena_watch_setup(&emu, &["etl", "analytics", "adhoc"]).await;
     // events/schedule-query-cost-watcher.json is scheduled at 09:00Z: its window is [08:55, 09:00).
     let end: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
     let m = Duration::minutes;
@@ -124,6 +124,21 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         ));
     }
     emu.seed_queries(queries);
+    // The state-change event's query reads sales.orders: a wide Parquet table, three days of
+    // partitions, and the query filters on none.
+    let glue = aws_sdk_glue::Client::new(&config);
+    glue.create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name("sales")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let days = ["2026-11-20", "2026-11-21", "2026-11-22"];
+    lakeops_e2e::lake::create_parquet_table(&glue, "sales", "orders", 30, &days).await;
     let functions = Functions::start(
         &emu,
         &[
@@ -149,6 +164,31 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
         first[0].subject,
         "[lakeops] CRITICAL: Athena query cost $20.00 in workgroup analytics"
     );
+    // Why it cost so much, from the Glue catalog: every partition, every column.
+    let why: Vec<&str> = first[0].body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["label"] == "Why")
+        .filter_map(|f| f["value"].as_str())
+        .collect();
+    assert_eq!(
+        why,
+        [
+            "sales.orders has 3 partitions by dt; this query filtered on none of them, so Athena read every one.",
+            "SELECT * read all 31 columns of sales.orders; Parquet is read column by column."
+        ],
+        "{}",
+        first[0].body
+    );
+    assert_eq!(
+        first[0].body["details"]["cost_hints"][0]["kind"],
+        "no_partition_filter"
+    );
+    assert!(first[0].body["next_steps"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("Filter on dt"));
 
     // The sweep: first reconciliation indexes every query whose event never came (here: all but
     // the one above) and alerts the expensive ones — q-before and q-after too, which finished

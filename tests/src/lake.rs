@@ -159,6 +159,8 @@ pub async fn seed(
         .send()
         .await
         .expect("create database");
+    // What the demo's expensive queries read: the alerts say why they cost so much.
+    create_parquet_table(&glue, "sales", "orders", 24, &["2026-11-21", "2026-11-22"]).await;
     for table in ["orders_raw", "orders_clean"] {
         let input = aws_sdk_glue::types::TableInput::builder()
             .name(table)
@@ -228,6 +230,55 @@ pub struct ReconciliationLake {
 }
 
 pub const CHECKS_BUCKET: &str = "lakeops-config";
+/// A Parquet table as Athena's `CREATE EXTERNAL TABLE … PARTITIONED BY (dt string) STORED AS
+/// PARQUET` leaves it in Glue: `columns` columns (`c1`, `c2`, …) and one partition per value of
+/// `dt` (the cost hints read format, columns, partition keys and partitions).
+pub async fn create_parquet_table(
+    glue: &aws_sdk_glue::Client,
+    database: &str,
+    table: &str,
+    columns: usize,
+    days: &[&str],
+) {
+    use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, TableInput};
+    let column = |name: String| {
+        Column::builder()
+            .name(name)
+            .r#type("string")
+            .build()
+            .expect("col")
+    };
+    let mut sd = StorageDescriptor::builder()
+        .input_format("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat")
+        .serde_info(
+            SerDeInfo::builder()
+                .serialization_library(
+                    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                )
+                .build(),
+        )
+        .location(format!("s3://lake/{table}/"));
+    for i in 1..=columns {
+        sd = sd.columns(column(format!("c{i}")));
+    }
+    let input = TableInput::builder()
+        .name(table)
+        .storage_descriptor(sd.build())
+        .partition_keys(column("dt".into()))
+        .build()
+        .expect("table");
+    glue.create_table()
+        .database_name(database)
+        .table_input(input)
+        .send()
+        .await
+        .expect("create table");
+    for day in days {
+        let location = format!("s3://lake/{table}/dt={day}/");
+        create_partition(glue, database, table, day, &location).await;
+    }
+}
+
 /// Adds one partition (one key value) to a Glue table.
 pub async fn create_partition(
     glue: &aws_sdk_glue::Client,

@@ -10,6 +10,7 @@ use lakeops::calendar::LocalDay;
 use lakeops::pricing::{format_usd, human_bytes, Charge};
 use lakeops::{console, sql};
 
+use crate::hints::CostHints;
 use crate::spend::{BudgetLevel, DailySpend};
 use crate::storm::Storm;
 use crate::window::Window;
@@ -209,12 +210,79 @@ pub fn expensive_alert(
     charge: &Charge,
     why: &Expensive,
     caller: Option<&Caller>,
+    hints: &CostHints,
     config: &CostConfig,
     now: DateTime<Utc>,
 ) -> Alert {
     let usd = charge.usd();
     let scanned = q.data_scanned_bytes.unwrap_or(0);
-    let (title, reason) = match why {
+    let (title, reason) = headline(q, why);
+    let billing = billing_text(charge, config);
+    let region = &config.common.region;
+    let queue_engine = format!(
+        "{} queued + {} engine",
+        duration_text(q.queue_ms),
+        duration_text(q.engine_ms)
+    );
+    let alert = Alert::new(
+        "ExpensiveQuery",
+        Severity::Critical,
+        FUNCTION,
+        format!("{FUNCTION}/expensive/{}", q.id),
+        now,
+        title,
+        format!(
+            "Query {} {} having scanned {} ({}): {reason}.",
+            q.id,
+            q.state.as_str(),
+            human_bytes(scanned),
+            billing
+        ),
+    )
+    .field("Cost", billing)
+    .field("Scanned", human_bytes(scanned))
+    .field("Workgroup", &q.workgroup)
+    .run_by(caller)
+    .field("Database", q.database.as_deref().unwrap_or("-"))
+    .field(
+        "State",
+        match &q.state_change_reason {
+            Some(r) => format!("{} ({})", q.state.as_str(), r),
+            None => q.state.as_str().to_string(),
+        },
+    )
+    .field("Duration", queue_engine)
+    .field(
+        "Submitted",
+        q.submitted_at
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+    )
+    .field("Query", &q.id)
+    .field("SQL", sql::excerpt(&q.sql, 1000))
+    .attribute("workgroup", &q.workgroup)
+    .link(
+        "Query in the Athena console",
+        console::athena_query(region, &q.id),
+    )
+    .detail("query_execution_id", &q.id)
+    .detail("workgroup", &q.workgroup)
+    .detail("database", &q.database)
+    .detail("state", q.state)
+    .detail("state_change_reason", &q.state_change_reason)
+    .detail("cost_usd", usd)
+    .detail("data_scanned_bytes", scanned)
+    .detail("capacity_billed", matches!(charge, Charge::Capacity { .. }))
+    .detail("queue_ms", q.queue_ms)
+    .detail("engine_ms", q.engine_ms)
+    .detail("submitted_at", q.submitted_at)
+    .detail("completed_at", q.completed_at);
+    with_hints(alert, hints)
+}
+
+/// The expensive-query alert's title, and why it counts as expensive.
+fn headline(q: &QueryExecution, why: &Expensive) -> (String, String) {
+    match why {
         Expensive::Cost { usd, threshold } => (
             format!(
                 "Athena query cost {} in workgroup {}",
@@ -231,61 +299,53 @@ pub fn expensive_alert(
             ),
             format!("at or above the {} scan threshold", human_bytes(*threshold)),
         ),
-    };
-    let billing = match charge {
-        Charge::Capacity { dpu_count } => {
-            format!(
-                "capacity-billed (per DPU-hour{}), no per-query price",
-                dpu_count.map(|d| format!(", {d} DPU")).unwrap_or_default()
-            )
-        }
+    }
+}
+
+/// `$20.00 at $5.00/TB`, or what a capacity-billed query is billed by.
+fn billing_text(charge: &Charge, config: &CostConfig) -> String {
+    match charge {
+        Charge::Capacity { dpu_count } => format!(
+            "capacity-billed (per DPU-hour{}), no per-query price",
+            dpu_count.map(|d| format!(", {d} DPU")).unwrap_or_default()
+        ),
         _ => format!(
             "{} at {}/TB",
-            format_usd(usd),
+            format_usd(charge.usd()),
             format_usd(config.athena.price.usd_per_tb)
         ),
-    };
-    let region = &config.common.region;
-    let queue_engine = format!(
-        "{} queued + {} engine",
-        duration_text(q.queue_ms),
-        duration_text(q.engine_ms)
-    );
-    Alert::new(
-        "ExpensiveQuery",
-        Severity::Critical,
-        FUNCTION,
-        format!("{FUNCTION}/expensive/{}", q.id),
-        now,
-        title,
-        format!("Query {} {} having scanned {} ({}): {reason}.", q.id, q.state.as_str(), human_bytes(scanned), billing),
-    )
-    .field("Cost", billing)
-    .field("Scanned", human_bytes(scanned))
-    .field("Workgroup", &q.workgroup)
-    .run_by(caller)
-    .field("Database", q.database.as_deref().unwrap_or("-"))
-    .field("State", match &q.state_change_reason {
-        Some(r) => format!("{} ({})", q.state.as_str(), r),
-        None => q.state.as_str().to_string(),
-    })
-    .field("Duration", queue_engine)
-    .field("Submitted", q.submitted_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)).unwrap_or_default())
-    .field("Query", &q.id)
-    .field("SQL", sql::excerpt(&q.sql, 1000))
-    .attribute("workgroup", &q.workgroup)
-    .link("Query in the Athena console", console::athena_query(region, &q.id))
-    .detail("query_execution_id", &q.id)
-    .detail("workgroup", &q.workgroup)
-    .detail("database", &q.database)
-    .detail("state", q.state)
-    .detail("state_change_reason", &q.state_change_reason)
-    .detail("cost_usd", usd)
-    .detail("data_scanned_bytes", scanned)
-    .detail("capacity_billed", matches!(charge, Charge::Capacity { .. }))
-    .detail("queue_ms", q.queue_ms)
-    .detail("engine_ms", q.engine_ms)
-    .detail("submitted_at", q.submitted_at)
-    .detail("completed_at", q.completed_at)
-    .next_step("Filter on the table's partition columns, select only the columns needed, or use a columnar format (Parquet/ORC).")
+    }
+}
+
+/// The next step of an expensive query no hint explains.
+const GENERAL_ADVICE: &str = "Filter on the table's partition columns, select only the columns needed, or use a columnar format (Parquet/ORC).";
+
+/// Why it cost so much: a "Why" field per hint after "Scanned", their fixes as the next steps
+/// (the general advice when there is no hint), the hints in the details
+/// (`cost_hints: [{kind, table, why, fix}]`) with why any are missing.
+fn with_hints(mut alert: Alert, hints: &CostHints) -> Alert {
+    let at = alert
+        .fields
+        .iter()
+        .position(|(label, _)| label == "Scanned")
+        .map_or(alert.fields.len(), |i| i + 1);
+    for (i, h) in hints.hints.iter().enumerate() {
+        alert
+            .fields
+            .insert(at + i, ("Why".to_string(), h.why.clone()));
+    }
+    if hints.hints.is_empty() {
+        alert = alert.next_step(GENERAL_ADVICE);
+    }
+    for h in &hints.hints {
+        alert = alert.next_step(h.fix.clone());
+    }
+    let detail: Vec<serde_json::Value> = hints
+        .hints
+        .iter()
+        .map(|h| serde_json::json!({"kind": h.kind.id(), "table": h.table, "why": h.why, "fix": h.fix}))
+        .collect();
+    alert
+        .detail("cost_hints", detail)
+        .detail("cost_hints_unavailable", hints.lookup_failed.as_deref())
 }

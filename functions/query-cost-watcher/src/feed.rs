@@ -29,11 +29,12 @@ use lakeops::attribution::{is_cloudtrail_event, Caller, QueryStart, UNKNOWN};
 use lakeops::ledger::Ledger;
 use lakeops::query_index::{state_change_of, IndexStore, Pricing};
 use lakeops::LakeopsError;
+use lakeops_core::cost_hints::TableCatalog;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{assess, expensive_alert, Deps, RunSummary};
+use crate::{assess, Deps, RunSummary};
 
 /// A message received this many times is not held for attribution again (the queue's DLQ
 /// takes it after 5 receives).
@@ -131,7 +132,8 @@ pub struct FeedSummary {
     pub failed: Vec<String>,
 }
 
-impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory, S: Sync> Deps<A, L, I, H, S>
+impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory, S: Sync, C: TableCatalog>
+    Deps<A, L, I, H, S, C>
 where
     LakeopsError: From<I::Error> + From<H::Error>,
 {
@@ -468,7 +470,9 @@ where
                 if !summary.expensive.contains(&q.id) {
                     summary.expensive.push(q.id.clone());
                 }
-                let alert = expensive_alert(q, &charge, &why, caller, config, now);
+                let alert = self
+                    .expensive_alert(q, &charge, &why, caller, now, summary)
+                    .await;
                 let before = summary.failures.len();
                 self.send_once(&alert, summary).await;
                 if summary.failures.len() > before {

@@ -49,6 +49,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::hints::GlueCatalog;
 use crate::spend::{record_priced, PricedSpend, SpendHistory};
 use crate::window::Window;
 
@@ -60,15 +61,16 @@ pub const FUNCTION: &str = "query-cost-watcher";
 pub(crate) const LEDGER_KEEP_DAYS: i64 = 3;
 
 /// Everything a run needs. Generic over the alert sink and ledger so tests can record alerts.
-/// `I`, `H` and `S`: the query index, Athena's history and the spend history — the DynamoDB,
-/// Athena and CloudWatch adapters when deployed, the memory ones (`lakeops_core::memory`,
-/// [`spend::MemorySpend`]) in unit tests and the simulated day.
+/// `I`, `H`, `S` and `C`: the query index, Athena's history, the spend history and the Glue
+/// catalog — the DynamoDB, Athena, CloudWatch and Glue adapters when deployed, the memory ones
+/// (`lakeops_core::memory`, [`spend::MemorySpend`]) in unit tests and the simulated day.
 pub struct Deps<
     A = SnsAlertPublisher,
     L = DynamoLedger,
     I = QueryIndex,
     H = AthenaHistory,
     S = SpendHistory,
+    C = GlueCatalog,
 > {
     pub config: CostConfig,
     pub history: H,
@@ -80,6 +82,8 @@ pub struct Deps<
     pub sqs: aws_sdk_sqs::Client,
     /// The blind-spot audit of the digest (`None`: no such section).
     pub audit: Option<AuditReader>,
+    /// The Glue Data Catalog, for why an expensive query cost so much ([`hints`]).
+    pub catalog: C,
 }
 
 impl Deps {
@@ -99,6 +103,7 @@ impl Deps {
                 &config.common.metrics_namespace,
             ),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            catalog: GlueCatalog::new(aws_sdk_glue::Client::new(&sdk)),
             audit: config
                 .log_audit
                 .in_digest
@@ -177,6 +182,8 @@ pub struct RunSummary {
     pub reconcile: Option<reconcile::ReconcileReport>,
     /// DynamoDB calls made to the query index.
     pub index_calls: lakeops::query_index::IndexCalls,
+    /// Expensive-query alerts sent without some of their cost hints: a Glue lookup failed.
+    pub cost_hint_failures: usize,
 }
 
 /// Time kept back from the invocation's deadline for what follows reconciliation (the window's
@@ -257,7 +264,7 @@ pub enum DigestRequest {
     Day(NaiveDate),
 }
 
-impl<A: AlertSink, L: Ledger, I, H, S> Deps<A, L, I, H, S> {
+impl<A: AlertSink, L: Ledger, I, H, S, C> Deps<A, L, I, H, S, C> {
     /// Sends `alert` unless its id was claimed in the ledger already; failures are collected
     /// (the run fails at the end, after everything else was tried).
     async fn send_once(&self, alert: &Alert, summary: &mut RunSummary) {
@@ -348,7 +355,15 @@ mod tests {
         query.sql = "SELECT * FROM t WHERE email = 'someone@example.com'".into();
         let charge = c.athena.price.charge(&query);
         let why = assess(&query, &charge, &c).unwrap();
-        let a = expensive_alert(&query, &charge, &why, None, &c, Utc::now());
+        let a = expensive_alert(
+            &query,
+            &charge,
+            &why,
+            None,
+            &hints::CostHints::default(),
+            &c,
+            Utc::now(),
+        );
         assert_eq!(a.title, "Athena query cost $15.00 in workgroup adhoc");
         let text = a.text_body();
         assert!(
@@ -360,5 +375,51 @@ mod tests {
             "{text}"
         );
         assert_eq!(a.details["cost_usd"], 15.0);
+        assert_eq!(a.next_steps.len(), 1, "the general advice without hints");
+    }
+
+    #[tokio::test]
+    async fn the_alert_says_why_it_cost_so_much_and_how_to_fix_it() {
+        use lakeops_core::cost_hints::{PartitionCount, StorageFormat, TableFacts};
+        let c = config();
+        let mut query = q("adhoc", QueryState::Succeeded, StatementType::Dml, 3 * TB);
+        query.sql = "SELECT * FROM sales.clickstream WHERE user_id = 7".into();
+        let mut catalog = lakeops_core::memory::MemoryCatalog::default();
+        catalog.tables.insert(
+            "sales.clickstream".into(),
+            TableFacts {
+                format: StorageFormat::Parquet,
+                columns: 22,
+                partition_keys: vec!["dt".into()],
+                partitions: Some(PartitionCount {
+                    counted: 3650,
+                    more: false,
+                }),
+                size_bytes: None,
+            },
+        );
+        let hints = hints::cost_hints(&catalog, &query).await;
+        let charge = c.athena.price.charge(&query);
+        let why = assess(&query, &charge, &c).unwrap();
+        let a = expensive_alert(&query, &charge, &why, None, &hints, &c, Utc::now());
+        let labels: Vec<&str> = a.fields.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels[..4], ["Cost", "Scanned", "Why", "Why"]);
+        assert_eq!(
+            a.fields[2].1,
+            "sales.clickstream has 3,650 partitions by dt; this query filtered on none of them, so Athena read every one."
+        );
+        assert!(
+            a.fields[3].1.starts_with("SELECT * read all 23 columns"),
+            "{:?}",
+            a.fields[3]
+        );
+        assert_eq!(a.next_steps.len(), 2);
+        assert!(
+            a.next_steps[0].starts_with("Filter on dt"),
+            "{:?}",
+            a.next_steps
+        );
+        assert_eq!(a.details["cost_hints"][0]["kind"], "no_partition_filter");
+        assert_eq!(a.details["cost_hints_unavailable"], serde_json::Value::Null);
     }
 }

@@ -21,6 +21,7 @@ use lakeops::athena::QueryHistory;
 use lakeops::ledger::Ledger;
 use lakeops::query_index::{Checkpoint, IndexStore};
 use lakeops::LakeopsError;
+use lakeops_core::cost_hints::TableCatalog;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -38,7 +39,8 @@ pub struct ReconcileReport {
     pub unfinished: Vec<String>,
 }
 
-impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory, S: Sync> Deps<A, L, I, H, S>
+impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory, S: Sync, C: TableCatalog>
+    Deps<A, L, I, H, S, C>
 where
     LakeopsError: From<I::Error> + From<H::Error>,
 {

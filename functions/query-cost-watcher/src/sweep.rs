@@ -13,18 +13,25 @@ use lakeops::calendar::LocalDay;
 use lakeops::ledger::Ledger;
 use lakeops::query_index::IndexStore;
 use lakeops::{LakeopsError, Metrics, Unit};
+use lakeops_core::cost_hints::TableCatalog;
 
 use crate::alerts::budget_key;
 use crate::digest::{self, DigestBuilder, WorkgroupSpec};
 use crate::spend::{self, record_priced, BudgetLevel, SpendSource};
 use crate::window::Window;
 use crate::{
-    assess, budget_alert, expensive_alert, spike_alert, storm, storm_alert, BudgetScope, Deps,
-    DigestRequest, RunSummary, FUNCTION, LEDGER_KEEP_DAYS,
+    assess, budget_alert, spike_alert, storm, storm_alert, BudgetScope, Deps, DigestRequest,
+    RunSummary, FUNCTION, LEDGER_KEEP_DAYS,
 };
 
-impl<A: AlertSink, L: Ledger, I: IndexStore, H: QueryHistory, S: SpendSource> Deps<A, L, I, H, S>
+impl<A, L, I, H, S, C> Deps<A, L, I, H, S, C>
 where
+    A: AlertSink,
+    L: Ledger,
+    I: IndexStore,
+    H: QueryHistory,
+    S: SpendSource,
+    C: TableCatalog,
     LakeopsError: From<I::Error> + From<H::Error>,
 {
     /// The sweep of one window over the configured workgroups.
@@ -125,7 +132,9 @@ where
                 if !summary.expensive.contains(&q.id) {
                     summary.expensive.push(q.id.clone());
                 }
-                let alert = expensive_alert(q, &charge, &why, f.caller.as_ref(), config, now);
+                let alert = self
+                    .expensive_alert(q, &charge, &why, f.caller.as_ref(), now, summary)
+                    .await;
                 self.send_once(&alert, summary).await;
             }
         }

@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, Region};
 use chrono::{DateTime, Duration, Utc};
 use lakeops::athena::{QueryExecution, QueryState, StatementType};
 use lakeops::ConfigReader;
-use lakeops_core::memory::{MemoryAthena, MemoryIndex};
+use lakeops_core::memory::{MemoryAthena, MemoryCatalog, MemoryIndex};
 use query_cost_watcher::feed::Delivery;
 use query_cost_watcher::spend::MemorySpend;
 use query_cost_watcher::window::Window;
@@ -88,7 +88,8 @@ fn body(happening: Happening, queries: &[PlannedQuery]) -> Result<Value, String>
     }
 }
 
-pub(crate) type SimDeps = Deps<AlertTopic, SimLedger, MemoryIndex, MemoryAthena, MemorySpend>;
+pub(crate) type SimDeps =
+    Deps<AlertTopic, SimLedger, MemoryIndex, MemoryAthena, MemorySpend, MemoryCatalog>;
 
 const TICK: Duration = Duration::seconds(5);
 const SWEEP: Duration = Duration::minutes(5);
@@ -152,6 +153,8 @@ fn deps(
         index: MemoryIndex::new(),
         // The simulated account has no Lambda functions to audit.
         audit: None,
+        // No catalog tables: the simulated SQL gives only the hints its text shows.
+        catalog: MemoryCatalog::default(),
         config,
     }
 }
