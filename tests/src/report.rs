@@ -158,7 +158,8 @@ fn first_line(s: &str) -> String {
     line.chars().take(160).collect()
 }
 
-/// The alert as one line: severity, kind, subject, who ran it when known.
+/// The alert as one line: severity, kind, subject, who ran it when known, and why it cost so
+/// much (the cost hints' kinds) when the alert says.
 pub fn alert_line(a: &DeliveredAlert) -> String {
     let attr = |k: &str| a.attributes.get(k).map(String::as_str).unwrap_or("");
     let subject = a
@@ -170,8 +171,19 @@ pub fn alert_line(a: &DeliveredAlert) -> String {
         "" | "unknown" => String::new(),
         person => format!(" — run by {person}"),
     };
+    let hints: Vec<&str> = a.body["details"]["cost_hints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["kind"].as_str())
+        .collect();
+    let why = if hints.is_empty() {
+        String::new()
+    } else {
+        format!(" — why: {}", hints.join(", "))
+    };
     format!(
-        "{:<8} {:<16} {subject}{who}",
+        "{:<8} {:<16} {subject}{who}{why}",
         attr("severity").to_uppercase(),
         attr("kind")
     )

@@ -38,6 +38,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lakeops::alert::{Alert, AlertSink};
 use lakeops::athena::{AthenaHistory, QueryExecution};
+use lakeops::attribution::Caller;
 use lakeops::ledger::{DynamoLedger, Ledger};
 use lakeops::log_audit::read::AuditReader;
 use lakeops::pricing::Charge;
@@ -45,6 +46,7 @@ use lakeops::query_index::{IndexStore, QueryIndex};
 use lakeops::schedule::ScheduledRun;
 use lakeops::wiring::AthenaWatchClients;
 use lakeops::{ConfigReader, LakeopsError, Metrics, SnsAlertPublisher};
+use lakeops_core::cost_hints::TableCatalog;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -277,6 +279,27 @@ impl<A: AlertSink, L: Ledger, I, H, S, C> Deps<A, L, I, H, S, C> {
             &mut summary.failures,
         )
         .await;
+    }
+}
+
+impl<A, L, I, H, S, C: TableCatalog> Deps<A, L, I, H, S, C> {
+    /// The expensive-query alert with why it cost so much. A lookup that failed is counted
+    /// (`summary.cost_hint_failures`) and logged; the alert goes out without those hints.
+    pub(crate) async fn expensive_alert(
+        &self,
+        q: &QueryExecution,
+        charge: &Charge,
+        why: &Expensive,
+        caller: Option<&Caller>,
+        now: DateTime<Utc>,
+        summary: &mut RunSummary,
+    ) -> Alert {
+        let hints = hints::cost_hints(&self.catalog, q).await;
+        if let Some(e) = &hints.lookup_failed {
+            summary.cost_hint_failures += 1;
+            tracing::warn!(query = %q.id, error = %e, "cost hints: catalog lookup failed");
+        }
+        expensive_alert(q, charge, why, caller, &hints, &self.config, now)
     }
 }
 

@@ -7,14 +7,8 @@ mod glue;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use lakeops::alert::Alert;
-use lakeops::attribution::Caller;
-use lakeops::pricing::Charge;
 use lakeops_core::cost_hints::{judge, Hint, TableCatalog, TableFacts};
 use lakeops_core::query::QueryExecution;
-
-use crate::{Deps, Expensive, RunSummary};
 
 pub use glue::GlueCatalog;
 
@@ -65,27 +59,6 @@ pub async fn cost_hints<C: TableCatalog>(catalog: &C, q: &QueryExecution) -> Cos
         hints: judge(&shape, &facts),
         lookup_failed,
         unparsed: false,
-    }
-}
-
-impl<A, L, I, H, S, C: TableCatalog> Deps<A, L, I, H, S, C> {
-    /// The expensive-query alert with why it cost so much. A lookup that failed is counted
-    /// (`summary.cost_hint_failures`) and logged; the alert goes out without those hints.
-    pub(crate) async fn expensive_alert(
-        &self,
-        q: &QueryExecution,
-        charge: &Charge,
-        why: &Expensive,
-        caller: Option<&Caller>,
-        now: DateTime<Utc>,
-        summary: &mut RunSummary,
-    ) -> Alert {
-        let hints = cost_hints(&self.catalog, q).await;
-        if let Some(e) = &hints.lookup_failed {
-            summary.cost_hint_failures += 1;
-            tracing::warn!(query = %q.id, error = %e, "cost hints: catalog lookup failed");
-        }
-        crate::alerts::expensive_alert(q, charge, why, caller, &hints, &self.config, now)
     }
 }
 
