@@ -5,8 +5,13 @@
 //! - the price is per terabyte scanned, $5.00 by default (configurable: some regions differ);
 //! - FAILED queries and DDL statements are free; CANCELLED queries are billed for what they
 //!   scanned (including those cut off by the workgroup's `BytesScannedCutoffPerQuery`);
-//! - workgroups on provisioned capacity are billed per DPU-hour, not per byte: such queries are
-//!   reported as [`Charge::Capacity`] and never given a per-byte price.
+//! - workgroups assigned to a capacity reservation are billed per DPU-hour of the reservation
+//!   ($0.30 in us-east-1, billed per minute, 4 DPUs and 1 minute at least: Athena pricing page;
+//!   AWS Big Data Blog, "Amazon Athena adds 1-minute reservations", 2025), never per byte. Such a
+//!   query is [`Charge::Capacity`], and its share of the reservation is its DPU-time: the DPUs
+//!   Athena reports it used (`Statistics.DpuCount`) × its engine time × the DPU-hour price. The
+//!   reservation's minutes no query used are not any query's: budgets and the digest add up
+//!   what the queries used, not the reservation's bill (docs/reference/pricing.md).
 //!
 //! Units: AWS bills data in binary units (its billing docs define a GB as 2^30 bytes), so a
 //! megabyte here is 2^20 bytes and a terabyte 2^40 bytes. Using 10^12 would understate every
@@ -24,6 +29,9 @@ pub const TB: u64 = 1 << 40;
 /// Athena's minimum billed data per query.
 pub const MIN_BILLED_BYTES: u64 = 10 * MB;
 pub const DEFAULT_USD_PER_TB: f64 = 5.0;
+/// A capacity reservation's price per DPU-hour in us-east-1.
+pub const DEFAULT_USD_PER_DPU_HOUR: f64 = 0.30;
+const MS_PER_HOUR: f64 = 3_600_000.0;
 
 /// Why a query costs nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,18 +52,21 @@ pub enum Charge {
         usd: f64,
     },
     Free(FreeReason),
-    /// Billed per DPU-hour of a capacity reservation, not per query.
+    /// On a capacity reservation: its DPU-time (`dpu_hours`, 0 when Athena reported no DPU
+    /// count or engine time) at the reservation's DPU-hour price.
     Capacity {
         dpu_count: Option<f64>,
+        dpu_hours: f64,
+        usd: f64,
     },
 }
 
 impl Charge {
-    /// Dollars attributable to this query (0 for free and capacity-billed queries).
+    /// Dollars attributable to this query (0 for free queries).
     pub fn usd(&self) -> f64 {
         match self {
-            Charge::Scanned { usd, .. } => *usd,
-            _ => 0.0,
+            Charge::Scanned { usd, .. } | Charge::Capacity { usd, .. } => *usd,
+            Charge::Free(_) => 0.0,
         }
     }
 }
@@ -75,12 +86,14 @@ pub fn billed_bytes(scanned: u64) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PriceList {
     pub usd_per_tb: f64,
+    pub usd_per_dpu_hour: f64,
 }
 
 impl Default for PriceList {
     fn default() -> Self {
         Self {
             usd_per_tb: DEFAULT_USD_PER_TB,
+            usd_per_dpu_hour: DEFAULT_USD_PER_DPU_HOUR,
         }
     }
 }
@@ -96,8 +109,15 @@ impl PriceList {
     /// The charge of a finished query (or `Free(NotFinished)` for one still running).
     pub fn charge(&self, q: &QueryExecution) -> Charge {
         if q.dpu_count.is_some() {
+            // The reservation's DPUs were held whether the query failed, was cancelled or was
+            // DDL: its share is the time it used them (so far, for one still running).
+            let dpu_hours = q.dpu_count.unwrap_or(0.0).max(0.0)
+                * q.engine_ms.unwrap_or(0).max(0) as f64
+                / MS_PER_HOUR;
             return Charge::Capacity {
                 dpu_count: q.dpu_count,
+                dpu_hours,
+                usd: dpu_hours * self.usd_per_dpu_hour,
             };
         }
         if q.statement_type == StatementType::Ddl {
@@ -222,11 +242,30 @@ mod tests {
         );
         let mut capacity = query(QueryState::Succeeded, StatementType::Dml, tb);
         capacity.dpu_count = Some(24.0);
-        assert_eq!(
-            p.charge(&capacity),
+        capacity.engine_ms = Some(10 * 60_000);
+        // 24 DPUs for 10 minutes: 4 DPU-hours at $0.30, whatever it scanned.
+        match p.charge(&capacity) {
             Charge::Capacity {
-                dpu_count: Some(24.0)
+                dpu_count: Some(d),
+                dpu_hours,
+                usd,
+            } => {
+                assert_eq!(d, 24.0);
+                assert!((dpu_hours - 4.0).abs() < 1e-12, "{dpu_hours}");
+                assert!((usd - 1.2).abs() < 1e-12, "{usd}");
             }
+            other => panic!("{other:?}"),
+        }
+        capacity.state = QueryState::Failed;
+        assert!(
+            (p.charge(&capacity).usd() - 1.2).abs() < 1e-12,
+            "a failed query held the reservation's DPUs too"
+        );
+        capacity.engine_ms = None;
+        assert_eq!(
+            p.charge(&capacity).usd(),
+            0.0,
+            "no engine time: nothing known"
         );
     }
 
@@ -252,7 +291,7 @@ mod tests {
 
         #[test]
         fn price_is_monotonic_and_linear_in_the_rate(a in 0u64..(1u64 << 46), b in 0u64..(1u64 << 46), rate in 0.0f64..100.0) {
-            let p = PriceList { usd_per_tb: rate };
+            let p = PriceList { usd_per_tb: rate, ..PriceList::default() };
             let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
             prop_assert!(p.usd_for_scan(lo) <= p.usd_for_scan(hi));
             let five = PriceList::default().usd_for_scan(hi);

@@ -269,6 +269,8 @@ pub struct AthenaWatchSettings {
     pub history_calls_per_second: f64,
     /// `USD_PER_TB` (default 5.00): Athena's price per TB (2^40 bytes) scanned: what queries
     /// cost, a stopped query's cost so far, what the reconciler's own queries cost.
+    /// `USD_PER_DPU_HOUR` (default 0.30): a capacity reservation's price per DPU-hour; a query
+    /// in a workgroup assigned to one costs its DPU count × engine time × this.
     pub price: crate::pricing::PriceList,
     /// `LEDGER_TABLE`: DynamoDB table of the alert ledger (the template creates it).
     pub ledger_table: String,
@@ -290,10 +292,15 @@ impl AthenaWatchSettings {
             "USD_PER_TB",
             NonNegative(crate::pricing::DEFAULT_USD_PER_TB),
         );
+        let usd_per_dpu_hour: NonNegative = r.parse_or(
+            "USD_PER_DPU_HOUR",
+            NonNegative(crate::pricing::DEFAULT_USD_PER_DPU_HOUR),
+        );
         Self {
             history_calls_per_second,
             price: crate::pricing::PriceList {
                 usd_per_tb: usd_per_tb.0,
+                usd_per_dpu_hour: usd_per_dpu_hour.0,
             },
             ledger_table: r.required("LEDGER_TABLE"),
             index_table: r.required("QUERY_INDEX_TABLE"),

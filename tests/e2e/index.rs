@@ -328,7 +328,7 @@ async fn a_lossy_feed_and_failing_runs_still_alert_stop_and_price_every_query_on
     feed.drain(&functions).await;
 
     // Every finished query priced once, at its price; nothing else priced.
-    let price = PriceList { usd_per_tb: 5.0 };
+    let price = PriceList::default();
     let prices = priced(&config).await;
     let mut expected_usd = 0.0;
     for q in finished.iter().chain(&running[..4]) {

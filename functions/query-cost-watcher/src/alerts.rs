@@ -217,7 +217,7 @@ pub fn expensive_alert(
     let usd = charge.usd();
     let scanned = q.data_scanned_bytes.unwrap_or(0);
     let (title, reason) = headline(q, why);
-    let billing = billing_text(charge, config);
+    let billing = billing_text(q, charge, config);
     let region = &config.common.region;
     let queue_engine = format!(
         "{} queued + {} engine",
@@ -302,13 +302,23 @@ fn headline(q: &QueryExecution, why: &Expensive) -> (String, String) {
     }
 }
 
-/// `$20.00 at $5.00/TB`, or what a capacity-billed query is billed by.
-fn billing_text(charge: &Charge, config: &CostConfig) -> String {
+/// `$20.00 at $5.00/TB`, or a capacity reservation's share:
+/// `$1.20: 24 DPU × 10m 00s engine at $0.30/DPU-hour (capacity reservation)`.
+fn billing_text(q: &QueryExecution, charge: &Charge, config: &CostConfig) -> String {
     match charge {
-        Charge::Capacity { dpu_count } => format!(
-            "capacity-billed (per DPU-hour{}), no per-query price",
-            dpu_count.map(|d| format!(", {d} DPU")).unwrap_or_default()
+        Charge::Capacity {
+            dpu_count: Some(dpu),
+            usd,
+            ..
+        } => format!(
+            "{}: {dpu} DPU × {} engine at {}/DPU-hour (capacity reservation)",
+            format_usd(*usd),
+            duration_text(q.engine_ms),
+            format_usd(config.athena.price.usd_per_dpu_hour)
         ),
+        Charge::Capacity {
+            dpu_count: None, ..
+        } => "capacity reservation; Athena reported no DPU count, so no price".to_string(),
         _ => format!(
             "{} at {}/TB",
             format_usd(charge.usd()),

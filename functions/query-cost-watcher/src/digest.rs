@@ -267,7 +267,7 @@ mod tests {
         cancel.sql = "SELECT * FROM t WHERE secret = 'hunter2hunter2'".into();
         let mut adhoc = vec![finished(cancel, None, &[])];
         adhoc[0].tables = TablesRead::Unparsed;
-        let price = PriceList { usd_per_tb: 5.0 };
+        let price = PriceList::default();
         let d = build(
             day,
             &[("etl".into(), etl), ("adhoc".into(), adhoc)],
@@ -341,7 +341,7 @@ mod tests {
                 finished(q, Some("jane"), &["sales.orders"])
             })
             .collect();
-        let price = PriceList { usd_per_tb: 5.0 };
+        let price = PriceList::default();
         let d = build(day, &[("bi".into(), queries)], &price, |_| 5.0, |_| None);
         assert_eq!(d.cutoffs.len(), 1);
         let a = &d.cutoffs[0];

@@ -125,7 +125,8 @@ pub enum Expensive {
 /// The per-query verdict, shared by both triggers.
 pub fn assess(q: &QueryExecution, charge: &Charge, config: &CostConfig) -> Option<Expensive> {
     let threshold = config.threshold_for(&q.workgroup);
-    if let Charge::Scanned { usd, .. } = charge {
+    // Per byte, or a capacity reservation's DPU-time: either is what the query cost.
+    if let Charge::Scanned { usd, .. } | Charge::Capacity { usd, .. } = charge {
         if *usd > threshold {
             return Some(Expensive::Cost {
                 usd: *usd,
@@ -364,9 +365,20 @@ mod tests {
         );
         let mut capacity = q("adhoc", Succeeded, Dml, 2 * TB);
         capacity.dpu_count = Some(24.0);
+        capacity.engine_ms = Some(10 * 60_000);
         assert!(
             matches!(check(&capacity), Some(Expensive::Bytes { .. })),
-            "capacity queries only by bytes"
+            "24 DPU × 10 min = $1.20: under $5, but 2 TiB is over the bytes threshold"
+        );
+        capacity.engine_ms = Some(60 * 60_000);
+        capacity.data_scanned_bytes = Some(1 << 30);
+        assert_eq!(
+            check(&capacity),
+            Some(Expensive::Cost {
+                usd: 24.0 * 0.30,
+                threshold: 5.0
+            }),
+            "24 DPU × 1 h = $7.20 of the reservation"
         );
     }
 

@@ -160,7 +160,7 @@ async fn scenario(per_day: u64) -> Outcome {
     let end = floor_to_minutes(Utc::now(), 5);
     let start = end - Duration::minutes(5);
     let s = Duration::seconds;
-    let price = PriceList { usd_per_tb: 5.0 };
+    let price = PriceList::default();
 
     // The hour before the interval: in Athena and priced in the index.
     let in_history = (per_day / 24) as usize;

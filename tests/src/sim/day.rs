@@ -177,6 +177,7 @@ fn execution(q: &PlannedQuery, state: QueryState) -> QueryExecution {
         total_ms: ended.then(|| (q.ended - q.submitted).num_milliseconds()),
         database: Some("sales".into()),
         catalog: Some("AwsDataCatalog".into()),
+        dpu_count: q.dpu,
         ..QueryExecution::example(&q.id)
     }
 }

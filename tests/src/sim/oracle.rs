@@ -47,11 +47,17 @@ pub const ALERT_DELAY: Duration = Duration::minutes(15);
 /// person.
 pub const ATTRIBUTED_WITHIN: Duration = Duration::seconds(60);
 
-/// Athena's price of a query, from the billing rules (Athena pricing page): DDL and failed
-/// queries are free; otherwise bytes scanned rounded up to the next MiB with a 10 MiB minimum, at
-/// $5 per TiB; nothing scanned, nothing billed.
+/// Athena's price of a query, from the billing rules (Athena pricing page): on a capacity
+/// reservation, its DPUs × the time it ran at $0.30 per DPU-hour, whatever its state or kind
+/// (it held the reservation's DPUs); otherwise DDL and failed queries are free, and the rest pay
+/// for the bytes scanned rounded up to the next MiB with a 10 MiB minimum, at $5 per TiB;
+/// nothing scanned, nothing billed.
 pub fn price(q: &PlannedQuery) -> f64 {
     const MIB: u64 = 1 << 20;
+    if let Some(dpu) = q.dpu {
+        let hours = (q.ended - q.started).num_milliseconds() as f64 / 3_600_000.0;
+        return dpu * hours * 0.30;
+    }
     if q.statement == StatementType::Ddl || q.state == QueryState::Failed || q.bytes == 0 {
         return 0.0;
     }

@@ -126,6 +126,7 @@ fn add_spike(cfg: &SimConfig, queries: &mut Vec<PlannedQuery>) -> DateTime<Utc> 
             state: QueryState::Succeeded,
             bytes: SPIKE_BYTES,
             trail_at: Some(submitted + Duration::seconds(90)),
+            dpu: None,
         });
     }
     last

@@ -67,6 +67,19 @@ pub struct PlannedQuery {
     pub bytes: u64,
     /// When its CloudTrail record reaches EventBridge (`None`: never).
     pub trail_at: Option<DateTime<Utc>>,
+    /// The DPUs Athena reports it used, in a workgroup on a capacity reservation.
+    pub dpu: Option<f64>,
+}
+
+/// Three dashboard workgroups run on capacity reservations (24, 8 and 4 DPUs a query): priced by
+/// DPU-time, not bytes; a runaway among them is expensive by its hours.
+pub fn reservation_dpus(workgroup: &str) -> Option<f64> {
+    match workgroup {
+        "bi-00" => Some(24.0),
+        "bi-01" => Some(8.0),
+        "bi-02" => Some(4.0),
+        _ => None,
+    }
 }
 
 const GB: f64 = (1u64 << 30) as f64;
@@ -194,6 +207,7 @@ fn query(
     let trail_at = rng
         .chance(0.97)
         .then(|| submitted + Duration::seconds(rng.log_between(30.0, 480.0) as i64));
+    let dpu = reservation_dpus(&workgroup);
     PlannedQuery {
         id: format!("sim-{n:08}-{:04x}", rng.below(1 << 16)),
         workgroup,
@@ -207,5 +221,6 @@ fn query(
         state,
         bytes: scanned as u64,
         trail_at,
+        dpu,
     }
 }

@@ -197,7 +197,7 @@ fn random_finished(rng: &mut Rng, day: LocalDay, wg: &str) -> Finished {
 #[test]
 fn streaming_page_by_page_gives_the_whole_day_digest_whatever_the_order_and_ties() {
     let day = seoul_day();
-    let price = PriceList { usd_per_tb: 5.0 };
+    let price = PriceList::default();
     let threshold = |wg: &str| if wg == "etl" { 4.0 } else { 9.0 };
     let budget = |wg: &str| (wg != "adhoc").then_some(50.0);
     let now = "2026-11-23T00:05:00Z".parse().unwrap();
@@ -320,7 +320,7 @@ fn a_million_queries_leave_the_top_ten_and_one_entry_per_name() {
             .collect(),
     };
     let day = seoul_day();
-    let mut builder = DigestBuilder::new(day, PriceList { usd_per_tb: 5.0 });
+    let mut builder = DigestBuilder::new(day, PriceList::default());
     let mut rng = Rng(7);
     let mut f = Finished {
         // What the index keeps of a query's SQL: up to 1,000 characters.
