@@ -353,3 +353,83 @@ async fn google_chat_shows_a_post_whose_answer_was_lost_once_and_threads_a_query
     }
     assert!(s.queue.dead_letters().await.is_empty());
 }
+
+/// The person who ran a query is mentioned on each platform where the routes file's `people`
+/// map names them — and not when the name came from a session name the caller chose.
+#[tokio::test]
+async fn the_person_who_ran_the_query_is_mentioned_where_the_people_map_names_them() {
+    let routes = r#"
+default: [team-slack, team-teams, team-chat]
+people:
+  jane.doe@example.com:
+    slack: U024BE7LH
+    teams: {id: jane.doe@example.com, name: Jane Doe}
+    google_chat: users/112233445566778899
+"#;
+    let s = setup(
+        routes,
+        &[
+            ("team-slack", "slack"),
+            ("team-teams", "teams"),
+            ("team-chat", "google_chat"),
+        ],
+        "5",
+    )
+    .await;
+    let expensive = |id: &str, source: &str| {
+        Alert::new(
+            "ExpensiveQuery",
+            Severity::Critical,
+            "query-cost-watcher",
+            format!("query-cost-watcher/expensive/{id}"),
+            chrono::Utc::now(),
+            format!("Athena query {id} cost $20.00"),
+            "It read every partition.",
+        )
+        .attribute("run_by", "jane.doe@example.com")
+        .attribute("person_source", source)
+        .attribute("workgroup", "adhoc")
+        .detail("query_execution_id", id)
+    };
+    s.publish(&[
+        expensive("q-sso", "identity-center"),
+        expensive("q-forged", "caller-chosen"),
+    ])
+    .await;
+    s.queue.run_mapping(&s.functions, "alert-notifier").await;
+
+    let about = |channel: &str, id: &str| {
+        let posts = s.receiver.received_at(channel);
+        let post = posts
+            .iter()
+            .find(|p| p.body.to_string().contains(id))
+            .unwrap_or_else(|| panic!("{channel}: no post about {id}"));
+        post.body.clone()
+    };
+    let slack = about("team-slack", "q-sso");
+    assert!(
+        slack["text"].as_str().unwrap().starts_with("<@U024BE7LH> "),
+        "{slack}"
+    );
+    let teams = about("team-teams", "q-sso");
+    let card = &teams["attachments"][0]["content"];
+    assert_eq!(card["msteams"]["entities"][0]["text"], "<at>Jane Doe</at>");
+    let chat = about("team-chat", "q-sso");
+    assert!(
+        chat["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("<users/112233445566778899> "),
+        "{chat}"
+    );
+    for channel in ["team-slack", "team-teams", "team-chat"] {
+        let forged = about(channel, "q-forged").to_string();
+        assert!(
+            !forged.contains("U024BE7LH")
+                && !forged.contains("<at>")
+                && !forged.contains("users/1122"),
+            "{channel}: a caller-chosen name must not page anyone: {forged}"
+        );
+    }
+    assert!(s.queue.dead_letters().await.is_empty());
+}

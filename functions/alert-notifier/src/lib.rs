@@ -24,6 +24,7 @@ pub mod channels;
 pub mod corpus;
 pub mod delivery;
 pub mod format;
+pub mod mentions;
 pub mod message;
 pub mod routes;
 pub mod safe;
@@ -406,6 +407,7 @@ async fn deliver(
             channel,
             key: &key,
             deadline,
+            mention: routes.people.to_mention(alert),
         };
         match deliver_to(deps, alert, to, channels, metrics, summary).await {
             Ok(()) => {}
@@ -441,6 +443,8 @@ struct ToChannel<'a> {
     channel: &'a Channel,
     key: &'a str,
     deadline: Instant,
+    /// The person the alert is about, to mention ([`mentions`]).
+    mention: Option<&'a mentions::Person>,
 }
 
 /// Why an alert did not reach one channel.
@@ -475,11 +479,11 @@ async fn deliver_to(
         Ok(false) => {}
         Err(e) => return Err(Undelivered::Retry(format!("ledger: {e}"))),
     }
-    let body = threads::in_thread(
-        channel.platform,
-        alert,
-        format::render(channel.platform, alert),
-    );
+    let mut body = format::render(channel.platform, alert);
+    if let Some(person) = to.mention {
+        body = mentions::mention(channel.platform, body, person);
+    }
+    let body = threads::in_thread(channel.platform, alert, body);
     let url = threads::post_url(channel, to.key);
     match deps
         .poster

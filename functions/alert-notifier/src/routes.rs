@@ -27,6 +27,10 @@ use lakeops::alert::{Alert, Severity};
 use serde_json::Value;
 
 use crate::channels::Channels;
+use crate::mentions::People;
+
+/// The document's keys.
+const TOP_KEYS: [&str; 4] = ["routes", "default", "people", "quiet_workgroups"];
 
 /// The conditions a `when` may hold.
 const CONDITIONS: [&str; 7] = [
@@ -97,6 +101,8 @@ struct Route {
 pub struct Routes {
     routes: Vec<Route>,
     default: Vec<String>,
+    /// Who to mention on alerts about their queries ([`crate::mentions`]).
+    pub people: People,
 }
 
 impl Routes {
@@ -111,12 +117,20 @@ impl Routes {
                 "the document must be a map with `routes` and `default`".into(),
             ]);
         };
-        for key in top.keys().filter(|k| *k != "routes" && *k != "default") {
+        for key in top.keys().filter(|k| !TOP_KEYS.contains(&k.as_str())) {
             p.add(
                 "",
-                format!("unknown key `{key}` (allowed: routes, default)"),
+                format!("unknown key `{key}` (allowed: {})", TOP_KEYS.join(", ")),
             );
         }
+        let people = People::read(top.get("people"), top.get("quiet_workgroups")).unwrap_or_else(
+            |problems| {
+                for problem in problems {
+                    p.add("", problem);
+                }
+                People::default()
+            },
+        );
         let default = match top.get("default") {
             None => {
                 p.add(
@@ -140,7 +154,11 @@ impl Routes {
             Some(_) => p.add("", "`routes` must be a list"),
         }
         if p.0.is_empty() {
-            Ok(Routes { routes, default })
+            Ok(Routes {
+                routes,
+                default,
+                people,
+            })
         } else {
             Err(p.0)
         }
