@@ -338,3 +338,65 @@ async fn a_log_errors_alert_sns_refused_is_kept_and_sent_once_by_the_next_invoca
         .unwrap();
     assert!(tap.drain().await.is_empty());
 }
+
+/// Glue fails every `GetTable` while the feed prices an expensive query over a catalog table: the
+/// alert still goes out, on time and once, without the hints it could not give, and says why
+/// (`cost_hints_unavailable`); the batch counts the failed lookup. The lookup sits right before
+/// the publish: were its failure to fail the settle, the alert would wait for Glue.
+#[tokio::test]
+async fn a_glue_outage_leaves_the_expensive_alert_without_hints_not_unsent() {
+    let emu = Emulator::start();
+    let (config, tap) = athena_watch_setup(&emu, &["adhoc"]).await;
+    let glue = aws_sdk_glue::Client::new(&config);
+    glue.create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name("sales")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    lakeops_e2e::lake::create_parquet_table(&glue, "sales", "orders", 30, &["2026-11-22"]).await;
+    let feed = EventFeed::create(&config).await;
+    let ended = Utc::now() - Duration::minutes(4);
+    let expensive = query(
+        "q-expensive-glue-down",
+        "adhoc",
+        "SUCCEEDED",
+        "SELECT * FROM sales.orders",
+        ended - Duration::minutes(3),
+        Some(ended),
+        3 * TIB,
+        None,
+    );
+    emu.seed_queries(vec![expensive.clone()]);
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("DIGEST_ENABLED", "false"),
+        ],
+    );
+    emu.inject_faults("glue", "GetTable", 100, "error");
+    feed.deliver(&events_of_seeded(&[expensive]), Delivery::default())
+        .await;
+    feed.drain(&functions).await;
+    assert!(feed.queue.dead_letters().await.is_empty());
+    let alerts = tap.drain().await;
+    assert_eq!(alerts.len(), 1, "alerted once, Glue or not");
+    let body = &alerts[0].body;
+    assert!(
+        body["details"]["cost_hints_unavailable"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("glue:GetTable sales.orders:")),
+        "{body}"
+    );
+    assert_eq!(body["details"]["cost_hints"], json!([]));
+    assert!(
+        emu.injected_faults()[0]["Injected"].as_u64().unwrap_or(0) >= 1,
+        "Glue was asked and failed"
+    );
+}
