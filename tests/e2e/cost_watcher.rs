@@ -493,3 +493,64 @@ async fn budgets_spikes_storms_and_the_daily_digest() {
         "the digest is sent once a day"
     );
 }
+
+/// A workgroup on a capacity reservation: each query costs its DPUs × engine time at the
+/// DPU-hour price (Athena reports `DpuCount`), so a 90-minute query on 24 DPUs is expensive
+/// though it scanned little, and the window's spend adds both queries up.
+#[tokio::test]
+async fn a_capacity_reservation_query_is_priced_by_its_dpu_time() {
+    let emu = Emulator::start();
+    let (_config, tap) = athena_watch_setup(&emu, &["reserved"]).await;
+    let end: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
+    let m = Duration::minutes;
+    let on_reservation = |id: &str, dpu: u32, engine_minutes: i64| {
+        let mut q = query(
+            id,
+            "reserved",
+            "SUCCEEDED",
+            "SELECT customer_id, count(*) FROM sales.orders GROUP BY 1",
+            end - m(engine_minutes) - m(3),
+            Some(end - m(2)),
+            GIB,
+            None,
+        );
+        q["DpuCount"] = serde_json::json!(dpu);
+        q["EngineExecutionTimeInMillis"] = serde_json::json!(engine_minutes * 60_000);
+        q
+    };
+    emu.seed_queries(vec![
+        on_reservation("q-reserved-long", 24, 90),
+        on_reservation("q-reserved-short", 4, 1),
+    ]);
+    let functions = Functions::start(
+        &emu,
+        &[
+            ("ALERT_TOPIC_ARN", tap.topic_arn.as_str()),
+            ("LEDGER_TABLE", LEDGER_TABLE),
+            ("DIGEST_ENABLED", "false"),
+        ],
+    );
+    let sweep = functions
+        .invoke_file(
+            "query-cost-watcher",
+            &event_file("schedule-query-cost-watcher.json"),
+        )
+        .unwrap();
+    // 24 × 1.5 h × $0.30 = $10.80; 4 × 1/60 h × $0.30 = $0.02.
+    let spend = sweep["spend_usd"]["reserved"].as_f64().unwrap();
+    assert!((spend - 10.82).abs() < 1e-9, "{sweep}");
+    let alerts = tap.drain().await;
+    assert_eq!(alerts.len(), 1, "only the long one is over $5");
+    let cost = alerts[0].body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["label"] == "Cost")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(
+        cost,
+        "$10.80: 24 DPU × 90m 00s engine at $0.30/DPU-hour (capacity reservation)"
+    );
+    assert_eq!(alerts[0].body["details"]["capacity_billed"], true);
+}
