@@ -16,6 +16,9 @@ use std::ops::Range;
 use crate::parse::Fields;
 use crate::record::LogRecord;
 
+mod escape;
+use escape::{needs_escape, write_escaped_inner, write_str};
+
 /// `,"key":` for our own keys (plain ASCII: nothing to escape), as one literal of known length
 /// so the copy is a few stores rather than a `memcpy` call.
 macro_rules! write_key {
@@ -202,13 +205,12 @@ fn write_body(out: &mut Vec<u8>, r: &LogRecord, layout: Layout) {
     if let Some(fields) = line.fields.as_ref().filter(|f| !f.is_empty()) {
         write_key!(out, "fields");
         match layout {
-            Layout::Json => write_fields(out, fields),
-            Layout::Parquet => SCRATCH.with_borrow_mut(|object| {
-                object.clear();
-                write_fields(object, fields);
-                // `write_fields` writes valid UTF-8 (keys and raw values come from a `str`).
-                write_escaped(out, object);
-            }),
+            Layout::Json => write_fields(out, fields, Nesting::Object),
+            Layout::Parquet => {
+                out.push(b'"');
+                write_fields(out, fields, Nesting::InString);
+                out.push(b'"');
+            }
         }
     }
     if let Some(report) = &line.report {
@@ -223,12 +225,6 @@ fn write_body(out: &mut Vec<u8>, r: &LogRecord, layout: Layout) {
     write_key!(out, "truncated");
     out.extend_from_slice(if r.truncated { b"true" } else { b"false" });
     out.push(b'}');
-}
-
-thread_local! {
-    /// The Parquet layout's fields object before it is escaped into a string: one buffer reused
-    /// for every record instead of one allocation each.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A count in decimal, without the allocation of `to_string`.
@@ -254,26 +250,73 @@ fn write_count(out: &mut Vec<u8>, n: usize) {
 /// Keys are made unique ignoring (ASCII) case ([`UniqueNames`]): a duplicate or
 /// case-colliding key is valid JSON but breaks JSON SerDes that fold case (Athena's OpenX), and
 /// renaming keeps the value where dropping it would lose data.
-fn write_fields(out: &mut Vec<u8>, fields: &Fields) {
-    write_fields_named(out, fields, UniqueNames::new(fields));
+fn write_fields(out: &mut Vec<u8>, fields: &Fields, nesting: Nesting) {
+    write_fields_named(out, fields, UniqueNames::new(fields), nesting);
 }
 
-fn write_fields_named(out: &mut Vec<u8>, fields: &Fields, mut names: UniqueNames) {
+/// Where the fields object is written: as an object, or (the Parquet layout) as the inside of a
+/// JSON string. Escaping maps each byte on its own, so the object is escaped piece by piece as
+/// it is written — one pass, where writing it aside and escaping it whole read it twice
+/// (measured). The object's own `{`, `,`, `:`, `}` need no escaping.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nesting {
+    Object,
+    InString,
+}
+
+impl Nesting {
+    fn put(self, out: &mut Vec<u8>, bytes: &[u8]) {
+        match self {
+            Self::Object => out.extend_from_slice(bytes),
+            Self::InString => write_escaped_inner(out, bytes),
+        }
+    }
+
+    /// A key as a JSON string: in a string, its quotes escaped and its text escaped twice (once
+    /// as a key, once as part of the string); a key with nothing to escape (nearly all) is
+    /// copied between the quotes.
+    fn put_key(self, out: &mut Vec<u8>, key: &str) {
+        if self == Self::Object {
+            return write_str(out, key);
+        }
+        out.extend_from_slice(b"\\\"");
+        if key.bytes().any(needs_escape) {
+            let mut once = Vec::with_capacity(key.len() + 8);
+            write_escaped_inner(&mut once, key.as_bytes());
+            write_escaped_inner(out, &once);
+        } else {
+            out.extend_from_slice(key.as_bytes());
+        }
+        out.extend_from_slice(b"\\\"");
+    }
+}
+
+fn write_fields_named(
+    out: &mut Vec<u8>,
+    fields: &Fields,
+    mut names: UniqueNames,
+    nesting: Nesting,
+) {
     out.push(b'{');
     for (i, (k, v)) in fields.0.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         match names.rename(fields, i, k) {
-            Some(unique) => write_str(out, &unique),
-            None => write_str(out, k),
+            Some(unique) => nesting.put_key(out, &unique),
+            None => nesting.put_key(out, k),
         }
         out.push(b':');
         let raw = v.get().as_bytes();
         if memchr::memchr2(b'\n', b'\r', raw).is_some() {
-            out.extend(raw.iter().filter(|b| **b != b'\n' && **b != b'\r'));
+            let kept: Vec<u8> = raw
+                .iter()
+                .copied()
+                .filter(|b| *b != b'\n' && *b != b'\r')
+                .collect();
+            nesting.put(out, &kept);
         } else {
-            out.extend_from_slice(raw);
+            nesting.put(out, raw);
         }
     }
     out.push(b'}');
@@ -369,113 +412,9 @@ impl UniqueNames {
     }
 }
 
-/// Which of 8 bytes (little-endian) need escaping in a JSON string — a control character, `"`
-/// or `\\` — as a mask of their high bits; zero when none does. (The classic "has zero byte /
-/// has byte less than" word tricks.) A borrow can flag a byte above a real one, never below it,
-/// so the lowest flag is exact: `trailing_zeros() / 8` is the first byte to escape.
-#[inline]
-fn escape_mask(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let control = w.wrapping_sub(ONES * 0x20) & !w;
-    let q = w ^ (ONES * b'"' as u64);
-    let quote = q.wrapping_sub(ONES) & !q;
-    let b = w ^ (ONES * b'\\' as u64);
-    let backslash = b.wrapping_sub(ONES) & !b;
-    (control | quote | backslash) & HIGH
-}
-
-/// A JSON string, escaped as `serde_json` escapes it.
-pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    write_escaped(out, s.as_bytes());
-}
-
-/// UTF-8 bytes as a JSON string, 8 bytes at a time: each word is copied whole (one store, where
-/// copying the run up to an escape costs a `memcpy` call — JSON-in-JSON has a quote every few
-/// bytes), then cut back to the first byte that needs escaping, found by the word's mask.
-fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let word: [u8; 8] = chunk.try_into().expect("8 bytes");
-        out.extend_from_slice(&word);
-        let mask = escape_mask(u64::from_le_bytes(word));
-        if mask == 0 {
-            i += 8;
-            continue;
-        }
-        let clean = mask.trailing_zeros() as usize / 8;
-        out.truncate(out.len() - (8 - clean));
-        i += clean;
-        write_escape(out, bytes[i]);
-        i += 1;
-    }
-    for &c in &bytes[i..] {
-        if c < 0x20 || c == b'"' || c == b'\\' {
-            write_escape(out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    out.push(b'"');
-}
-
-/// One byte that JSON escapes: the short forms, `\\u00XX` for other control characters.
-#[inline]
-fn write_escape(out: &mut Vec<u8>, c: u8) {
-    match c {
-        b'"' => out.extend_from_slice(b"\\\""),
-        b'\\' => out.extend_from_slice(b"\\\\"),
-        b'\n' => out.extend_from_slice(b"\\n"),
-        b'\r' => out.extend_from_slice(b"\\r"),
-        b'\t' => out.extend_from_slice(b"\\t"),
-        0x08 => out.extend_from_slice(b"\\b"),
-        0x0c => out.extend_from_slice(b"\\f"),
-        _ => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(c >> 4) as usize],
-                HEX[(c & 0xf) as usize],
-            ]);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn escaped(s: &str) -> String {
-        let mut out = Vec::new();
-        write_str(&mut out, s);
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn escapes_like_serde_json() {
-        for s in [
-            "",
-            "plain ascii text that is longer than eight bytes",
-            "quote \" backslash \\ newline \n tab \t cr \r",
-            "\u{0}\u{1}\u{8}\u{c}\u{1f}\u{7f}",
-            "ünïcödé and emoji 🦀 stay as they are",
-            "\"\"\"\"\"\"\"\"\"",
-        ] {
-            assert_eq!(escaped(s), serde_json::to_string(s).unwrap(), "{s:?}");
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_string_escapes_like_serde_json(s in "\\PC*|[\\x00-\\x7f]{0,64}") {
-            proptest::prop_assert_eq!(escaped(&s), serde_json::to_string(&s).unwrap());
-        }
-    }
 
     #[test]
     fn lines_write_what_write_record_writes_when_the_shared_members_change() {
@@ -520,7 +459,7 @@ mod tests {
         let fields: Fields =
             serde_json::from_str("{\"a\": {\n  \"b\": [1,\r\n 2]\n}, \"c\": \"x\\ny\"}").unwrap();
         let mut out = Vec::new();
-        write_fields(&mut out, &fields);
+        write_fields(&mut out, &fields, Nesting::Object);
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains('\n'), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -538,10 +477,40 @@ mod tests {
             let line = format!("{{{}}}", members.join(","));
             let fields: Fields = serde_json::from_str(&line).unwrap();
             let mut in_place = Vec::new();
-            write_fields_named(&mut in_place, &fields, UniqueNames::InPlace { renamed: Vec::new() });
+            write_fields_named(&mut in_place, &fields, UniqueNames::InPlace { renamed: Vec::new() }, Nesting::Object);
             let mut hashed = Vec::new();
-            write_fields_named(&mut hashed, &fields, UniqueNames::hashed(&fields));
+            write_fields_named(&mut hashed, &fields, UniqueNames::hashed(&fields), Nesting::Object);
             proptest::prop_assert_eq!(String::from_utf8(hashed).unwrap(), String::from_utf8(in_place).unwrap());
+        }
+    }
+
+    proptest::proptest! {
+        /// The Parquet layout's one pass writes what escaping the whole object writes.
+        #[test]
+        fn fields_in_a_string_are_the_object_escaped(
+            members in proptest::collection::vec(("\\PC{0,12}|[\\x00-\\x7f]{0,12}", "\\PC{0,12}|[\\x00-\\x7f]{0,12}", 0..3u8), 0..6)
+        ) {
+            let parts: Vec<String> = members
+                .iter()
+                .map(|(k, v, shape)| {
+                    let value = match shape {
+                        0 => serde_json::to_string(v).unwrap(),
+                        1 => format!("{{\n  \"v\": {}\r\n}}", serde_json::to_string(v).unwrap()),
+                        _ => v.len().to_string(),
+                    };
+                    format!("{}:{value}", serde_json::to_string(k).unwrap())
+                })
+                .collect();
+            let line = format!("{{{}}}", parts.join(","));
+            let fields: Fields = serde_json::from_str(&line).unwrap();
+            let mut object = Vec::new();
+            write_fields(&mut object, &fields, Nesting::Object);
+            let mut whole = Vec::new();
+            write_str(&mut whole, std::str::from_utf8(&object).unwrap());
+            let mut one_pass = vec![b'"'];
+            write_fields(&mut one_pass, &fields, Nesting::InString);
+            one_pass.push(b'"');
+            proptest::prop_assert_eq!(String::from_utf8(one_pass).unwrap(), String::from_utf8(whole).unwrap());
         }
     }
 
@@ -552,7 +521,7 @@ mod tests {
         let fields: Fields = serde_json::from_str(&line).unwrap();
         let started = std::time::Instant::now();
         let mut out = Vec::new();
-        write_fields(&mut out, &fields);
+        write_fields(&mut out, &fields, Nesting::Object);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("\"a_40000\":1"), "every value kept");
         // Cubic took 25 s for 4,000 keys; linear is milliseconds (a debug build, a busy machine).
@@ -564,7 +533,7 @@ mod tests {
         let fields: Fields =
             serde_json::from_str(r#"{"level":"info","Level":2,"level":3,"Level_2":4}"#).unwrap();
         let mut out = Vec::new();
-        write_fields(&mut out, &fields);
+        write_fields(&mut out, &fields, Nesting::Object);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"level":"info","Level_3":2,"level_4":3,"Level_2":4}"#,
