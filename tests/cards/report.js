@@ -45,7 +45,9 @@
     const md = window.markdownit ? window.markdownit() : null;
     AC.AdaptiveCard.onProcessMarkdown = (text, out) => {
       if (md) {
-        out.outputHtml = md.render(text);
+        // Teams shows a mention (`<at>Name</at>` with its msteams.entities entry) as a
+        // highlighted @Name; the generic renderer knows no mentions.
+        out.outputHtml = md.render(text.replace(/<at>(.*?)<\/at>/g, "**@$1**"));
         out.didProcess = true;
       }
     };
