@@ -16,7 +16,8 @@ pub(super) fn exception_head(line: &str) -> Option<&str> {
     if !line.starts_with(|c: char| c.is_ascii_lowercase()) {
         return None;
     }
-    let end = line.find([':', '\r', '\n']).unwrap_or(line.len());
+    // A byte search: `str::find` with a set of chars decodes the line char by char.
+    let end = memchr::memchr3(b':', b'\r', b'\n', line.as_bytes()).unwrap_or(line.len());
     let class = &line[..end];
     let rest = &line[end..];
     if !(rest.is_empty() || rest.starts_with(['\r', '\n']) || rest.starts_with(": ")) {

@@ -237,9 +237,14 @@ pub(super) fn unhandled_type<'a>(message: &'a str, body: &'a str) -> Option<Opti
     None
 }
 
+const ERROR_TYPE_KEY: &str = "\"errorType\":";
+
 /// The `"errorType":"…"` a runtime's error document names, found in a text line.
 pub(super) fn json_error_type(text: &str) -> Option<&str> {
-    let at = text.find("\"errorType\":")? + "\"errorType\":".len();
+    // One searcher for every line: `str::find` sets one up per call.
+    static KEY: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(ERROR_TYPE_KEY));
+    let at = KEY.find(text.as_bytes())? + ERROR_TYPE_KEY.len();
     let rest = text[at..].trim_start().strip_prefix('"')?;
     let name = &rest[..rest.find('"')?];
     (!name.is_empty() && !name.contains('\\')).then_some(name)
