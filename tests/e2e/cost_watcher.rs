@@ -127,16 +127,7 @@ async fn prices_the_window_and_alerts_once_per_expensive_query() {
     // The state-change event's query reads sales.orders: a wide Parquet table, three days of
     // partitions, and the query filters on none.
     let glue = aws_sdk_glue::Client::new(&config);
-    glue.create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name("sales")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    lakeops_e2e::lake::create_glue_database(&glue, "sales").await;
     let days = ["2026-11-20", "2026-11-21", "2026-11-22"];
     lakeops_e2e::lake::create_parquet_table(&glue, "sales", "orders", 30, &days).await;
     let functions = Functions::start(

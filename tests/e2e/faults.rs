@@ -348,16 +348,7 @@ async fn a_glue_outage_leaves_the_expensive_alert_without_hints_not_unsent() {
     let emu = Emulator::start();
     let (config, tap) = athena_watch_setup(&emu, &["adhoc"]).await;
     let glue = aws_sdk_glue::Client::new(&config);
-    glue.create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name("sales")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    lakeops_e2e::lake::create_glue_database(&glue, "sales").await;
     lakeops_e2e::lake::create_parquet_table(&glue, "sales", "orders", 30, &["2026-11-22"]).await;
     let feed = EventFeed::create(&config).await;
     let ended = Utc::now() - Duration::minutes(4);

@@ -149,16 +149,7 @@ pub async fn seed(
     emu.seed_queries(queries);
 
     let glue = aws_sdk_glue::Client::new(config);
-    glue.create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name("sales")
-                .build()
-                .expect("db"),
-        )
-        .send()
-        .await
-        .expect("create database");
+    create_glue_database(&glue, "sales").await;
     // What the demo's expensive queries read: the alerts say why they cost so much.
     create_parquet_table(&glue, "sales", "orders", 24, &["2026-11-21", "2026-11-22"]).await;
     for table in ["orders_raw", "orders_clean"] {
@@ -230,6 +221,20 @@ pub struct ReconciliationLake {
 }
 
 pub const CHECKS_BUCKET: &str = "lakeops-config";
+/// Creates a Glue database.
+pub async fn create_glue_database(glue: &aws_sdk_glue::Client, name: &str) {
+    glue.create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(name)
+                .build()
+                .expect("database input"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+}
+
 /// A Parquet table as Athena's `CREATE EXTERNAL TABLE … PARTITIONED BY (dt string) STORED AS
 /// PARQUET` leaves it in Glue: `columns` columns (`c1`, `c2`, …) and one partition per value of
 /// `dt` (the cost hints read format, columns, partition keys and partitions).
